@@ -1,0 +1,262 @@
+"""Runs one submission: loads the student's code, then interprets the grader's cases against it.
+
+This is the code that shares a process with student code; it is kept small so that anyone can audit it.
+It only *calls* student functions and *reports* what came back as plain data (see ``protocol.py``);
+it decides nothing. Whatever the student code does to numpy, builtins or this module can only change
+the data this process reports about that same student, never a verdict.
+
+The same interpreter serves ``pytest student_templates`` in-process (a student checking their own work),
+which is why :func:`run_case` takes an already-imported module.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import json
+import os
+import random
+import re
+import signal
+import sys
+import time
+import traceback
+import types
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+try:  # inside the sandbox this file sits beside protocol.py, outside it is part of the grader package
+    from grader.sandbox import protocol
+except ImportError:  # pragma: no cover - exercised inside the sandbox
+    import protocol  # type: ignore[no-redef]
+
+MAX_MESSAGE_CHARS = 600
+MAX_FRAMES = 8
+_PATH_PART = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[(-?\d+)\]")
+
+
+class CaseTimeout(BaseException):
+    """Raised by the alarm when one case (or the loading) runs past its time; BaseException so that a
+    student's ``except Exception`` does not swallow it."""
+
+
+# --- paths and ops ----------------------------------------------------------------------------------
+def _split_path(path: str) -> tuple[str, list[tuple[str, str | int]]]:
+    head = re.match(r"\$?[A-Za-z_][A-Za-z0-9_]*", path)
+    if head is None:
+        raise ValueError(f"bad path {path!r}")
+    parts: list[tuple[str, str | int]] = []
+    rest = path[head.end():]
+    while rest:
+        match = _PATH_PART.match(rest)
+        if match is None:
+            raise ValueError(f"bad path {path!r}")
+        parts.append(("attr", match.group(1)) if match.group(1) else ("item", int(match.group(2))))
+        rest = rest[match.end():]
+    return head.group(0), parts
+
+
+def _root(name: str, module: types.ModuleType, refs: dict[str, Any]) -> Any:
+    if name.startswith("$"):
+        return refs[name[1:]]
+    if not hasattr(module, name):
+        raise AttributeError(f"module has no attribute '{name}'")
+    return getattr(module, name)
+
+
+def _step(obj: Any, part: tuple[str, str | int]) -> Any:
+    kind, key = part
+    return getattr(obj, key) if kind == "attr" else obj[key]  # type: ignore[index]
+
+
+def resolve(path: str, module: types.ModuleType, refs: dict[str, Any]) -> Any:
+    """Follow a path such as ``$p.w`` or ``$result[0].b`` from the module or a saved value."""
+    head, parts = _split_path(path)
+    obj = _root(head, module, refs)
+    for part in parts:
+        obj = _step(obj, part)
+    return obj
+
+
+def _snapshot(value: Any) -> Any:
+    """Encode now: later ops (a weight update) must not change what was observed earlier."""
+    return protocol.encode(value)
+
+
+def run_op(op: dict[str, Any], module: types.ModuleType, refs: dict[str, Any], outputs: dict[str, Any]) -> None:
+    kind = op["op"]
+    if kind == "let":
+        refs[op["save"]] = protocol.decode(op["value"], refs)
+    elif kind == "call":
+        function = resolve(op["fn"], module, refs)
+        args = protocol.decode(op.get("args", []), refs)
+        kwargs = protocol.decode(op.get("kwargs", {}), refs)
+        result = function(*args, **kwargs)
+        if op.get("save"):
+            refs[op["save"]] = result
+        if op.get("out"):
+            outputs[op["out"]] = _snapshot(result)
+    elif kind == "get":
+        outputs[op["out"]] = _snapshot(resolve(op["path"], module, refs))
+    elif kind == "set":
+        head, parts = _split_path(op["path"])
+        if not parts or parts[-1][0] != "attr":
+            raise ValueError(f"cannot set {op['path']!r}")
+        target = _root(head, module, refs)
+        for part in parts[:-1]:
+            target = _step(target, part)
+        setattr(target, str(parts[-1][1]), protocol.decode(op["value"], refs))
+    else:
+        raise ValueError(f"unknown op {kind!r}")
+
+
+def describe_error(exc: BaseException, student_file: str | None) -> dict[str, Any]:
+    """Type, message and the student's own frames (file, line, function, code) of an exception."""
+    try:
+        message = str(exc)[:MAX_MESSAGE_CHARS]
+    except BaseException:  # a hostile __str__ must not take the report down
+        message = "<unprintable>"
+    frames = traceback.extract_tb(exc.__traceback__)
+    own = [frame for frame in frames if student_file is not None and frame.filename == student_file]
+    return {
+        "type": type(exc).__name__,
+        "message": message,
+        "traceback": [
+            {"line": frame.lineno, "function": frame.name, "code": (frame.line or "")[:200]}
+            for frame in own[-MAX_FRAMES:]
+        ],
+    }
+
+
+def _alarm(seconds: float | None) -> None:
+    if seconds:
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+
+
+def _disarm() -> None:
+    signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+def _raise_timeout(signum: int, frame: Any) -> None:
+    raise CaseTimeout("time limit")
+
+
+def run_case(case: dict[str, Any], module: types.ModuleType, *, student_file: str | None = None,
+             seconds: float | None = None) -> dict[str, Any]:
+    """Run the ops of one case in order; the first error stops the case and is reported with its op."""
+    refs: dict[str, Any] = {}
+    outputs: dict[str, Any] = {}
+    error = None
+    started = time.perf_counter()
+    for index, op in enumerate(case["ops"]):
+        try:
+            _alarm(seconds)
+            try:
+                run_op(op, module, refs, outputs)
+            finally:
+                _disarm()
+        except BaseException as exc:  # SystemExit and KeyboardInterrupt from student code included
+            error = {"op": index, "fn": op.get("fn") or op.get("path"), **describe_error(exc, student_file)}
+            break
+    return {"case": case["id"], "outputs": outputs, "error": error,
+            "seconds": round(time.perf_counter() - started, 6)}
+
+
+# --- loading ------------------------------------------------------------------------------------------
+def exec_source(name: str, path: str, source: str, seconds: float | None) -> tuple[types.ModuleType,
+                                                                                    dict[str, Any] | None]:
+    """Execute ``source`` as module ``name`` whose ``__file__`` is ``path``; report instead of raising."""
+    spec = importlib.util.spec_from_loader(name, loader=None, origin=path)
+    assert spec is not None
+    module = importlib.util.module_from_spec(spec)
+    module.__file__ = path
+    sys.modules[name] = module
+    try:
+        code = compile(source, path, "exec", dont_inherit=True)
+        _alarm(seconds)
+        try:
+            exec(code, module.__dict__)
+        finally:
+            _disarm()
+    except BaseException as exc:
+        if isinstance(exc, SyntaxError):
+            return module, {"type": "SyntaxError", "message": f"{exc.msg} (line {exc.lineno})",
+                            "traceback": [{"line": exc.lineno, "function": "<module>",
+                                           "code": (exc.text or "").strip()[:200]}]}
+        return module, describe_error(exc, path)
+    return module, None
+
+
+def load_submission(job: dict[str, Any], path: str) -> tuple[types.ModuleType, dict[str, Any]]:
+    """Load the full file; when its top-level code fails, fall back to its definitions alone."""
+    name = job["module_name"]
+    started = time.perf_counter()
+    report: dict[str, Any] = {"mode": job.get("mode", "full"), "error": job.get("load_error")}
+    if report["mode"] == "full":
+        module, error = exec_source(name, path, job["source"], job.get("load_seconds"))
+        report["error"] = error
+        if error is None:
+            report["seconds"] = round(time.perf_counter() - started, 6)
+            return module, report
+        report["mode"] = "definitions"
+    module, error = exec_source(name, path, job.get("definitions") or "", job.get("load_seconds"))
+    report["definitions_error"] = error
+    report["seconds"] = round(time.perf_counter() - started, 6)
+    return module, report
+
+
+# --- the child process ------------------------------------------------------------------------------
+def fix_randomness(seed: int) -> None:
+    """Same seed for every student: ``np.random.seed``, ``random`` and unseeded ``default_rng()``."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    original: Callable[..., np.random.Generator] = np.random.default_rng
+    counter = itertools.count()
+
+    def default_rng(seed_value: Any = None) -> np.random.Generator:
+        return original([seed, next(counter)] if seed_value is None else seed_value)
+
+    np.random.default_rng = default_rng  # type: ignore[assignment]
+
+
+def prepare_layout(job: dict[str, Any], root: str) -> str:
+    """The course layout in a private folder: ``scripts/<file>``, ``data/`` (read-only), ``outputs/``."""
+    os.mkdir(root, 0o700)  # fails if it exists: nothing can be planted in advance
+    scripts = os.path.join(root, "scripts")
+    os.mkdir(scripts)
+    os.mkdir(os.path.join(root, "outputs"))
+    os.symlink(job["data_dir"], os.path.join(root, "data"))
+    path = os.path.join(scripts, job["module_name"] + ".py")
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(job["source"])
+    os.chdir(scripts)
+    sys.path.insert(0, scripts)
+    sys.argv = [path]
+    return path
+
+
+def child_main(job: dict[str, Any], result_fd: int) -> None:
+    """Entry point after the fork (limits and descriptors are set by the zygote): load, then run cases."""
+    signal.signal(signal.SIGALRM, _raise_timeout)
+    fix_randomness(int(job.get("seed", 0)))
+    path = prepare_layout(job, job["workdir"])
+
+    def send(message: dict[str, Any]) -> None:
+        data = (json.dumps(message, allow_nan=True) + "\n").encode()
+        view = memoryview(data)
+        while view:
+            view = view[os.write(result_fd, view):]
+
+    module, load_report = load_submission(job, path)
+    send({"load": load_report})
+    for case in job["cases"][job.get("start", 0):]:
+        send(run_case(case, module, student_file=path, seconds=job.get("case_seconds")))
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:
+            pass
+    send({"done": True})
+

@@ -1,0 +1,302 @@
+"""Grader-side half of the sandbox: starts warm workers (zygotes) and exchanges JSON lines with them.
+
+On Linux with bubblewrap each worker runs in its own namespaces: no network, its own PID namespace
+(so every process a submission starts dies with the job or the worker), a read-only view of only the
+Python runtime and libraries, the data file and the three sandbox modules, and a private ``/tmp``.
+When the grader runs as root the student's code additionally runs under an unprivileged uid, so that
+process limits hold and it cannot signal the worker. Without bubblewrap grading still works, with a
+loud warning: see :data:`Isolation`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import selectors
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+SANDBOX_DIR = Path(__file__).resolve().parent
+SANDBOX_FILES = ("protocol.py", "child.py", "zygote.py")
+INSIDE_DIR = "/exgrader"
+INSIDE_DATA_DIR = "/course/data"
+CHILD_UID_BASE = 61000
+HIDDEN_PACKAGES = ("grader", "reference")
+PASSED_ENVIRONMENT = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")  # needed for correct BLAS on some CPUs
+START_TIMEOUT = 60.0
+
+
+class Isolation(StrEnum):
+    BWRAP = "bwrap"
+    NONE = "none"
+
+
+@dataclass(frozen=True)
+class SandboxSettings:
+    data_file: Path
+    isolation: Isolation
+    as_root: bool
+
+    @classmethod
+    def detect(cls, data_file: Path, *, allow_bwrap: bool = True) -> SandboxSettings:
+        isolation = Isolation.BWRAP if allow_bwrap and bwrap_works() else Isolation.NONE
+        return cls(data_file=data_file.resolve(), isolation=isolation, as_root=os.geteuid() == 0)
+
+
+_BWRAP_OK: bool | None = None
+
+
+def bwrap_works() -> bool:
+    """Whether bubblewrap exists and can create the namespaces we need on this machine."""
+    global _BWRAP_OK
+    if _BWRAP_OK is None:
+        binary = shutil.which("bwrap")
+        _BWRAP_OK = False
+        if binary and sys.platform.startswith("linux"):
+            probe = [binary, "--ro-bind", "/", "/", "--unshare-pid", "--unshare-net", "--die-with-parent", "true"]
+            if os.geteuid() != 0:
+                probe.insert(1, "--unshare-user")
+            try:
+                _BWRAP_OK = subprocess.run(probe, capture_output=True, timeout=20).returncode == 0
+            except (OSError, subprocess.TimeoutExpired):
+                _BWRAP_OK = False
+    return _BWRAP_OK
+
+
+def python_roots() -> list[Path]:
+    """The folders the interpreter needs: its prefix, base prefix and every existing sys.path entry
+    that is not the project itself (an editable install puts the project root on sys.path)."""
+    project = SANDBOX_DIR.parent.parent
+    candidates = [Path(sys.prefix), Path(sys.base_prefix), Path(os.path.realpath(sys.executable)).parent.parent]
+    for entry in sys.path:  # library folders only: not the script's folder, not the working directory
+        if entry and Path(entry).name in ("site-packages", "dist-packages") and Path(entry).exists():
+            candidates.append(Path(entry))
+    roots: list[Path] = []
+    for path in sorted({p.resolve() for p in candidates}, key=lambda p: len(p.parts)):
+        if path == project or (project.is_relative_to(path) and path != Path(sys.prefix).resolve()):
+            continue  # never bind the project: it holds the reference solutions and the checks
+        if any(path.is_relative_to(root) for root in roots) or path.is_relative_to("/usr"):
+            continue
+        roots.append(path)
+    return roots
+
+
+def hidden_package_dirs(roots: list[Path]) -> list[Path]:
+    """Our own packages, where an installed copy would be visible inside a bound root: hidden by tmpfs."""
+    hidden = []
+    for name in HIDDEN_PACKAGES:
+        spec = importlib.util.find_spec(name)
+        for location in (spec.submodule_search_locations or []) if spec else []:
+            path = Path(location).resolve()
+            if any(path.is_relative_to(root) for root in roots):
+                hidden.append(path)
+    return hidden
+
+
+def environment(worker_index: int) -> dict[str, str]:
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": "/tmp",
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "PYTHONHASHSEED": "0",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONIOENCODING": "utf-8",
+        "MPLBACKEND": "Agg",
+        "OPENBLAS_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+    }
+    for name in PASSED_ENVIRONMENT:
+        if name in os.environ:
+            env[name] = os.environ[name]
+    return env
+
+
+def bwrap_command(settings: SandboxSettings, config: dict[str, Any], worker_index: int) -> list[str]:
+    command = ["bwrap", "--die-with-parent", "--new-session", "--unshare-ipc", "--unshare-pid", "--unshare-net",
+               "--unshare-uts", "--unshare-cgroup-try", "--hostname", "sandbox"]
+    if settings.as_root:
+        # No user namespace: the worker keeps only what it needs to drop the child to another uid
+        # and to kill what that uid leaves behind.
+        command += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID",
+                    "--cap-add", "CAP_KILL"]
+    else:
+        command += ["--unshare-user"]
+    for top in ("usr",):
+        command += ["--ro-bind", f"/{top}", f"/{top}"]
+    for name in ("lib", "lib64", "bin", "sbin", "lib32"):
+        path = Path("/") / name
+        if path.is_symlink():
+            command += ["--symlink", os.readlink(path), str(path)]
+        elif path.is_dir():
+            command += ["--ro-bind", str(path), str(path)]
+    for etc in ("/etc/ld.so.cache", "/etc/localtime", "/etc/alternatives"):
+        if Path(etc).exists():
+            command += ["--ro-bind", etc, etc]
+    command += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp"]
+    roots = python_roots()
+    made: set[Path] = set()
+
+    def parents(path: Path) -> list[str]:
+        """bwrap creates missing parents as 0700 when run as root: make them traversable first."""
+        args = []
+        for parent in reversed(path.parents):
+            if parent != Path("/") and parent not in made and not parent.is_relative_to("/usr"):
+                made.add(parent)
+                args += ["--perms", "0755", "--dir", str(parent)]
+        return args
+
+    for root in roots:
+        command += [*parents(root), "--ro-bind", str(root), str(root)]
+    for hidden in hidden_package_dirs(roots):
+        command += ["--tmpfs", str(hidden)]
+    command += parents(Path(INSIDE_DIR) / "x")
+    for name in SANDBOX_FILES:
+        command += ["--ro-bind", str(SANDBOX_DIR / name), f"{INSIDE_DIR}/{name}"]
+    data = readable_copy(settings.data_file, config["scratch"])
+    command += [*parents(Path(INSIDE_DATA_DIR)), "--ro-bind", str(data.parent), INSIDE_DATA_DIR]
+    command += ["--chdir", "/tmp", "--clearenv"]
+    for key, value in environment(worker_index).items():
+        command += ["--setenv", key, value]
+    command += ["--", sys.executable, "-I", "-B", f"{INSIDE_DIR}/zygote.py", json.dumps(config)]
+    return command
+
+
+def readable_copy(data_file: Path, scratch: str) -> Path:
+    """A world-readable copy of the data: the child's uid may not be able to read the original."""
+    folder = Path(scratch) / "data"
+    folder.mkdir(parents=True, exist_ok=True)
+    folder.chmod(0o755)
+    copy = folder / "advertising.csv"
+    if not copy.exists():
+        shutil.copyfile(data_file, copy)
+        copy.chmod(0o644)
+    return copy
+
+
+class WorkerLost(Exception):
+    """The worker died or stopped answering (a submission killed it, or it hung past the margin)."""
+
+
+class Worker:
+    """One warm zygote. Not thread-safe: each grading thread owns one worker."""
+
+    def __init__(self, settings: SandboxSettings, index: int, scratch: Path) -> None:
+        self.settings = settings
+        self.index = index
+        self.scratch = scratch
+        self.process: subprocess.Popen[bytes] | None = None
+        self.data_dir = INSIDE_DATA_DIR if settings.isolation is Isolation.BWRAP else str(settings.data_file.parent)
+        self._buffer = b""
+
+    def start(self) -> None:
+        sandboxed = self.settings.isolation is Isolation.BWRAP
+        config: dict[str, Any] = {"sandboxed": sandboxed, "scratch": str(self.scratch)}
+        if sandboxed and self.settings.as_root:
+            config["child_uid"] = CHILD_UID_BASE + self.index
+        if sandboxed:
+            command = bwrap_command(self.settings, config, self.index)
+            env = None
+        else:
+            tmp = self.scratch / f"worker-{self.index}"
+            tmp.mkdir(parents=True, exist_ok=True)
+            config["tmp"] = str(tmp)
+            command = [sys.executable, "-I", "-B", str(SANDBOX_DIR / "zygote.py"), json.dumps(config)]
+            env = environment(self.index) | {"TMPDIR": str(tmp)}
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        stderr=subprocess.DEVNULL if not os.environ.get("EXGRADER_DEBUG") else None, env=env, start_new_session=True)
+        self._buffer = b""
+        hello = self._read_line(time.monotonic() + START_TIMEOUT)
+        if not hello.get("ready"):
+            raise WorkerLost(f"worker did not start: {hello}")
+
+    def _read_line(self, deadline: float) -> dict[str, Any]:
+        assert self.process is not None and self.process.stdout is not None
+        fd = self.process.stdout.fileno()
+        with selectors.DefaultSelector() as selector:
+            selector.register(fd, selectors.EVENT_READ)
+            while b"\n" not in self._buffer:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not selector.select(timeout=remaining):
+                    raise WorkerLost("no answer in time")
+                chunk = os.read(fd, 1 << 20)
+                if not chunk:
+                    raise WorkerLost("worker exited")
+                self._buffer += chunk
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        try:
+            return json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise WorkerLost(f"unreadable answer: {exc}") from None
+
+    def run(self, job: dict[str, Any]) -> dict[str, Any]:
+        """Send one job and wait for its answer; on any failure the worker is replaced."""
+        if self.process is None or self.process.poll() is not None:
+            self.start()
+        assert self.process is not None and self.process.stdin is not None
+        job = {**job, "data_dir": self.data_dir}
+        margin = float(job.get("limits", {}).get("wall_seconds", 20)) + 10.0
+        try:
+            self.process.stdin.write((json.dumps(job) + "\n").encode())
+            self.process.stdin.flush()
+            return self._read_line(time.monotonic() + margin)
+        except (WorkerLost, OSError) as exc:
+            self.stop()
+            raise WorkerLost(str(exc)) from None
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            self.process.kill()
+        except ProcessLookupError:
+            pass
+        self.process.wait()
+        for stream in (self.process.stdin, self.process.stdout):
+            if stream is not None:
+                stream.close()
+        self.process = None
+
+
+class WorkerPool:
+    """A fixed set of workers handed out to grading threads, one at a time each."""
+
+    def __init__(self, settings: SandboxSettings, size: int, scratch: Path) -> None:
+        self._free = [Worker(settings, index, scratch) for index in range(size)]
+        self._all = list(self._free)
+        self._lock = threading.Condition()
+
+    def acquire(self) -> Worker:
+        with self._lock:
+            while not self._free:
+                self._lock.wait()
+            return self._free.pop()
+
+    def release(self, worker: Worker) -> None:
+        with self._lock:
+            self._free.append(worker)
+            self._lock.notify()
+
+    def close(self) -> None:
+        for worker in self._all:
+            worker.stop()
+
+    def __enter__(self) -> WorkerPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

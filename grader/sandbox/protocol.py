@@ -1,0 +1,124 @@
+"""Plain-data encoding shared by the grader and the sandboxed child (no pickle, ever).
+
+Why: everything the child sends back is produced by code we do not trust. JSON of numbers, strings and
+base64 array buffers with a whitelisted dtype can be decoded without running any of that code, and a
+value that is not plain data arrives as a description (``{"__object__": "Perceptron"}``), never as an
+object. Python's json writes floats with ``repr``, so float64 values survive the trip bit for bit.
+
+This module must import only the standard library and numpy: it is bound into the sandbox.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import numpy as np
+
+# dtypes an array may arrive with; anything else is described, not decoded.
+ALLOWED_DTYPES = ("<f8", "<f4", "<f2", "<i8", "<i4", "<i2", "|i1", "<u8", "<u4", "<u2", "|u1", "|b1")
+MAX_ARRAY_BYTES = 64 * 1024 * 1024
+MAX_DEPTH = 6
+MAX_ITEMS = 100_000
+
+
+def encode(value: Any, _depth: int = 0) -> Any:
+    """Turn a value into JSON-able plain data, describing what cannot be represented."""
+    if _depth > MAX_DEPTH:
+        return {"__object__": "too deeply nested"}
+    if value is None or isinstance(value, bool | str):
+        return value
+    if isinstance(value, int):
+        return value if abs(value) < 2**63 else float(value)
+    if isinstance(value, float):
+        return value
+    if isinstance(value, np.ndarray):
+        return _encode_array(value)
+    if isinstance(value, np.generic):
+        array = np.asarray(value)
+        encoded = _encode_array(array)
+        if "__nd__" in encoded:
+            encoded["__nd__"]["scalar"] = True
+        return encoded
+    if isinstance(value, list | tuple):
+        if len(value) > MAX_ITEMS:
+            return {"__object__": f"{type(value).__name__} of {len(value)} items"}
+        items = [encode(item, _depth + 1) for item in value]
+        return items if isinstance(value, list) else {"__tuple__": items}
+    return {"__object__": type(value).__name__}
+
+
+def _encode_array(array: np.ndarray) -> dict[str, Any]:
+    dtype = array.dtype.newbyteorder("<") if array.dtype.byteorder == ">" else array.dtype
+    if dtype.str not in ALLOWED_DTYPES:
+        return {"__object__": f"ndarray[{array.dtype}]", "shape": list(array.shape)}
+    if array.nbytes > MAX_ARRAY_BYTES:
+        return {"__object__": f"ndarray too large ({array.nbytes} bytes)", "shape": list(array.shape)}
+    data = np.ascontiguousarray(array, dtype=dtype).tobytes()
+    return {"__nd__": {"dtype": dtype.str, "shape": list(array.shape), "b64": base64.b64encode(data).decode()}}
+
+
+def decode(value: Any, refs: dict[str, Any] | None = None) -> Any:
+    """Inverse of :func:`encode`; ``refs`` resolves ``{"__ref__": name}`` and ``{"__rng__": seed}`` is
+    turned into a fresh ``np.random.default_rng(seed)`` (the child uses this for the grader's inputs)."""
+    if isinstance(value, list):
+        return [decode(item, refs) for item in value]
+    if not isinstance(value, dict):
+        return value
+    if "__nd__" in value:
+        return _decode_array(value["__nd__"])
+    if "__tuple__" in value:
+        return tuple(decode(item, refs) for item in value["__tuple__"])
+    if "__ref__" in value:
+        if refs is None or value["__ref__"] not in refs:
+            raise KeyError(f"unknown reference {value['__ref__']!r}")
+        return refs[value["__ref__"]]
+    if "__rng__" in value:
+        return np.random.default_rng(value["__rng__"])
+    if "__object__" in value:
+        return Opaque(str(value["__object__"]), value.get("shape"))
+    return {str(key): decode(item, refs) for key, item in value.items()}
+
+
+def _decode_array(spec: dict[str, Any]) -> np.ndarray | np.generic:
+    dtype = str(spec.get("dtype"))
+    if dtype not in ALLOWED_DTYPES:
+        raise ValueError(f"dtype {dtype!r} is not allowed")
+    shape = tuple(int(n) for n in spec.get("shape", ()))
+    if any(n < 0 for n in shape):
+        raise ValueError("negative dimension")
+    raw = base64.b64decode(spec.get("b64", ""), validate=True)
+    expected = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+    if len(raw) != expected or len(raw) > MAX_ARRAY_BYTES:
+        raise ValueError("array buffer does not match its shape")
+    array = np.frombuffer(raw, dtype=np.dtype(dtype)).reshape(shape).copy()
+    return array[()] if spec.get("scalar") else array
+
+
+class Opaque:
+    """Stands for a value the child could only describe (an object, an ``ndarray[object]``...)."""
+
+    def __init__(self, description: str, shape: list[int] | None = None) -> None:
+        self.description = description
+        self.shape = tuple(shape) if shape is not None else None
+
+    def __repr__(self) -> str:
+        return f"<{self.description}>"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Opaque) and (self.description, self.shape) == (other.description, other.shape)
+
+    def __hash__(self) -> int:
+        return hash((self.description, self.shape))
+
+
+# --- cases: what the grader asks the child to do -------------------------------------------------
+# A case is {"id": str, "ops": [op, ...]}. Ops (all fields JSON):
+#   {"op": "let",  "save": name, "value": v}                    store an input under a name
+#   {"op": "call", "fn": path, "args": [v...], "kwargs": {k: v}, "save": name?, "out": name?}
+#   {"op": "get",  "path": path, "out": name}                    read an attribute or item
+#   {"op": "set",  "path": path, "value": v}                     assign an attribute
+# A path is a module-level name or "$var", followed by ".attr" or "[int]" parts: "$p.w", "$r[0].b".
+# Values are encoded with encode(); {"__ref__": name} and {"__rng__": seed} are allowed in inputs.
+# The child answers one JSON line per case: {"case": id, "outputs": {name: v}, "error": err|None,
+# "seconds": float}; err = {"op": i, "fn": path, "type": str, "message": str, "traceback": [...]}.
