@@ -213,8 +213,9 @@ class Worker:
             config["tmp"] = str(tmp)
             command = [sys.executable, "-I", "-B", str(SANDBOX_DIR / "zygote.py"), json.dumps(config)]
             env = environment(self.index) | {"TMPDIR": str(tmp)}
-        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        stderr=subprocess.DEVNULL if not os.environ.get("EXGRADER_DEBUG") else None, env=env, start_new_session=True)
+        stderr = None if os.environ.get("EXGRADER_DEBUG") else subprocess.DEVNULL  # worker's own errors
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
+                                        env=env, start_new_session=True)
         self._buffer = b""
         hello = self._read_line(time.monotonic() + START_TIMEOUT)
         if not hello.get("ready"):

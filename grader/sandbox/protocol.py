@@ -77,6 +77,8 @@ def decode(value: Any, refs: dict[str, Any] | None = None) -> Any:
         return np.random.default_rng(value["__rng__"])
     if "__object__" in value:
         return Opaque(str(value["__object__"]), value.get("shape"))
+    if "__error__" in value:
+        return Failed(value["__error__"])
     return {str(key): decode(item, refs) for key, item in value.items()}
 
 
@@ -112,11 +114,22 @@ class Opaque:
         return hash((self.description, self.shape))
 
 
+class Failed:
+    """An optional op that raised: the output is absent, and this says why."""
+
+    def __init__(self, error: Any) -> None:
+        self.error = error if isinstance(error, dict) else {"type": "Error", "message": str(error)}
+
+    def __repr__(self) -> str:
+        return f"<failed: {self.error.get('type')}>"
+
+
 # --- cases: what the grader asks the child to do -------------------------------------------------
 # A case is {"id": str, "ops": [op, ...]}. Ops (all fields JSON):
 #   {"op": "let",  "save": name, "value": v}                    store an input under a name
 #   {"op": "call", "fn": path, "args": [v...], "kwargs": {k: v}, "save": name?, "out": name?}
 #   {"op": "get",  "path": path, "out": name}                    read an attribute or item
+#   any op with "optional": true records {"__error__": ...} as its output instead of ending the case
 #   {"op": "set",  "path": path, "value": v}                     assign an attribute
 # A path is a module-level name or "$var", followed by ".attr" or "[int]" parts: "$p.w", "$r[0].b".
 # Values are encoded with encode(); {"__ref__": name} and {"__rng__": seed} are allowed in inputs.

@@ -1,0 +1,91 @@
+"""normalize and standardize: compared with the formula on many generated arrays."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from grader.checks.base import CaseOutcome, Check, Facts, Verdict, as_array, describe_type, first_error
+from grader.checks.compare import Tolerance, explain, first_match
+from grader.checks.examples import draw_examples, fixed_scaling_arrays, scaling_arrays
+from grader.i18n import Message
+from grader.sandbox.protocol import encode
+from reference.perceptron import normalize, standardize
+
+
+class _ScalingCheck(Check):
+    """One case per array: call the function, read the result and the input afterwards."""
+
+    function_name = ""
+
+    def inputs(self) -> list[np.ndarray]:
+        count = int(self.params.get("examples", 25))
+        return fixed_scaling_arrays() + draw_examples(scaling_arrays(), count, self.seed)
+
+    def cases(self) -> list[dict[str, Any]]:
+        self._inputs = {}
+        cases = []
+        for index, x in enumerate(self.inputs()):
+            case_id = self.case_id(index)
+            self._inputs[case_id] = x
+            cases.append({"id": case_id, "ops": [
+                {"op": "let", "save": "x", "value": encode(x)},
+                {"op": "call", "fn": self.function_name, "args": [{"__ref__": "x"}], "out": "y"},
+                {"op": "get", "path": "$x", "out": "x_after"},
+            ]})
+        return cases
+
+    def expected(self, x: np.ndarray) -> list[np.ndarray]:
+        raise NotImplementedError
+
+    def judge(self, outcomes: Mapping[str, CaseOutcome], facts: Facts) -> Verdict:
+        mine = self.mine(outcomes)
+        error = first_error(mine)
+        if error:
+            error.hint = Message(f"{self.hint_prefix}.hint")
+            return error
+        tolerance = Tolerance(self.params.get("rtol", 1e-7), self.params.get("atol", 1e-9))
+        forms: set[int] = set()
+        for outcome in mine:
+            x = self._inputs[outcome.case_id]
+            obtained = as_array(outcome.get("y"))
+            candidates = self.expected(x)
+            form = first_match(obtained, candidates, tolerance)
+            if form is None:
+                details = [Message("check.example_input", {"shape": str(x.shape), "x": np.array2string(
+                    x, precision=4, threshold=20, max_line_width=100)})]
+                details += explain("y", obtained, candidates[0], tolerance, describe_type(outcome.get("y")))
+                return Verdict.fail(Message(f"{self.hint_prefix}.wrong"), details, Message(f"{self.hint_prefix}.hint"))
+            x_after = as_array(outcome.get("x_after"))
+            if x_after is None or x_after.shape != x.shape or not np.array_equal(x_after, x):
+                return Verdict.fail(Message("check.input_modified", {"name": self.function_name}),
+                                    hint=Message(f"{self.hint_prefix}.hint"))
+            forms.add(form)
+        facts.values[f"{self.id}.forms"] = sorted(forms)
+        return Verdict.ok(Message("check.passed_examples", {"count": len(mine)}), self.form_notes(forms))
+
+    @property
+    def hint_prefix(self) -> str:
+        return self.id
+
+    def form_notes(self, forms: set[int]) -> list[Message]:
+        return []
+
+
+class Normalize(_ScalingCheck):
+    function_name = "normalize"
+
+    def expected(self, x: np.ndarray) -> list[np.ndarray]:
+        return [normalize(x)]
+
+
+class Standardize(_ScalingCheck):
+    function_name = "standardize"
+
+    def expected(self, x: np.ndarray) -> list[np.ndarray]:
+        return [standardize(x, ddof=0), standardize(x, ddof=1)]
+
+    def form_notes(self, forms: set[int]) -> list[Message]:
+        return [Message("standardize.ddof", {"ddof": ", ".join(str(form) for form in sorted(forms))})]

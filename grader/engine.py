@@ -1,0 +1,192 @@
+"""Grading one submission: run its cases (restarting after crashes), then judge every check.
+
+Execution and judgement are separate on purpose. ``execute`` only moves data: it sends the plan's
+cases to a runner (a sandboxed worker, or the in-process runner of the student tests) and collects
+what came back, resuming after the case a crash happened in, so that one fatal bug costs only the
+checks that depend on it. ``judge`` is pure: the same outcomes always give the same verdicts.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from grader.assignment import Assignment
+from grader.checks.base import CaseOutcome, Check, Facts, Verdict
+from grader.i18n import Message
+from grader.sandbox import protocol
+
+Runner = Callable[[dict[str, Any]], dict[str, Any]]
+MAX_ATTEMPTS = 64
+
+
+class RunnerLost(Exception):
+    """The runner could not answer for this job (its worker died); the engine records a crash."""
+
+
+@dataclass
+class Plan:
+    """Everything that is the same for every student of a run: checks, their cases, limits."""
+
+    assignment: Assignment
+    seed: int
+    data_file: Path
+    limits: dict[str, Any]
+    checks: list[Check] = field(init=False)
+    cases: list[dict[str, Any]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.checks = self.assignment.build_checks(self.seed, {"data_file": str(self.data_file)})
+        self.cases = [case for check in self.checks for case in check.cases()]
+        self._cases_json = json.dumps(self.cases)
+
+    @classmethod
+    def create(cls, assignment: Assignment, *, seed: int, data_file: Path, timeout: float | None = None) -> Plan:
+        limits = dict(assignment.limits)
+        if timeout is not None:
+            limits["wall_seconds"] = timeout
+        return cls(assignment, seed, data_file, limits)
+
+    def job(self, module_name: str, source: str, definitions: str, *, start: int, mode: str,
+            load_error: Mapping[str, Any] | None, wall_seconds: float) -> dict[str, Any]:
+        return {"module_name": module_name, "source": source, "definitions": definitions, "start": start,
+                "mode": mode, "load_error": load_error, "seed": self.seed,
+                "load_seconds": min(float(self.limits.get("load_seconds", 10)), wall_seconds),
+                "case_seconds": float(self.limits.get("case_seconds", 5)),
+                "limits": {**self.limits, "wall_seconds": wall_seconds}, "cases": self.cases}
+
+
+@dataclass
+class Execution:
+    load: dict[str, Any]
+    outcomes: dict[str, CaseOutcome]
+    output: str = ""
+    output_bytes: int = 0
+    attempts: int = 0
+
+
+def exit_description(answer: Mapping[str, Any]) -> str:
+    if answer.get("timed_out"):
+        return "timeout"
+    code = answer.get("exit_code")
+    if code is None:
+        return str(answer.get("lost") or "worker lost")
+    if code < 0:
+        try:
+            return signal.Signals(-code).name
+        except ValueError:
+            return f"signal {-code}"
+    return f"exit code {code}"
+
+
+def _parse_lines(answer: Mapping[str, Any]) -> list[dict[str, Any]]:
+    lines = []
+    for line in answer.get("results", []):
+        if isinstance(line, dict):
+            lines.append(line)
+            continue
+        try:
+            parsed = json.loads(line)
+        except (TypeError, ValueError):
+            break  # a child that wrote garbage: treat the rest as lost
+        if isinstance(parsed, dict):
+            lines.append(parsed)
+    return lines
+
+
+def _decode_outputs(raw: Any) -> dict[str, Any]:
+    outputs = {}
+    for name, value in (raw or {}).items() if isinstance(raw, dict) else []:
+        try:
+            outputs[str(name)] = protocol.decode(value)
+        except Exception:  # malformed data from the child: never trusted, never fatal
+            outputs[str(name)] = protocol.Opaque("malformed value")
+    return outputs
+
+
+def execute(plan: Plan, runner: Runner, module_name: str, source: str, definitions: str) -> Execution:
+    """Run all cases of the plan against one submission, restarting after the case a crash happened in."""
+    budget = float(plan.limits.get("wall_seconds", 20))
+    started = time.monotonic()
+    mode, load_error, start = "full", None, 0
+    execution = Execution(load={}, outcomes={})
+    keep = int(plan.limits.get("output_bytes", 8192))
+    while start < len(plan.cases) or not execution.load:
+        remaining = budget - (time.monotonic() - started)
+        if execution.attempts >= MAX_ATTEMPTS or remaining <= 0.2:
+            for case in plan.cases[start:]:
+                execution.outcomes[case["id"]] = CaseOutcome(case["id"], {}, {"type": "not_run",
+                                                                              "message": "time limit"})
+            if not execution.load:
+                execution.load = {"mode": "definitions", "error": {"type": "timeout", "seconds": budget}}
+            break
+        execution.attempts += 1
+        job = plan.job(module_name, source, definitions, start=start, mode=mode, load_error=load_error,
+                       wall_seconds=remaining)
+        try:
+            answer = runner(job)
+        except RunnerLost as exc:
+            answer = {"lost": str(exc), "results": []}
+        if len(execution.output) < keep:
+            execution.output += str(answer.get("output", ""))[: keep - len(execution.output)]
+        execution.output_bytes += int(answer.get("output_bytes", 0) or 0)
+        lines = _parse_lines(answer)
+        if not lines or "load" not in lines[0]:
+            failure = {"type": "timeout" if answer.get("timed_out") else "crash",
+                       "message": exit_description(answer), "seconds": budget}
+            if mode == "full":
+                mode, load_error = "definitions", failure
+                continue
+            execution.load = {"mode": "definitions", "error": load_error, "definitions_error": failure}
+            for case in plan.cases[start:]:
+                execution.outcomes[case["id"]] = CaseOutcome(case["id"], {}, {"type": "crash",
+                                                                              "message": failure["message"]})
+            break
+        if not execution.load:
+            execution.load = lines[0]["load"]
+        received = [line for line in lines[1:] if "case" in line]
+        for line in received:
+            case_id = str(line.get("case"))
+            execution.outcomes[case_id] = CaseOutcome(case_id, _decode_outputs(line.get("outputs")),
+                                                      line.get("error"), float(line.get("seconds", 0) or 0))
+        if any(line.get("done") for line in lines):
+            break
+        died_at = start + len(received)
+        if died_at >= len(plan.cases):
+            break
+        case_id = plan.cases[died_at]["id"]
+        kind = "CaseTimeout" if answer.get("timed_out") else "crash"
+        execution.outcomes[case_id] = CaseOutcome(case_id, {}, {"type": kind, "message": exit_description(answer),
+                                                                "fn": case_id.split("/")[0]})
+        start = died_at + 1
+    for case in plan.cases:  # every case has an outcome, whatever happened
+        execution.outcomes.setdefault(case["id"], CaseOutcome(case["id"], {}, {"type": "not_run", "message": ""}))
+    return execution
+
+
+@dataclass
+class CheckResult:
+    id: str
+    passed: bool
+    score: float
+    max: float
+    verdict: Verdict
+
+
+def judge(plan: Plan, execution: Execution) -> list[CheckResult]:
+    """Every check's verdict, in the assignment's order (later checks may use earlier facts)."""
+    facts = Facts(load=execution.load)
+    results = []
+    for spec, check in zip(plan.assignment.checks, plan.checks, strict=True):
+        try:
+            verdict = check.judge(execution.outcomes, facts)
+        except Exception as exc:  # a check bug must not cost the class its grades: fail loudly, go on
+            verdict = Verdict.fail(Message("check.internal_error", {"error": f"{type(exc).__name__}: {exc}"}))
+        results.append(CheckResult(spec.id, verdict.passed, spec.points if verdict.passed else 0.0,
+                                   spec.points, verdict))
+    return results
