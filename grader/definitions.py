@@ -1,0 +1,230 @@
+"""The definitions of a submission without its top-level behaviour.
+
+Why: a student's file may train for ten minutes at import, call ``plt.show()``, loop forever or call
+``sys.exit()``. The contract says its functions and classes are still graded; so we rebuild the module
+from what is safe to run at import (imports, ``def``/``class``, constant-ish assignments) and drop
+everything else. The source is only parsed, never executed.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+
+#: Upper bounds that keep a "constant" from becoming the very hang we are avoiding (``10 ** 10 ** 9``,
+#: ``[0] * 10 ** 10``). The sandbox's limits remain the real guard; these just avoid obvious traps.
+_MAX_EXPONENT = 1000
+_MAX_REPEAT = 100_000
+
+_ARITHMETIC = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.Mod, ast.Pow)
+_UNARY = (ast.USub, ast.UAdd, ast.Not, ast.Invert)
+_BUILTIN_NAMES = frozenset(dir(builtins))
+
+
+def definitions_only(source: str, *, guard_imports: bool = False) -> str:
+    """The source reduced to imports, definitions and constants, as ``ast.unparse`` text.
+
+    Raises SyntaxError when ``source`` does not parse. With ``guard_imports`` each kept top-level
+    import is wrapped in ``try/except ImportError: pass``, so a module missing from the grading
+    environment (``japanize_matplotlib``) does not stop the functions from being defined.
+    """
+    return ast.unparse(definitions_tree(source, guard_imports=guard_imports))
+
+
+def definitions_tree(source: str, *, guard_imports: bool = False, filename: str = "<submission>") -> ast.Module:
+    """Like :func:`definitions_only` but returns the filtered tree, whose nodes keep the student's
+    line numbers: ``compile(tree, path, "exec")`` gives tracebacks that point into their file."""
+    tree = ast.parse(source, filename=filename)
+    filtered = _Filter(guard_imports=guard_imports).module(tree)
+    return ast.fix_missing_locations(filtered)
+
+
+class _Filter:
+    def __init__(self, *, guard_imports: bool) -> None:
+        self.guard_imports = guard_imports
+        self.known: set[str] = set()  # names bound by statements kept so far
+        self.star_import = False
+
+    def module(self, tree: ast.Module) -> ast.Module:
+        body: list[ast.stmt] = []
+        for index, node in enumerate(tree.body):
+            if index == 0 and _is_docstring(node):
+                body.append(node)
+                continue
+            kept = self.statement(node, top_level=True)
+            if kept is not None:
+                body.append(kept)
+        return ast.Module(body=body, type_ignores=tree.type_ignores)
+
+    def statement(self, node: ast.stmt, *, top_level: bool) -> ast.stmt | None:
+        """The statement to keep in place of ``node``, or None to drop it."""
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            self._bind_import(node)
+            if self.guard_imports and top_level and not _is_future(node):
+                return _guarded(node)
+            return node
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            self.known.add(node.name)
+            return node
+        if isinstance(node, ast.Pass):
+            return node
+        if isinstance(node, ast.Assign):
+            if all(_simple_target(target) for target in node.targets) and self._constant(node.value):
+                for target in node.targets:
+                    self.known.update(_target_names(target))
+                return node
+            return None
+        if isinstance(node, ast.AnnAssign):
+            if isinstance(node.target, ast.Name) and (node.value is None or self._constant(node.value)):
+                if node.value is not None:
+                    self.known.add(node.target.id)
+                return node
+            return None
+        if isinstance(node, ast.AugAssign):
+            if (
+                isinstance(node.target, ast.Name)
+                and node.target.id in self.known
+                and isinstance(node.op, _ARITHMETIC)
+                and self._constant(node.value)
+                and self._safe_binop(node.op, node.target, node.value)
+            ):
+                return node
+            return None
+        if isinstance(node, ast.Try | ast.TryStar):
+            return self._try(node)
+        return None
+
+    def _try(self, node: ast.Try | ast.TryStar) -> ast.stmt | None:
+        """Keep ``try: import x / except ImportError: ...`` and the like, minus any behaviour inside."""
+        body = self._block(node.body)
+        if body is None:
+            return None
+        handlers = []
+        for handler in node.handlers:
+            handlers.append(
+                ast.ExceptHandler(
+                    type=handler.type,
+                    name=handler.name,
+                    body=self._block(handler.body) or [_pass(handler)],
+                    lineno=handler.lineno,
+                    col_offset=handler.col_offset,
+                    end_lineno=handler.end_lineno,
+                    end_col_offset=handler.end_col_offset,
+                )
+            )
+        orelse = self._block(node.orelse) or []
+        finalbody = self._block(node.finalbody) or []
+        if not handlers and not finalbody:
+            finalbody = [_pass(node)]
+        cls = type(node)
+        kept = cls(body=body, handlers=handlers, orelse=orelse, finalbody=finalbody)
+        return ast.copy_location(kept, node)
+
+    def _block(self, statements: list[ast.stmt]) -> list[ast.stmt] | None:
+        kept = [stmt for stmt in (self.statement(s, top_level=False) for s in statements) if stmt is not None]
+        if not kept or all(isinstance(stmt, ast.Pass) for stmt in kept):
+            return None
+        return kept
+
+    def _bind_import(self, node: ast.Import | ast.ImportFrom) -> None:
+        for alias in node.names:
+            if alias.name == "*":
+                self.star_import = True
+            elif alias.asname:
+                self.known.add(alias.asname)
+            else:
+                self.known.add(alias.name.split(".")[0])
+
+    # -- constant-ish expressions -------------------------------------------------------------------
+
+    def _constant(self, expr: ast.expr) -> bool:
+        """Literals and containers of them, known names, ``np.pi``-style attributes, simple arithmetic."""
+        if isinstance(expr, ast.Constant):
+            return True
+        if isinstance(expr, ast.Tuple | ast.List | ast.Set):
+            return all(self._constant(element) for element in expr.elts)
+        if isinstance(expr, ast.Starred):
+            return self._constant(expr.value)
+        if isinstance(expr, ast.Dict):
+            return all(key is None or self._constant(key) for key in expr.keys) and all(
+                self._constant(value) for value in expr.values
+            )
+        if isinstance(expr, ast.UnaryOp):
+            return isinstance(expr.op, _UNARY) and self._constant(expr.operand)
+        if isinstance(expr, ast.BinOp):
+            return (
+                isinstance(expr.op, _ARITHMETIC)
+                and self._constant(expr.left)
+                and self._constant(expr.right)
+                and self._safe_binop(expr.op, expr.left, expr.right)
+            )
+        if isinstance(expr, ast.Name):
+            return expr.id in self.known or expr.id in _BUILTIN_NAMES or self.star_import
+        if isinstance(expr, ast.Attribute):
+            root: ast.expr = expr
+            while isinstance(root, ast.Attribute):
+                root = root.value
+            return isinstance(root, ast.Name) and self._constant(root)
+        return False
+
+    @staticmethod
+    def _safe_binop(op: ast.operator, left: ast.expr, right: ast.expr) -> bool:
+        if isinstance(op, ast.Pow):
+            return _number(right) is not None and abs(_number(right)) <= _MAX_EXPONENT  # type: ignore[arg-type]
+        if isinstance(op, ast.Mult) and (_is_sequence(left) or _is_sequence(right)):
+            other = right if _is_sequence(left) else left
+            count = _number(other)
+            return isinstance(count, int) and count <= _MAX_REPEAT
+        return True
+
+
+def _number(expr: ast.expr) -> int | float | None:
+    if isinstance(expr, ast.UnaryOp) and isinstance(expr.op, ast.USub | ast.UAdd):
+        inner = _number(expr.operand)
+        return None if inner is None else (-inner if isinstance(expr.op, ast.USub) else inner)
+    if isinstance(expr, ast.Constant) and type(expr.value) in (int, float):
+        return expr.value
+    return None
+
+
+def _is_sequence(expr: ast.expr) -> bool:
+    if isinstance(expr, ast.List | ast.Tuple):
+        return True
+    return isinstance(expr, ast.Constant) and isinstance(expr.value, str | bytes)
+
+
+def _simple_target(target: ast.expr) -> bool:
+    """Plain names (or tuples of them): a subscript or attribute target mutates something else."""
+    if isinstance(target, ast.Name):
+        return True
+    if isinstance(target, ast.Tuple | ast.List):
+        return all(_simple_target(element) for element in target.elts)
+    if isinstance(target, ast.Starred):
+        return _simple_target(target.value)
+    return False
+
+
+def _target_names(target: ast.expr) -> list[str]:
+    return [node.id for node in ast.walk(target) if isinstance(node, ast.Name)]
+
+
+def _is_docstring(node: ast.stmt) -> bool:
+    return isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
+
+
+def _is_future(node: ast.stmt) -> bool:
+    return isinstance(node, ast.ImportFrom) and node.module == "__future__"
+
+
+def _pass(anchor: ast.AST) -> ast.Pass:
+    return ast.copy_location(ast.Pass(), anchor)
+
+
+def _guarded(node: ast.Import | ast.ImportFrom) -> ast.Try:
+    handler = ast.ExceptHandler(type=ast.Name(id="ImportError", ctx=ast.Load()), name=None, body=[_pass(node)])
+    return ast.copy_location(
+        ast.Try(body=[node], handlers=[ast.copy_location(handler, node)], orelse=[], finalbody=[]), node
+    )
+
+
+__all__ = ["definitions_only", "definitions_tree"]
