@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -72,3 +72,11 @@ class Assignment:
         """Instantiate the checks; ``extra_params`` (e.g. the data file) reaches every check."""
         return [load_check_class(spec.check_class)(spec.id, {**(extra_params or {}), **spec.params}, seed)
                 for spec in self.checks]
+
+
+def only(assignment: Assignment, check_ids: list[str]) -> Assignment:
+    """The same assignment restricted to some checks (exercise 4 shares the assignment's perceptron checks)."""
+    unknown = set(check_ids) - set(assignment.check_ids)
+    if unknown:
+        raise KeyError(f"unknown check ids {sorted(unknown)}")
+    return replace(assignment, checks=tuple(spec for spec in assignment.checks if spec.id in check_ids))

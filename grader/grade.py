@@ -59,7 +59,7 @@ def grade_submission(plan: Plan, submission: Submission, runner: Runner,
         result.warnings.append(Message("report.decode_error"))
         return result
     try:
-        definitions = definitions_only(decoded.source)
+        definitions = definitions_only(decoded.source, guard_imports=True)
     except SyntaxError as exc:
         result.checks = failed_everywhere(plan, Message("report.syntax_error", {"message": exc.msg,
                                                                                  "line": exc.lineno}))

@@ -27,6 +27,13 @@ def set_parameters(w: np.ndarray, b: np.ndarray) -> list[dict[str, Any]]:
     return [{"op": "set", "path": "$p.w", "value": encode(w)}, {"op": "set", "path": "$p.b", "value": encode(b)}]
 
 
+def broadcasts_to(shape: tuple[int, ...], target: tuple[int, ...]) -> bool:
+    try:
+        return np.broadcast_shapes(shape, target) == target
+    except ValueError:
+        return False
+
+
 class Forward(Check):
     """y = x @ w + b with the grader's w and b, for one and for several outputs."""
 
@@ -180,8 +187,9 @@ class Update(BackwardStep):
             after = as_array(outcome.get(f"{name}_after"))
             steps = self.accepted(data, name)
             reported = as_array(outcome.get(f"g_{name}"))
-            if reported is not None and reported.shape == data[name].shape:
-                steps = [reported, *steps]
+            if reported is not None and broadcasts_to(reported.shape, data[name].shape):
+                # the update is judged against the student's own gradient, even a wrongly shaped one
+                steps = [np.broadcast_to(reported, data[name].shape), *steps]
             expected = [data[name] - data["lr"] * step for step in steps]
             if first_match(after, expected, self.tolerance()) is None:
                 details = explain(f"{name}_after", after, expected[0], self.tolerance(),
