@@ -22,13 +22,31 @@ _BUILTIN_NAMES = frozenset(dir(builtins))
 
 
 def definitions_only(source: str, *, guard_imports: bool = False) -> str:
-    """The source reduced to imports, definitions and constants, as ``ast.unparse`` text.
+    """The source reduced to imports, definitions and constants, as text that keeps line numbers.
 
     Raises SyntaxError when ``source`` does not parse. With ``guard_imports`` each kept top-level
     import is wrapped in ``try/except ImportError: pass``, so a module missing from the grading
     environment (``japanize_matplotlib``) does not stop the functions from being defined.
+
+    Every statement kept as it was is copied from the student's text onto its own line numbers, so
+    a traceback in definitions-only mode points at the same lines as the student's file; rewritten
+    statements (a guarded import) are unparsed in place, and the blank lines of dropped code absorb
+    the lines they add.
     """
-    return ast.unparse(definitions_tree(source, guard_imports=guard_imports))
+    tree = ast.parse(source)
+    lines = source.splitlines()
+    originals = {id(node) for node in tree.body}
+    kept = _Filter(guard_imports=guard_imports).module(tree)
+    output: list[str] = []
+    for node in ast.fix_missing_locations(kept).body:
+        first = min([node.lineno, *(decorator.lineno for decorator in getattr(node, "decorator_list", []))])
+        if id(node) in originals and node.end_lineno is not None:
+            block = lines[first - 1 : node.end_lineno]
+        else:
+            block = ast.unparse(node).splitlines()
+        output.extend([""] * max(0, first - 1 - len(output)))
+        output.extend(block)
+    return "\n".join(output) + "\n" if output else ""
 
 
 def definitions_tree(source: str, *, guard_imports: bool = False, filename: str = "<submission>") -> ast.Module:

@@ -193,3 +193,24 @@ def test_decorators_and_constant_names() -> None:
     assert "G" not in namespace and "H" not in namespace
     assert namespace["I"] is float
     assert namespace["cached"](3) == 3
+
+
+def test_kept_definitions_stay_on_their_own_line_numbers() -> None:
+    """A traceback in definitions-only mode must point at the student's own lines."""
+    source = (
+        "import numpy as np\n"
+        "data = load_everything()\n"
+        "for i in range(10**9):\n"
+        "    pass\n"
+        "\n"
+        "@staticmethod\n"
+        "def broken(x):\n"
+        "    # a comment the student wrote\n"
+        "    return x / 0  # line 9\n"
+        "SCALE = 2.0\n"
+    )
+    result = definitions_only(source).splitlines()
+    assert result[8] == "    return x / 0  # line 9"
+    assert result[5] == "@staticmethod"
+    assert result[9] == "SCALE = 2.0"
+    assert "load_everything" not in "\n".join(result)
