@@ -92,3 +92,12 @@ def test_english_messages(templates: Path) -> None:
     _, output = run_selfcheck(templates, "--lang", "en", "-k", "normalize or test_df")
     assert "normalize is not implemented yet" in output
     assert "df is not implemented yet" in output
+
+
+def test_the_reference_solutions_pass_the_student_tests(templates: Path) -> None:
+    reference = ROOT / "reference"
+    shutil.copy(reference / "perceptron.py", templates / "ex_02_R0001.py")
+    shutil.copy(reference / "perceptron.py", templates / "perceptron.py")
+    shutil.copy(reference / "gradient_descent.py", templates / "gradient_method.py")
+    outcomes, output = run_selfcheck(templates)
+    assert outcomes and set(outcomes.values()) == {"PASSED"}, output
