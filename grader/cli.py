@@ -1,28 +1,35 @@
 """``grade PATH [--out DIR] [--roster FILE] [--data FILE] [--jobs N] [--timeout S] [--lang ja|en] [--seed N]``
+``[--export moodle,gradescope] [--manual FILE [--manual-max P] | --no-manual] [--similarity-threshold F]``
+``[--template FILE ...] [--fresh]``
 
 Thin on purpose: parse, call :func:`grader.grade.grade_class`, print progress and a summary on stderr.
-Exit 0 whenever the class was graded, whatever the scores; 2 for a usage error or an unreadable PATH,
-with a one-line message in the chosen language.
+Exit 0 whenever the class was graded, whatever the scores; 2 for a usage error, an unreadable PATH or
+a malformed manual-points file, with a one-line message in the chosen language; 130 when interrupted
+(Ctrl-C or SIGTERM), after which running the same command again resumes.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
 from grader.assignment import Assignment
 from grader.discover import DiscoveryError
-from grader.grade import ClassResult, GradeOptions, grade_class
+from grader.grade import DEFAULT_TEMPLATES, EXPORTS, ClassResult, GradeOptions, grade_class
 from grader.i18n import DEFAULT_LANGUAGE, LANGUAGES, Catalogue
+from grader.manual import ManualError, forget, read_manual, remembered, render_error
 from grader.report import GRADED, SubmissionResult, points
 from grader.sandbox.launcher import Isolation
 from reference.data import DEFAULT_DATA_PATH, MissingColumnError, load_xt
 
 USAGE_ERROR = 2
+INTERRUPTED = 130
 
 
 class Parser(argparse.ArgumentParser):
@@ -58,6 +65,28 @@ def positive_float(text: str) -> float:
     return value
 
 
+def non_negative_float(text: str) -> float:
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"{value} < 0")
+    return value
+
+
+def fraction(text: str) -> float:
+    value = float(text)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"{value} not in (0, 1]")
+    return value
+
+
+def export_list(text: str) -> tuple[str, ...]:
+    names = tuple(dict.fromkeys(name.strip().lower() for name in text.split(",") if name.strip()))
+    unknown = [name for name in names if name not in EXPORTS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"{', '.join(unknown) or text!r} (choose from {', '.join(EXPORTS)})")
+    return names
+
+
 def build_parser(catalogue: Catalogue, lang: str) -> Parser:
     text = lambda key: catalogue.text(key, lang)  # noqa: E731
     parser = Parser(prog="grade", description=text("cli.description"))
@@ -71,6 +100,14 @@ def build_parser(catalogue: Catalogue, lang: str) -> Parser:
     parser.add_argument("--timeout", type=positive_float, help=text("cli.help_timeout"))
     parser.add_argument("--lang", choices=LANGUAGES, default=DEFAULT_LANGUAGE, help=text("cli.help_lang"))
     parser.add_argument("--seed", type=int, default=0, help=text("cli.help_seed"))
+    parser.add_argument("--export", type=export_list, default=(), help=text("tools.help_export"))
+    manual = parser.add_mutually_exclusive_group()
+    manual.add_argument("--manual", type=Path, help=text("tools.help_manual"))
+    manual.add_argument("--no-manual", action="store_true", help=text("tools.help_no_manual"))
+    parser.add_argument("--manual-max", type=non_negative_float, help=text("tools.help_manual_max"))
+    parser.add_argument("--similarity-threshold", type=fraction, default=0.5, help=text("tools.help_similarity"))
+    parser.add_argument("--template", type=Path, action="append", help=text("tools.help_template"))
+    parser.add_argument("--fresh", action="store_true", help=text("tools.help_fresh"))
     return parser
 
 
@@ -91,7 +128,18 @@ def summary_lines(result: ClassResult, check_ids: list[str], catalogue: Catalogu
     lines += [catalogue.render(warning, lang) for warning in result.warnings]
     if result.isolation is Isolation.NONE:
         lines.append(catalogue.text("cli.no_isolation", lang))
+    lines.append(catalogue.text("resume.counts", lang, reused=result.reused, graded=result.graded_now))
+    if result.pairs:
+        lines.append(catalogue.text("similarity.cli_pairs", lang, count=len(result.pairs)))
     return lines
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM, handled like Ctrl-C: stop grading, keep what is written, resume on the next run."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Interrupted()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -117,23 +165,64 @@ def main(argv: Sequence[str] | None = None) -> int:
         return fail("cli.data_unreadable", path=args.data, detail=str(exc))
     if args.roster and not args.roster.is_file():
         return fail("cli.roster_missing", path=args.roster)
+    for template in args.template or []:
+        if not template.is_file():
+            return fail("tools.template_missing", path=template)
+    manual, manual_max = args.manual, args.manual_max
+    if args.no_manual:
+        forget(args.out)
+    elif manual is None and (previous := remembered(args.out)) is not None:
+        manual, manual_max = previous[0], manual_max if manual_max is not None else previous[1]
+        if not manual.is_file():
+            return fail("manual.remembered_missing", path=manual, out=args.out)
+        print(catalogue.text("manual.reused", lang, path=manual), file=sys.stderr)
+    if manual is not None and not manual.is_file():
+        return fail("manual.missing", path=manual)
+    if manual is None and manual_max is not None:
+        return fail("tools.manual_max_without_manual")
+    if manual is not None:
+        try:
+            read_manual(manual, manual_max)  # a malformed row stops the run before anything is graded
+        except ManualError as exc:
+            print(render_error(exc, catalogue, lang), file=sys.stderr)
+            return USAGE_ERROR
     if not os.environ.get("EXGRADER_QUIET"):
         print(catalogue.text("cli.starting", lang, path=args.path, out=args.out), file=sys.stderr)
 
-    def progress(done: int, total: int, result: SubmissionResult) -> None:
-        print(f"[{done}/{total}] {result.student_id}  {points(result.total)}/{points(result.max)}",
+    reused_mark = catalogue.text("resume.progress_reused", lang)
+
+    def progress(done: int, total: int, result: SubmissionResult, reused: bool) -> None:
+        mark = f"  {reused_mark}" if reused else ""
+        print(f"[{done}/{total}] {result.student_id}  {points(result.total)}/{points(result.max)}{mark}",
               file=sys.stderr, flush=True)
 
     options = GradeOptions(path=args.path, out=args.out, data=args.data, roster=args.roster, jobs=args.jobs,
-                           timeout=args.timeout, lang=args.lang, seed=args.seed)
+                           timeout=args.timeout, lang=args.lang, seed=args.seed, manual=manual,
+                           manual_max=manual_max, exports=args.export,
+                           similarity_threshold=args.similarity_threshold,
+                           templates=tuple(args.template) if args.template else DEFAULT_TEMPLATES,
+                           resume=not args.fresh)
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous_handler = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
     try:
         result = grade_class(options, catalogue, progress)
     except DiscoveryError as exc:
         print(catalogue.render(exc.message, lang), file=sys.stderr)
         return USAGE_ERROR
+    except ManualError as exc:
+        print(render_error(exc, catalogue, lang), file=sys.stderr)
+        return USAGE_ERROR
+    except KeyboardInterrupt:
+        print(catalogue.text("resume.interrupted", lang, out=args.out), file=sys.stderr, flush=True)
+        return INTERRUPTED
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous_handler)
     for line in summary_lines(result, assignment.check_ids, catalogue, lang):
         print(line, file=sys.stderr)
     print(catalogue.text("cli.written", lang, out=args.out), file=sys.stderr)
+    print(catalogue.text("tools.written_extra", lang, files=", ".join(f"{args.out}/{name}" for name in result.written)),
+          file=sys.stderr)
     return 0
 
 

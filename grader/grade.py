@@ -1,29 +1,47 @@
 """``grade``: a class of submissions in, ``scores.csv`` and a report per student out.
 
-The steps are plain functions: find the files, decode each, run its cases in a sandboxed warm worker,
-judge in this process, write the student's report as soon as it is judged, and the CSV at the end.
-One submission's failure — unreadable, hostile, crashing — becomes that student's result and nothing
-else: the loop never stops for it.
+The steps are plain functions: find the files (and, in a Moodle download, the owners of files named
+without an id), decode each, run its cases in a sandboxed warm worker, judge in this process, write
+the student's report as soon as it is judged, and the class-wide files at the end (CSV, exports for
+the LMS, the summary with copy detection). One submission's failure — unreadable, hostile, crashing —
+becomes that student's result and nothing else: the loop never stops for it.
+
+Resuming: each judged result is kept in ``DIR/.cache/`` under a key of everything that determines it
+(see :mod:`grader.cache`) before its report is written, so a run stopped by Ctrl-C or a kill and
+started again grades only what is left, and every output file is written whole or not at all.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from grader import lms
 from grader.assignment import Assignment
+from grader.cache import ResultCache, remove_stale_temporaries, run_key
 from grader.checks.base import Verdict
 from grader.decode import decode_submission
 from grader.definitions import definitions_only
-from grader.discover import Submission, discover_all, read_roster
+from grader.discover import Submission, discover_all
 from grader.engine import CheckResult, Plan, Runner, RunnerLost, execute, judge
 from grader.i18n import Catalogue, Message
+from grader.manual import ManualSheet, read_manual, remember, unknown_students
 from grader.report import GRADED, MISSING, SubmissionResult, scores_csv, write_atomic, write_student
 from grader.sandbox.launcher import Isolation, SandboxSettings, WorkerLost, WorkerPool
+from grader.similarity import DEFAULT_THRESHOLD, Pair, read_template, similar_pairs
+from grader.summary import summarize, to_html, to_markdown
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+#: The code students start from: ex_02's template, and 演習4's, which it tells them to copy from.
+DEFAULT_TEMPLATES = (PROJECT_ROOT / "student_templates" / "ex_02_template.py",
+                     PROJECT_ROOT / "student_templates" / "perceptron.py")
+EXPORTS = ("moodle", "gradescope")
 
 
 @dataclass(frozen=True)
@@ -38,9 +56,19 @@ class GradeOptions:
     seed: int = 0
     assignment: str = "ex_02"
     sandbox: bool = True  # False only for tests of the unsandboxed fallback
+    #: The TA's hand-given points (student_id, points, comment) and the most they can be.
+    manual: Path | None = None
+    manual_max: float | None = None
+    #: Files for the LMS: any of EXPORTS.
+    exports: tuple[str, ...] = ()
+    similarity_threshold: float = DEFAULT_THRESHOLD
+    templates: tuple[Path, ...] = DEFAULT_TEMPLATES
+    #: False: grade everything again, ignoring (and then replacing) the results in DIR/.cache/.
+    resume: bool = True
 
 
-Progress = Callable[[int, int, SubmissionResult], None]
+#: ``progress(done, total, result, reused)``; ``reused`` is True for a result taken from the cache.
+Progress = Callable[[int, int, SubmissionResult, bool], None]
 
 
 def failed_everywhere(plan: Plan, summary: Message) -> list[CheckResult]:
@@ -78,10 +106,16 @@ def missing_result(plan: Plan, student_id: str) -> SubmissionResult:
                             plan.assignment.max_points)
 
 
-def sandbox_runner(pool: WorkerPool) -> Runner:
-    """Each job borrows a warm worker; a worker that dies is replaced, the job is reported as a crash."""
+def sandbox_runner(pool: WorkerPool, stopping: threading.Event | None = None) -> Runner:
+    """Each job borrows a warm worker; a worker that dies is replaced, the job is reported as a crash.
+
+    Once ``stopping`` is set (the run was interrupted) no job starts a worker again, so the threads
+    still grading end at once instead of restarting the workers the interruption just killed.
+    """
 
     def run(job: dict) -> dict:
+        if stopping is not None and stopping.is_set():
+            raise RunnerLost("interrupted")
         worker = pool.acquire()
         try:
             return worker.run(job)
@@ -99,40 +133,172 @@ class ClassResult:
     ignored: list[str]
     warnings: list[Message]
     isolation: Isolation
+    #: How many results were taken from DIR/.cache/ and how many were graded in this run.
+    reused: int = 0
+    graded_now: int = 0
+    pairs: list[Pair] = field(default_factory=list)
+    #: Files written besides scores.csv and reports/, relative to the output folder.
+    written: list[str] = field(default_factory=list)
+
+
+def apply_manual(result: SubmissionResult, sheet: ManualSheet | None) -> SubmissionResult:
+    """The result with the TA's points for this student; the maximum grows by the manual maximum for all."""
+    if sheet is None:
+        return result
+    return replace(result, manual=sheet.entries.get(result.student_id), manual_max=sheet.max_points,
+                   max=result.max + (sheet.max_points or 0.0))
+
+
+def _graded_sources(submissions: Sequence[Submission]) -> dict[str, str]:
+    """Decoded code per student, for copy detection (notebooks as their code cells)."""
+    sources = {}
+    for submission in submissions:
+        decoded = decode_submission(submission.path, submission.kind)
+        if decoded.source is not None:
+            sources[submission.student_id] = decoded.source
+    return sources
+
+
+def _similarity(options: GradeOptions, submissions: Sequence[Submission]) -> tuple[list[Pair], dict[str, str],
+                                                                                   list[Message]]:
+    """Copy detection over the decoded sources; a failure here costs the summary its pairs, nothing else."""
+    sources = _graded_sources(submissions)
+    templates, warnings = [], []
+    for path in options.templates:
+        text = read_template(path)
+        if text is None:
+            warnings.append(Message("similarity.template_missing", {"path": str(path)}))
+        else:
+            templates.append(text)
+    try:
+        return similar_pairs(sources, templates, options.similarity_threshold), sources, warnings
+    except Exception as exc:  # a bug in copy detection must not cost the class its summary
+        return [], sources, [*warnings, Message("similarity.failed", {"error": f"{type(exc).__name__}: {exc}"})]
+
+
+def _similarity_csv(pairs: Sequence[Pair]) -> str:
+    lines = ["student_a,student_b,score,shared_tokens"]
+    lines += [f"{pair.a},{pair.b},{pair.score:.3f},{pair.shared_tokens}" for pair in pairs]
+    return "\n".join(lines) + "\n"
+
+
+def _write_exports(options: GradeOptions, results: Sequence[SubmissionResult], assignment: Assignment,
+                   roster: list[lms.RosterEntry] | None, catalogue: Catalogue) -> tuple[list[str], list[Message]]:
+    written: list[str] = []
+    warnings: list[Message] = []
+    if "moodle" in options.exports:
+        text, warnings = lms.moodle_csv(results, assignment.id, roster)
+        write_atomic(options.out / "moodle_grades.csv", text)
+        written.append("moodle_grades.csv")
+    if "gradescope" in options.exports:
+        for result in results:
+            if result.status == GRADED:
+                data = lms.gradescope_results(result, catalogue, options.lang)
+                write_atomic(options.out / "gradescope" / result.student_id / "results.json",
+                             json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+        written.append("gradescope/")
+    return written, warnings
 
 
 def grade_class(options: GradeOptions, catalogue: Catalogue, progress: Progress | None = None) -> ClassResult:
-    """Grade everything under ``options.path`` and write the outputs into ``options.out``."""
+    """Grade everything under ``options.path`` and write the outputs into ``options.out``.
+
+    Raises :class:`grader.discover.DiscoveryError` (unusable PATH or roster) and
+    :class:`grader.manual.ManualError` (malformed manual points) before anything is graded.
+    """
     assignment = Assignment.named(options.assignment)
+    sheet = read_manual(options.manual, options.manual_max) if options.manual else None
     scratch = Path(tempfile.mkdtemp(prefix="exgrader-"))
     try:
+        remove_stale_temporaries(options.out)
         discovery = discover_all(options.path, scratch / "input")
-        roster = read_roster(options.roster) if options.roster else []
+        roster = lms.read_roster_entries(options.roster) if options.roster else None
+        entries = roster.entries if roster else None
+        discovery = lms.merge(discovery, lms.find_unnamed(options.path, scratch / "lms", discovery, entries))
+        discovery.warnings[:0] = roster.warnings if roster else []
+        if sheet is not None:
+            remember(options.out, sheet.path, sheet.max_points)
         plan = Plan.create(assignment, seed=options.seed, data_file=options.data, timeout=options.timeout)
         settings = SandboxSettings.detect(options.data, allow_bwrap=options.sandbox)
         extra = [] if settings.isolation is Isolation.BWRAP else [Message("report.no_isolation")]
+        cache = ResultCache(options.out, run_key(plan, lang=options.lang, isolation=str(settings.isolation),
+                                                 timeout=options.timeout), catalogue, options.lang)
         title = assignment.title[options.lang]
         results: list[SubmissionResult] = []
         found = {submission.student_id for submission in discovery.submissions}
-        for student_id in sorted(set(roster) - found):
-            results.append(missing_result(plan, student_id))
+        roster_ids = [entry.student_id for entry in entries or []]
+        for student_id in sorted(set(roster_ids) - found):
+            results.append(apply_manual(missing_result(plan, student_id), sheet))
         total = len(discovery.submissions) + len(results)
         for result in results:
             write_student(options.out, result, catalogue, options.lang, title)
-        with WorkerPool(settings, max(1, options.jobs), scratch / "workers") as pool:
-            runner = sandbox_runner(pool)
-            with ThreadPoolExecutor(max_workers=max(1, options.jobs)) as executor:
-                futures = [executor.submit(grade_submission, plan, submission, runner, extra)
-                           for submission in discovery.submissions]
-                for future in futures:
-                    result = future.result()
-                    write_student(options.out, result, catalogue, options.lang, title)
-                    results.append(result)
-                    if progress:
-                        progress(len(results), total, result)
-        write_atomic(options.out / "scores.csv", scores_csv(results, assignment.check_ids))
-        return ClassResult(sorted(results, key=lambda item: item.student_id), discovery.ignored,
-                           discovery.warnings, settings.isolation)
+
+        keys = {submission.student_id: cache.key(submission) for submission in discovery.submissions}
+        used = {key for key in keys.values() if key is not None}
+        reused: dict[str, SubmissionResult] = {}
+        if options.resume:
+            for submission in discovery.submissions:
+                key = keys[submission.student_id]
+                cached = cache.load(key, submission) if key is not None else None
+                if cached is not None:
+                    reused[submission.student_id] = cached
+
+        def finish(submission: Submission, result: SubmissionResult, from_cache: bool) -> None:
+            key = keys[submission.student_id]
+            if not from_cache and key is not None:
+                cache.store(key, result, submission)  # before the report: a report never lacks its entry
+            result = apply_manual(result, sheet)
+            write_student(options.out, result, catalogue, options.lang, title)
+            results.append(result)
+            if progress:
+                progress(len(results), total, result, from_cache)
+
+        pending = [submission for submission in discovery.submissions if submission.student_id not in reused]
+        for submission in discovery.submissions:
+            if submission.student_id in reused:
+                finish(submission, reused[submission.student_id], True)
+        if pending:
+            _grade_pending(plan, settings, options, scratch, pending, extra, finish)
+
+        results.sort(key=lambda item: item.student_id)
+        write_atomic(options.out / "scores.csv", scores_csv(results, assignment.check_ids, manual=sheet is not None))
+        written, export_warnings = _write_exports(options, results, assignment, entries, catalogue)
+        pairs, sources, similarity_warnings = _similarity(options, discovery.submissions)
+        write_atomic(options.out / "similarity.csv", _similarity_csv(pairs))
+        notes = [*(unknown_students(sheet, [result.student_id for result in results]) if sheet else []),
+                 *export_warnings, *similarity_warnings]
+        summary = summarize(title, assignment.check_ids, results, catalogue, options.lang, pairs, sources,
+                            options.similarity_threshold, notes)
+        write_atomic(options.out / "summary.html", to_html(summary, catalogue, options.lang))
+        write_atomic(options.out / "summary.md", to_markdown(summary, catalogue, options.lang))
+        cache.prune(used)
+        return ClassResult(results, discovery.ignored, [*discovery.warnings, *notes], settings.isolation,
+                           reused=len(reused), graded_now=len(pending), pairs=pairs,
+                           written=["summary.html", "summary.md", "similarity.csv", *written])
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
+
+def _grade_pending(plan: Plan, settings: SandboxSettings, options: GradeOptions, scratch: Path,
+                   pending: Sequence[Submission], extra: list[Message],
+                   finish: Callable[[Submission, SubmissionResult, bool], None]) -> None:
+    """Grade in worker threads, finishing results in submission order; an interruption stops at once.
+
+    On Ctrl-C (or a kill the CLI turns into one) nothing half-done is written: queued submissions are
+    cancelled, the workers are killed, and the threads still running give up their results.
+    """
+    stopping = threading.Event()
+    executor = ThreadPoolExecutor(max_workers=max(1, options.jobs))
+    with WorkerPool(settings, max(1, options.jobs), scratch / "workers") as pool:
+        runner = sandbox_runner(pool, stopping)
+        try:
+            futures: list[tuple[Submission, Future[SubmissionResult]]] = [
+                (submission, executor.submit(grade_submission, plan, submission, runner, extra))
+                for submission in pending]
+            for submission, future in futures:
+                finish(submission, future.result(), False)
+        except BaseException:
+            stopping.set()
+            executor.shutdown(wait=False, cancel_futures=True)
+            raise
+    executor.shutdown(wait=True)

@@ -1,6 +1,9 @@
 """What ``grade`` writes, all from the same result objects: ``scores.csv`` for the TA, and per student
 ``reports/<id>.json`` and ``reports/<id>.md`` (the shapes are fixed by the spec's "What grade writes").
 
+Hand-given points (``--manual``) only ever add: a ``manual`` column after the spec's columns, a
+``manual`` key in the JSON and a section in the Markdown; without them every file is as the spec says.
+
 Nothing here depends on time or on the order in which submissions finished, so that two runs on the
 same class give byte-identical files. Every file is written atomically (temporary file, then rename):
 a stopped run never leaves a half-written report or CSV behind.
@@ -16,10 +19,13 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from grader.engine import CheckResult
 from grader.i18n import Catalogue, Message
+
+if TYPE_CHECKING:
+    from grader.manual import ManualPoints
 
 GRADED = "graded"
 MISSING = "missing"
@@ -35,10 +41,13 @@ class SubmissionResult:
     warnings: list[Message] = field(default_factory=list)
     output: str = ""
     output_bytes: int = 0
+    #: Points a TA gave by hand, and the most they could be (None: not counted in ``max``).
+    manual: ManualPoints | None = None
+    manual_max: float | None = None
 
     @property
     def total(self) -> float:
-        return sum(check.score for check in self.checks)
+        return sum(check.score for check in self.checks) + (self.manual.points if self.manual else 0.0)
 
 
 def points(value: float) -> int | float:
@@ -46,12 +55,28 @@ def points(value: float) -> int | float:
     return int(value) if float(value).is_integer() else round(value, 3)
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+#: Read once at import: ``os.umask`` can only be read by setting it, which is not thread-safe later.
+_FILE_MODE = 0o666 & ~_umask()
+
+
 def write_atomic(path: Path, data: str | bytes) -> None:
+    """Write to a temporary file beside ``path``, then rename: readers see the old file or the new one.
+
+    The file gets the usual permissions (0o666 less the umask), not ``mkstemp``'s private 0o600, so
+    reports can be shared like any other file.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(handle, "wb") as stream:
             stream.write(data.encode("utf-8") if isinstance(data, str) else data)
+        os.chmod(temporary, _FILE_MODE)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
@@ -68,7 +93,7 @@ def check_message(check: CheckResult, catalogue: Catalogue, lang: str) -> str:
 
 
 def to_json(result: SubmissionResult, catalogue: Catalogue, lang: str) -> dict[str, Any]:
-    return {
+    data: dict[str, Any] = {
         "student_id": result.student_id,
         "status": result.status,
         "total": points(result.total),
@@ -78,6 +103,25 @@ def to_json(result: SubmissionResult, catalogue: Catalogue, lang: str) -> dict[s
         "checks": [{"id": check.id, "passed": check.passed, "score": points(check.score), "max": points(check.max),
                     "message": check_message(check, catalogue, lang)} for check in result.checks],
     }
+    if result.manual is not None:
+        data["manual"] = {"points": points(result.manual.points), "comment": result.manual.comment}
+        if result.manual_max is not None:
+            data["manual"]["max"] = points(result.manual_max)
+    return data
+
+
+def manual_lines(result: SubmissionResult, catalogue: Catalogue, lang: str) -> list[str]:
+    """The report's section on hand-given points; the TA's comment is quoted, never interpreted."""
+    if result.manual is None:
+        return []
+    text = lambda key, **params: catalogue.text(key, lang, **params)  # noqa: E731
+    score = points(result.manual.points)
+    line = (text("manual.report_points_of", points=score, max=points(result.manual_max))
+            if result.manual_max is not None else text("manual.report_points", points=score))
+    lines = [f"## {text('manual.report_title')}", "", f"- {line}"]
+    if result.manual.comment:
+        lines += ["", *(f"> {row}" if row else ">" for row in result.manual.comment.splitlines())]
+    return [*lines, ""]
 
 
 def to_markdown(result: SubmissionResult, catalogue: Catalogue, lang: str, title: str) -> str:
@@ -86,6 +130,7 @@ def to_markdown(result: SubmissionResult, catalogue: Catalogue, lang: str, title
     lines.append(f"- {text('report.score', total=points(result.total), max=points(result.max))}")
     if result.status == MISSING:
         lines += [f"- {text('report.missing')}", ""]
+        lines += manual_lines(result, catalogue, lang)
         return "\n".join(lines)
     lines += [f"- {text('report.file', source=result.source)}", ""]
     if result.warnings:
@@ -98,6 +143,7 @@ def to_markdown(result: SubmissionResult, catalogue: Catalogue, lang: str, title
         mark = text("report.pass") if check.passed else text("report.fail")
         lines.append(f"| `{check.id}` | {mark} | {points(check.score)} / {points(check.max)} |")
     lines.append("")
+    lines += manual_lines(result, catalogue, lang)
     failed = [check for check in result.checks if not check.passed]
     if failed:
         lines += [f"## {text('report.details')}", ""]
@@ -116,15 +162,19 @@ def to_markdown(result: SubmissionResult, catalogue: Catalogue, lang: str, title
     return "\n".join(lines)
 
 
-def scores_csv(results: Sequence[SubmissionResult], check_ids: Sequence[str]) -> str:
-    """UTF-8 with BOM, so that spreadsheet programs open Japanese text correctly."""
+def scores_csv(results: Sequence[SubmissionResult], check_ids: Sequence[str], *, manual: bool = False) -> str:
+    """UTF-8 with BOM, so that spreadsheet programs open Japanese text correctly.
+
+    With ``manual`` a ``manual`` column follows the spec's columns (their order never changes).
+    """
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["student_id", "total", "max", "status", *check_ids])
+    writer.writerow(["student_id", "total", "max", "status", *check_ids, *(["manual"] if manual else [])])
     for result in sorted(results, key=lambda item: item.student_id):
         scores = {check.id: points(check.score) for check in result.checks}
+        extra = [points(result.manual.points) if result.manual else ""] if manual else []
         writer.writerow([result.student_id, points(result.total), points(result.max), result.status,
-                         *(scores.get(check_id, 0) for check_id in check_ids)])
+                         *(scores.get(check_id, 0) for check_id in check_ids), *extra])
     return "\ufeff" + buffer.getvalue()
 
 

@@ -1,0 +1,422 @@
+"""The LMS on both sides of grading: Moodle's "download all submissions" in, grade files out.
+
+In: :func:`grader.discover.discover_all` already grades every ``ex_02_<id>.py`` at any depth, so a
+Moodle download whose students named their files correctly needs nothing more. What it cannot do is
+grade ``課題2.py`` or ``ex_02.py``: the name carries no student id. Moodle puts each participant's
+files in ``<full name>_<participant number>_assignsubmission_file_/`` (older versions prefix the file
+name itself the same way), so the owner is known from the folder; :func:`find_unnamed` maps that
+owner to a student id through the roster, by participant number first and by full name second.
+
+Out: a CSV for Moodle's gradebook import (Grades → Import → CSV file) and Gradescope's autograder
+``results.json`` per student. Moodle aborts a whole import when one identifier is unknown, so with a
+roster only roster students are exported, under the id as the roster spells it.
+
+Zip handling reuses discover's member-name decoding, path validation and capped copying, so there is
+one implementation of the zip safety rules.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+import stat
+import tempfile
+import unicodedata
+import zipfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from grader.discover import (
+    ASSIGNMENT_PREFIX,
+    MAX_EXTRACTED_BYTES,
+    Discovery,
+    DiscoveryError,
+    Submission,
+    _copy_member,
+    _is_ignored_part,
+    _is_near_miss,
+    _is_symlink_member,
+    _match_name,
+    _safe_parts,
+    _zip_mtime,
+    decode_member_name,
+    normalize_student_id,
+)
+from grader.i18n import Catalogue, Message
+from grader.report import SubmissionResult, check_message, points
+
+#: Every message key this module can emit (tests check each exists in the catalogue).
+MESSAGE_KEYS = (
+    "lms.id_from_participant",
+    "lms.id_from_name",
+    "lms.no_roster",
+    "lms.unresolved",
+    "lms.several_files",
+    "lms.already_submitted",
+    "lms.not_in_roster",
+    "lms.member_unreadable",
+    "lms.roster_bad_id",
+)
+
+#: ``山田 太郎_1234567_assignsubmission_file_`` (a folder) or ``..._file_ex_02.py`` (older flat files).
+_MOODLE = re.compile(r"(?P<name>.+?)_(?P<number>\d+)_assign(?:submission|feedback)_[a-z]+_(?P<rest>.*)", re.DOTALL)
+_KINDS = {".py": "py", ".ipynb": "ipynb"}
+#: What a student id in a file name may be (discover's rule); ids become file names under reports/.
+_STUDENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+
+# Roster header names (NFKC, case-folded, spaces removed); student_id is fixed by the spec.
+PARTICIPANT_COLUMNS = ("participant", "number", "participantnumber", "identifier", "参加者番号", "参加者", "識別子")
+NAME_COLUMNS = ("name", "fullname", "氏名", "名前", "フルネーム")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Roster with the columns that identify a Moodle participant
+
+
+@dataclass(frozen=True)
+class RosterEntry:
+    """One roster row: the normalised id, the id as written (Moodle matches it exactly), and owner keys."""
+
+    student_id: str
+    written: str
+    participant: str | None = None
+    name: str | None = None
+
+
+def _header_key(cell: str) -> str:
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", cell)).casefold()
+
+
+def name_key(name: str) -> str:
+    """Full names compared without spaces and width: ``山田 太郎``, ``山田　太郎`` and ``山田太郎`` agree."""
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", name)).casefold()
+
+
+def participant_key(cell: str) -> str | None:
+    """The digits of ``1234567``, ``Participant 1234567`` or ``参加者 1234567`` (Moodle's worksheet)."""
+    digits = re.findall(r"\d+", unicodedata.normalize("NFKC", cell))
+    return digits[-1].lstrip("0") or "0" if digits else None
+
+
+@dataclass
+class Roster:
+    entries: list[RosterEntry]
+    #: Rows whose id could never name a submission file (``S 1001``, ``../x``): reported, not used.
+    warnings: list[Message] = field(default_factory=list)
+
+
+def read_roster_entries(path: Path) -> Roster:
+    """Rows of a roster CSV (UTF-8, UTF-8 with BOM or CP932, as Excel writes them), in file order.
+
+    ``student_id`` is required (as for ``--roster``); a participant-number column and a full-name
+    column are optional and only used to find the owner of a file whose name lacks the id. An id that
+    is not a valid file-name id is reported and skipped: it becomes a report's file name otherwise.
+    """
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise DiscoveryError(Message("discover.unreadable", {"path": str(path), "reason": reason})) from exc
+    for encoding in ("utf-8-sig", "cp932"):
+        try:
+            text = raw.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        raise DiscoveryError(Message("discover.roster_encoding", {"path": str(path)}))
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = [_header_key(cell) for cell in next(reader, [])]
+    if "student_id" not in header:
+        raise DiscoveryError(Message("discover.roster_missing_column", {
+            "path": str(path), "column": "student_id", "columns": ", ".join(header)}))
+    column = header.index("student_id")
+    participant = next((header.index(name) for name in PARTICIPANT_COLUMNS if name in header), None)
+    full_name = next((header.index(name) for name in NAME_COLUMNS if name in header), None)
+
+    def cell(row: list[str], index: int | None) -> str | None:
+        value = row[index].strip() if index is not None and index < len(row) else ""
+        return value or None
+
+    roster = Roster([])
+    seen: set[str] = set()
+    for line, row in enumerate(reader, start=2):
+        written = cell(row, column)
+        if written is None or normalize_student_id(written) in seen:
+            continue
+        if not _STUDENT_ID.fullmatch(normalize_student_id(written)):
+            roster.warnings.append(Message("lms.roster_bad_id", {"path": str(path), "line": line, "value": written}))
+            continue
+        seen.add(normalize_student_id(written))
+        number = cell(row, participant)
+        roster.entries.append(RosterEntry(normalize_student_id(written), written,
+                                          participant_key(number) if number else None, cell(row, full_name)))
+    return roster
+
+
+class RosterIndex:
+    """Finds a roster entry by participant number, else by full name; an ambiguous name finds nothing."""
+
+    def __init__(self, entries: Sequence[RosterEntry]) -> None:
+        self.entries = list(entries)
+        self.by_participant = {entry.participant: entry for entry in entries if entry.participant}
+        by_name: dict[str, list[RosterEntry]] = {}
+        for entry in entries:
+            if entry.name:
+                by_name.setdefault(name_key(entry.name), []).append(entry)
+        self.by_name = {key: found[0] for key, found in by_name.items() if len(found) == 1}
+
+    def resolve(self, owner: MoodleOwner) -> tuple[RosterEntry, str] | None:
+        entry = self.by_participant.get(participant_key(owner.participant) or "")
+        if entry is not None:
+            return entry, "lms.id_from_participant"
+        entry = self.by_name.get(name_key(owner.name))
+        if entry is not None:
+            return entry, "lms.id_from_name"
+        return None
+
+
+# ---------------------------------------------------------------------------------------------------
+# Files whose name lacks the student id
+
+
+@dataclass(frozen=True)
+class MoodleOwner:
+    """Whose file it is, as Moodle wrote it into the folder (or flat file) name."""
+
+    name: str
+    participant: str
+
+
+def moodle_owner(parts: Sequence[str]) -> tuple[MoodleOwner, str, str] | None:
+    """``(owner, file name as uploaded, owner folder)`` for a path inside a Moodle download, else None."""
+    for depth in range(len(parts) - 2, -1, -1):  # the innermost Moodle folder owns the file
+        match = _MOODLE.fullmatch(unicodedata.normalize("NFC", parts[depth]))
+        if match and not match["rest"]:
+            return (MoodleOwner(match["name"].strip(), match["number"]), parts[-1],
+                    "/".join(parts[: depth + 1]))
+    match = _MOODLE.fullmatch(unicodedata.normalize("NFC", parts[-1]))
+    if match and match["rest"]:
+        return MoodleOwner(match["name"].strip(), match["number"]), match["rest"], "/".join(parts)
+    return None
+
+
+@dataclass(frozen=True)
+class _File:
+    parts: tuple[str, ...]
+    kind: str
+    mtime: float
+    path: Path | None = None  # a file in a folder
+    member: zipfile.ZipInfo | None = None  # or a zip member
+
+    @property
+    def source(self) -> str:
+        return unicodedata.normalize("NFC", "/".join(self.parts))
+
+
+@dataclass
+class LmsFindings:
+    """Submissions found through the roster, and what a TA should know about the rest."""
+
+    submissions: list[Submission] = field(default_factory=list)
+    warnings: list[Message] = field(default_factory=list)
+    #: Sources this module graded or explained, which discovery may have listed as ignored (``ex_02.py``).
+    explained: set[str] = field(default_factory=set)
+
+
+def _kind(name: str) -> str | None:
+    return _KINDS.get(Path(unicodedata.normalize("NFKC", name)).suffix.lower())
+
+
+def _folder_files(root: Path) -> Iterator[_File]:
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        dirnames[:] = sorted(name for name in dirnames if not _is_ignored_part(name))
+        for name in sorted(filenames):
+            full = Path(dirpath) / name
+            kind = _kind(name)
+            if kind is None or _is_ignored_part(name):
+                continue
+            try:
+                info = full.lstat()
+            except OSError:
+                continue
+            if stat.S_ISREG(info.st_mode):
+                yield _File(full.relative_to(root).parts, kind, info.st_mtime, path=full)
+
+
+def _zip_files(archive: zipfile.ZipFile) -> Iterator[_File]:
+    for info in archive.infolist():
+        name = decode_member_name(info)
+        parts = _safe_parts(name)
+        if info.is_dir() or name.endswith("/") or not parts or _is_symlink_member(info):
+            continue
+        kind = _kind(parts[-1])
+        if kind is None or any(_is_ignored_part(part) for part in parts):
+            continue
+        yield _File(parts, kind, _zip_mtime(info), member=info)
+
+
+def _preference(item: tuple[_File, str]) -> tuple[int, int, float, str]:
+    """A file named like the assignment first, then .py over .ipynb, then the newest."""
+    file, uploaded = item
+    return (0 if _is_near_miss(uploaded) else 1, 0 if file.kind == "py" else 1, -file.mtime, file.source)
+
+
+def find_unnamed(path: Path, scratch: Path, discovery: Discovery,
+                 roster: Sequence[RosterEntry] | None) -> LmsFindings:
+    """Submissions in Moodle owner folders that discovery could not attribute, resolved via the roster.
+
+    A folder that holds a correctly named file is left to discovery. A folder whose files all lack the
+    id is resolved to a student by the roster; one file is graded (the one named most like the
+    assignment, .py before .ipynb, newest first) and the others are listed.
+    """
+    findings = LmsFindings()
+    path = Path(path)
+    archive: zipfile.ZipFile | None = None
+    if path.is_dir():
+        files = list(_folder_files(path))
+    elif path.is_file() and _match_name(path.name) is None and zipfile.is_zipfile(path):
+        try:
+            archive = zipfile.ZipFile(path)
+        except (zipfile.BadZipFile, OSError, ValueError):
+            return findings  # discovery has already reported it
+        files = list(_zip_files(archive))
+    else:
+        return findings
+    try:
+        return _resolve(files, archive, scratch, discovery, roster, findings)
+    finally:
+        if archive is not None:
+            archive.close()
+
+
+def _resolve(files: list[_File], archive: zipfile.ZipFile | None, scratch: Path, discovery: Discovery,
+             roster: Sequence[RosterEntry] | None, findings: LmsFindings) -> LmsFindings:
+    groups: dict[str, tuple[MoodleOwner, list[tuple[_File, str]]]] = {}
+    for file in files:
+        found = moodle_owner(file.parts)
+        if found is None:
+            continue
+        owner, uploaded, folder = found
+        groups.setdefault(folder, (owner, []))[1].append((file, uploaded))
+
+    index = RosterIndex(roster or [])
+    taken = {submission.student_id for submission in discovery.submissions}
+    chosen: dict[str, Submission] = {}
+    budget = [MAX_EXTRACTED_BYTES]
+    extract_root: Path | None = None
+    for folder in sorted(groups):
+        owner, members = groups[folder]
+        named = [(file, uploaded) for file, uploaded in members if _match_name(uploaded)]
+        if any(file.parts[-1] == uploaded for file, uploaded in named):
+            continue  # discovery graded this folder by its file name
+        if named:  # an old flat download: ``<owner>_file_ex_02_<id>.py`` carries the id after the prefix
+            file, uploaded = sorted(named, key=_preference)[0]
+            student_id = _match_name(uploaded)[0]  # type: ignore[index]
+            warnings: tuple[Message, ...] = ()
+        else:
+            sources = ", ".join(sorted(file.source for file, _ in members))
+            if roster is None:
+                findings.warnings.append(Message("lms.no_roster", {"source": sources}))
+                findings.explained.update(file.source for file, _ in members)
+                continue
+            resolved = index.resolve(owner)
+            if resolved is None:
+                findings.warnings.append(Message("lms.unresolved", {
+                    "source": sources, "name": owner.name, "participant": owner.participant}))
+                findings.explained.update(file.source for file, _ in members)
+                continue
+            entry, via = resolved
+            ranked = sorted(members, key=_preference)
+            file, uploaded = ranked[0]
+            student_id = entry.student_id
+            warnings = (Message(via, {"source": file.source, "student_id": student_id, "name": owner.name,
+                                      "participant": owner.participant}),)
+            if len(ranked) > 1:
+                warnings += (Message("lms.several_files", {"kept": file.source, "count": len(ranked) - 1,
+                                                           "ignored": ", ".join(f.source for f, _ in ranked[1:])}),)
+        if student_id in taken or student_id in chosen:
+            findings.warnings.append(Message("lms.already_submitted", {"source": file.source,
+                                                                       "student_id": student_id}))
+            continue
+        if archive is not None and file.member is not None:
+            if extract_root is None:
+                scratch.mkdir(parents=True, exist_ok=True)
+                extract_root = Path(tempfile.mkdtemp(prefix="lms-", dir=scratch))
+            target = extract_root / f"{len(chosen):06d}" / f"{ASSIGNMENT_PREFIX}{student_id}.{file.kind}"
+            target.parent.mkdir()
+            try:
+                _copy_member(archive, file.member, target, budget, MAX_EXTRACTED_BYTES, Path(archive.filename or ""))
+            except (zipfile.BadZipFile, RuntimeError, NotImplementedError, OSError, EOFError) as exc:
+                findings.warnings.append(Message("lms.member_unreadable", {"source": file.source,
+                                                                           "reason": str(exc) or type(exc).__name__}))
+                continue
+            local = target
+        else:
+            assert file.path is not None
+            local = file.path
+        chosen[student_id] = Submission(student_id=student_id, path=local, source=file.source, kind=file.kind,
+                                        mtime=file.mtime, warnings=warnings)
+        findings.explained.update(f.source for f, _ in members)
+    findings.submissions = [chosen[key] for key in sorted(chosen)]
+    return findings
+
+
+def merge(discovery: Discovery, findings: LmsFindings) -> Discovery:
+    """Discovery plus the roster-resolved submissions, sorted by student id as discovery sorts them."""
+    submissions = sorted([*discovery.submissions, *findings.submissions], key=lambda item: item.student_id)
+    ignored = [source for source in discovery.ignored if source not in findings.explained]
+    return Discovery(submissions, ignored, [*discovery.warnings, *findings.warnings])
+
+
+# ---------------------------------------------------------------------------------------------------
+# Out: Moodle grade import, Gradescope results
+
+
+def moodle_csv(results: Sequence[SubmissionResult], assignment_id: str,
+               roster: Sequence[RosterEntry] | None) -> tuple[str, list[Message]]:
+    """``student_id,<assignment id>`` rows for Moodle's CSV grade import, plus warnings.
+
+    UTF-8 without BOM and ``.`` as decimal point, as Moodle's importer reads them. With a roster only
+    its students are written, under the id as the roster spells it, because Moodle stops the whole
+    import at the first identifier it does not know.
+    """
+    by_id = {result.student_id: result for result in results}
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["student_id", assignment_id])
+    warnings: list[Message] = []
+    if roster is None:
+        rows = [(result.student_id, result) for result in sorted(results, key=lambda item: item.student_id)]
+    else:
+        rows = [(entry.written, by_id[entry.student_id]) for entry in roster if entry.student_id in by_id]
+        enrolled = {entry.student_id for entry in roster}
+        warnings += [Message("lms.not_in_roster", {"student_id": result.student_id})
+                     for result in sorted(results, key=lambda item: item.student_id)
+                     if result.student_id not in enrolled]
+    for identifier, result in rows:
+        writer.writerow([identifier, points(result.total)])
+    return buffer.getvalue(), warnings
+
+
+def gradescope_results(result: SubmissionResult, catalogue: Catalogue, lang: str) -> dict[str, Any]:
+    """Gradescope's autograder ``results.json``: overall score and one test per check (and manual points).
+
+    Only graded students get one: Gradescope attaches results to a submission, which a missing
+    student does not have.
+    """
+    tests: list[dict[str, Any]] = [
+        {"name": check.id, "score": points(check.score), "max_score": points(check.max),
+         "output": check_message(check, catalogue, lang), "status": "passed" if check.passed else "failed"}
+        for check in result.checks]
+    if result.manual is not None:
+        manual: dict[str, Any] = {"name": "manual", "score": points(result.manual.points)}
+        if result.manual_max is not None:
+            manual["max_score"] = points(result.manual_max)
+        tests.append({**manual, "output": result.manual.comment, "status": "passed"})
+    output = "\n".join(catalogue.render(warning, lang) for warning in result.warnings)
+    return {"score": points(result.total), "output": output, "tests": tests}

@@ -1,0 +1,113 @@
+"""Copy detection: a disguised copy is flagged; independent correct solutions are not.
+
+The fixtures: ``solutions/ex_02_S0001.py`` and ``ex_02_S0002.py`` (two correct solutions written from the
+template), ``similarity/ex_02_S0003.py`` (a third correct solution, written independently with a
+different structure: a helper function, a column loop, einsum, a while loop) and
+``similarity/ex_02_C0003.py``: S0003 copied with renamed variables, reordered functions and changed
+comments.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from grader.decode import decode_submission
+from grader.grade import DEFAULT_TEMPLATES
+from grader.similarity import Pair, normalized_tokens, passage_text, similar_pairs
+
+FIXTURES = Path(__file__).parent / "fixtures"
+EXAMPLE_CLASS = Path(__file__).parent.parent / "examples" / "class"
+
+
+def source(path: Path) -> str:
+    return path.read_text(encoding="utf-8")
+
+
+def templates() -> list[str]:
+    return [source(path) for path in DEFAULT_TEMPLATES]
+
+
+def fixture_class() -> dict[str, str]:
+    return {"S0001": source(FIXTURES / "solutions" / "ex_02_S0001.py"),
+            "S0002": source(FIXTURES / "solutions" / "ex_02_S0002.py"),
+            "S0003": source(FIXTURES / "similarity" / "ex_02_S0003.py"),
+            "C0003": source(FIXTURES / "similarity" / "ex_02_C0003.py")}
+
+
+def pair_ids(pairs: list[Pair]) -> set[tuple[str, str]]:
+    return {(pair.a, pair.b) for pair in pairs}
+
+
+def test_renaming_recommenting_and_reformatting_leave_the_tokens_alone() -> None:
+    one = ("def f(values):\n    # sum them\n    total = 0\n    for v in values:\n        total += v * 2\n"
+           "    return total\n")
+    two = 'def g(xs):\n    """Add up."""\n    acc = 0  # start\n    for item in xs:  acc += item*2\n    return acc\n'
+    assert [token.text for token in normalized_tokens(one)] == [token.text for token in normalized_tokens(two)]
+    assert [token.text for token in normalized_tokens("x = 'a' f'{b}c'\n")] == ["V", "=", "S"]
+
+
+def test_the_disguised_copy_is_flagged_and_independent_solutions_are_not() -> None:
+    pairs = similar_pairs(fixture_class(), templates())
+    assert pair_ids(pairs) == {("C0003", "S0003")}
+    (pair,) = pairs
+    assert pair.score >= 0.7 and pair.shared_tokens >= 100
+
+
+def test_without_the_template_subtracted_the_template_followers_would_be_flagged() -> None:
+    """Why the template (and the hints in its comments) is subtracted: S0001 and S0002 are mostly template."""
+    assert ("S0001", "S0002") in pair_ids(similar_pairs(fixture_class(), []))
+
+
+def test_shared_passages_are_the_copied_code_side_by_side() -> None:
+    sources = fixture_class()
+    (pair,) = similar_pairs(sources, templates())
+    assert pair.passages
+    copied = "\n".join(passage_text(sources["C0003"], passage.first_a, passage.last_a) for passage in pair.passages)
+    original = "\n".join(passage_text(sources["S0003"], passage.first_b, passage.last_b)
+                         for passage in pair.passages)
+    assert "einsum" in copied and "einsum" in original
+    assert "np.where(b > a, b - a, 1.0)" in copied and "np.where(hi > lo, hi - lo, 1.0)" in original
+
+
+def test_a_notebook_is_compared_by_its_code_cells(tmp_path: Path) -> None:
+    code = source(FIXTURES / "similarity" / "ex_02_C0003.py")
+    cut = code.index("class Perceptron")
+    notebook = {"cells": [{"cell_type": "markdown", "source": "# 課題2", "metadata": {}},
+                          {"cell_type": "code", "source": code[:cut], "metadata": {}, "outputs": [],
+                           "execution_count": 1},
+                          {"cell_type": "code", "source": "%matplotlib inline\n" + code[cut:], "metadata": {},
+                           "outputs": [], "execution_count": 2}],
+                "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    path = tmp_path / "ex_02_N0003.ipynb"
+    path.write_text(json.dumps(notebook, ensure_ascii=False), encoding="utf-8")
+    decoded = decode_submission(path, "ipynb")
+    assert decoded.source is not None
+    sources = {**fixture_class(), "N0003": decoded.source}
+    del sources["C0003"]
+    assert pair_ids(similar_pairs(sources, templates())) == {("N0003", "S0003")}
+
+
+def test_code_most_of_the_class_shares_is_not_evidence() -> None:
+    """Eight students who all write the same helper (a class idiom) are not eight copies of each other."""
+    idiom = source(FIXTURES / "similarity" / "ex_02_S0003.py")
+    sources = {f"S{index:04d}": idiom.replace("span", f"span{index}") for index in range(8)}
+    assert similar_pairs(sources, templates()) == []
+
+
+def test_the_result_is_the_same_on_every_run() -> None:
+    first = similar_pairs(fixture_class(), templates())
+    assert similar_pairs(dict(reversed(list(fixture_class().items()))), templates()) == first
+
+
+@pytest.mark.skipif(not EXAMPLE_CLASS.is_dir(), reason="examples/class is not present in this checkout")
+def test_the_example_class_written_from_the_template_has_no_copies() -> None:
+    sources = {}
+    for path in sorted(EXAMPLE_CLASS.rglob("ex_02_*")):
+        decoded = decode_submission(path, path.suffix.lstrip("."))
+        if decoded.source is not None:
+            sources[path.stem] = decoded.source
+    assert len(sources) >= 10
+    assert similar_pairs(sources, templates()) == []

@@ -1,0 +1,135 @@
+"""summary.html / summary.md: one offline file with the class's numbers, everything student-written escaped.
+
+The browser test opens the real file in Debian's chromium (``apt-get install chromium``) and skips with
+the reason when it is not installed.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from grader.checks.base import Verdict
+from grader.engine import CheckResult
+from grader.i18n import LANGUAGES, Catalogue, Message
+from grader.manual import ManualPoints
+from grader.report import GRADED, MISSING, SubmissionResult
+from grader.similarity import Pair, Passage
+from grader.summary import HISTOGRAM_COLOR, histogram_png, summarize, to_html, to_markdown
+
+CATALOGUE = Catalogue.load_engine()
+CHECKS = ["load", "normalize", "converge"]
+HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+
+
+def result(student_id: str, passed: list[bool], status: str = GRADED, message: str = "") -> SubmissionResult:
+    checks = []
+    for check_id, ok in zip(CHECKS, passed, strict=True):
+        verdict = Verdict.ok() if ok else Verdict.fail(Message("check.raised", {
+            "name": check_id, "type": "ValueError", "message": message or "bad"}))
+        checks.append(CheckResult(check_id, ok, 2.0 if ok else 0.0, 2.0, verdict))
+    return SubmissionResult(student_id, status, f"ex_02_{student_id}.py", checks, 6.0)
+
+
+def class_summary(lang: str = "en"):
+    results = [result("S0001", [True, True, True]), result("S0002", [True, False, True], message=HOSTILE),
+               result("S0003", [True, False, False], message=HOSTILE), result("S0004", [False] * 3, MISSING)]
+    results[0].manual = ManualPoints(2, "<b>TA</b>")
+    sources = {"S0002": "def normalize(x):\n    return '<script>'\n", "S0003": "def normalize(y):\n    return 1\n"}
+    pairs = [Pair("S0002", "S0003", 44, 0.9, (Passage(1, 2, 1, 2),))]
+    return summarize("ex_02", CHECKS, results, CATALOGUE, lang, pairs, sources, 0.5,
+                     [Message("manual.unknown_student", {"student_id": "<X>", "path": "m.csv"})])
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_numbers_are_the_same_in_html_and_markdown(lang: str) -> None:
+    summary = class_summary(lang)
+    assert summary.pass_rates == {"load": (3, 3), "normalize": (1, 3), "converge": (2, 3)}
+    (check_id, line, ids), *_ = summary.failures
+    assert check_id == "normalize" and ids == ["S0002", "S0003"] and HOSTILE in line
+    page, markdown = to_html(summary, CATALOGUE, lang), to_markdown(summary, CATALOGUE, lang)
+    for shown in ("1 / 3", "33%", "2 / 3", "67%"):
+        assert shown in page and shown in markdown
+    for student_id in ("S0001", "S0002", "S0003", "S0004"):
+        assert f'href="reports/{student_id}.md"' in page and f"(reports/{student_id}.md)" in markdown
+
+
+def test_everything_student_written_is_escaped() -> None:
+    page = to_html(class_summary(), CATALOGUE, "en")
+    assert "<script" not in page and "<img src=x" not in page and "<b>TA</b>" not in page and "<X>" not in page
+    assert html.escape(HOSTILE) in page
+    assert "&lt;script&gt;" in page  # the shared passage, shown as code
+
+
+def test_the_histogram_is_one_embedded_png_and_nothing_is_fetched() -> None:
+    page = to_html(class_summary(), CATALOGUE, "en")
+    images = re.findall(r'<img id="histogram" src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
+    assert len(images) == 1
+    assert base64.b64decode(images[0]).startswith(b"\x89PNG\r\n\x1a\n")
+    assert not re.search(r'(src|href)="(https?:|//)', page) and "<link" not in page and "<script" not in page
+
+
+def test_the_same_class_gives_the_same_bytes() -> None:
+    assert to_html(class_summary(), CATALOGUE, "ja") == to_html(class_summary(), CATALOGUE, "ja")
+    assert histogram_png([1, 2, 2], 6, ("a", "b")) == histogram_png([1, 2, 2], 6, ("a", "b"))
+
+
+# ---------------------------------------------------------------------------------------------------
+# In a real browser
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--disable-dev-shm-usage", "--hide-scrollbars"]
+needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed "
+                                    "(Debian: apt-get install -y chromium); the browser test needs it")
+
+
+def chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    profile = tmp_path / "profile"
+    profile.mkdir(exist_ok=True)
+    return subprocess.run([str(CHROMIUM), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
+                          capture_output=True, text=True, timeout=120, check=False)
+
+
+@needs_chromium
+def test_summary_renders_with_its_image_in_chromium(tmp_path: Path) -> None:
+    page = tmp_path / "summary.html"
+    page.write_text(to_html(class_summary("ja"), CATALOGUE, "ja"), encoding="utf-8")
+
+    # 1. Without any script: the screenshot shows the histogram's bars (the PNG decoded and was painted).
+    shot = tmp_path / "shot.png"
+    chromium(tmp_path, f"--screenshot={shot}", "--window-size=1000,900", page.as_uri())
+    assert shot.is_file(), "chromium wrote no screenshot"
+    from PIL import Image
+
+    pixels = Image.open(shot).convert("RGB")
+    target = tuple(int(HISTOGRAM_COLOR[index:index + 2], 16) for index in (1, 3, 5))
+    colours = pixels.getcolors(maxcolors=pixels.width * pixels.height) or []
+    bars = sum(count for count, colour in colours if all(abs(a - b) <= 12 for a, b in zip(colour, target, strict=True)))
+    assert bars > 2000, f"only {bars} pixels of the histogram's colour: the image did not render"
+
+    # 2. The DOM as the browser built it: the img is there with its data: URL and decoded to its real size.
+    probe = tmp_path / "probe.html"
+    probe.write_text(page.read_text(encoding="utf-8").replace(
+        "</body>", "<script>const i=document.getElementById('histogram');"
+                   "document.body.setAttribute('data-natural', i.complete ? i.naturalWidth + 'x' + i.naturalHeight"
+                   " : 'pending');</script></body>"), encoding="utf-8")
+    dom = chromium(tmp_path, "--dump-dom", "--virtual-time-budget=5000", probe.as_uri()).stdout
+    assert 'src="data:image/png;base64,' in dom
+    assert re.search(r'data-natural="640x320"', dom), dom[-500:]
+    assert "&lt;script&gt;alert" in dom  # the hostile message is text, not a script
+
+
+def test_png_header_size_matches_the_declared_size() -> None:
+    png = histogram_png([0, 3, 5, 6], 6, ("score", "students"))
+    from PIL import Image
+
+    assert Image.open(io.BytesIO(png)).size == (640, 320)
