@@ -65,10 +65,14 @@ def explain(name: str, obtained: np.ndarray | None, expected: np.ndarray, tolera
     difference = np.abs(obtained - expected)
     bad = ~np.isclose(obtained, expected, rtol=tolerance.rtol, atol=tolerance.atol)
     worst = np.unravel_index(int(np.argmax(difference)), difference.shape) if difference.size else ()
-    relative = difference / np.maximum(np.abs(expected), np.finfo(float).tiny)
+    # relative to the elements whose expected value is not 0: dividing by 0 (or by the smallest float)
+    # would print "relative 1.5e+307" or "inf" for any Min-Max result, which always holds zeros
+    nonzero = expected != 0
+    relative = np.divide(difference, np.abs(expected), out=np.zeros_like(difference), where=nonzero)
+    relative_max = float(relative.max()) if nonzero.any() else float("inf")
     lines = [
         Message("compare.mismatched", {"name": name, "count": int(bad.sum()), "total": int(bad.size)}),
-        Message("compare.max_difference", {"abs": fmt(float(difference.max())), "rel": fmt(float(relative.max()))}),
+        Message("compare.max_difference", {"abs": fmt(float(difference.max())), "rel": fmt(relative_max)}),
         Message("compare.worst", {"index": str(tuple(int(i) for i in worst)), "obtained": fmt(float(obtained[worst])),
                                   "expected": fmt(float(expected[worst]))}),
     ]

@@ -24,8 +24,12 @@ def scaling_arrays(draw: st.DrawFn) -> np.ndarray:
     array = values * scales
     spread = array.max(axis=0) - array.min(axis=0)
     magnitude = np.abs(array).max(axis=0)
-    if np.any(spread <= 1e-3 * np.maximum(magnitude, 1e-300)) or np.any(spread == 0):
-        array = array + np.outer(np.arange(rows), np.maximum(magnitude, 1.0))  # make every column vary
+    # too little spread for the formulas to be well defined: relative to the column's magnitude, or in
+    # absolute terms (a spread of 1e-187 makes the variance underflow to 0, so std = 0)
+    degenerate = (spread <= 1e-3 * magnitude) | (spread < 1e-100)
+    if np.any(degenerate):
+        # only those columns: a ramp added to a good column can make it constant ([m, 0] + [0, m])
+        array[:, degenerate] += np.outer(np.arange(rows), np.maximum(magnitude[degenerate], 1.0))
     return array
 
 
