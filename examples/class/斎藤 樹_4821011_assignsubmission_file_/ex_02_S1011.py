@@ -1,0 +1,248 @@
+"""第2回 課題: 正規化と標準化 (学籍番号 S1011)"""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+
+def normalize(x: np.ndarray) -> np.ndarray:
+    """Min-Max 正規化 (列ごと)
+
+    各列を最小値 0, 最大値 1 になるように変換します。
+    # x_new = (x - min) / (max - min)    (min, max は axis=0 で列ごと)
+
+    引数:
+        x: float の配列, 形 (n, d)
+    戻り値:
+        正規化した新しい配列, 形 (n, d)。引数の x は書き換えないこと。
+    """
+    x_min = np.min(x, axis=0)
+    x_max = np.max(x, axis=0)
+    return (x - x_min) / (x_max - x_min)
+
+
+def standardize(x: np.ndarray) -> np.ndarray:
+    """標準化 (列ごと)
+
+    各列を平均 0, 標準偏差 1 になるように変換します。
+    # x_new = (x - mean) / std    (mean, std は axis=0 で列ごと)
+
+    引数:
+        x: float の配列, 形 (n, d)
+    戻り値:
+        標準化した新しい配列, 形 (n, d)。引数の x は書き換えないこと。
+    """
+    mean = np.mean(x, axis=0)
+    std = np.std(x, axis=0)
+    return (x - mean) / std
+
+
+# ---- ここから下の Perceptron, MeanSquaredError, train は ----
+# ---- 演習4 (perceptron.py) で書いたコードをコピーしてください ----
+
+
+class Perceptron:
+    """単純パーセプトロン (全結合の線形層): y = x @ w + b
+
+    属性:
+        w: 重み, 形 (input_dim, output_dim)
+        b: バイアス, 形 (output_dim,)
+        lr: 学習率
+        x: forward に渡された入力 (backward で使う)
+        g_w: w の勾配, 形 (input_dim, output_dim)
+        g_b: b の勾配, 形 (output_dim,)
+    """
+
+    def __init__(
+        self, input_dim: int, output_dim: int, learning_rate: float, rng: np.random.Generator
+    ) -> None:
+        """パラメータを用意する
+
+        引数:
+            input_dim: 入力の次元 d
+            output_dim: 出力の次元 (Sales だけなら 1)
+            learning_rate: 学習率 η
+            rng: 乱数生成器 (np.random.default_rng(0) など)
+        """
+        self.w = rng.standard_normal((input_dim, output_dim))
+        self.b = np.zeros(output_dim)
+        self.lr = learning_rate
+        self.x = None
+        self.g_w = None
+        self.g_b = None
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """順伝播
+
+        # y = x @ w + b
+
+        引数:
+            x: 入力, 形 (k, input_dim)  (k はバッチのデータ数)
+        戻り値:
+            y: 形 (k, output_dim)
+        """
+        self.x = x
+        return x @ self.w + self.b
+
+    def backward(self, g: np.ndarray) -> np.ndarray:
+        """逆伝播とパラメータの更新
+
+        g はデータごとの dE/dy (形 (k, output_dim))。
+        順伝播の式と、その局所的な微分 (k 個のデータの総和):
+        # y = x @ w + b
+        # dE/dw = x.T @ g            形 (input_dim, output_dim)
+        # dE/db = g.sum(axis=0)      形 (output_dim,)
+        # dE/dx = g @ w.T            形 (k, input_dim)
+        総和ではなく平均でも良い (x.T @ g / k, g.mean(axis=0))。
+        総和にした場合は、学習率を k で割った値にすると
+        平均と同じ更新になります。
+        更新 (η = self.lr):
+        # w ← w - η * dE/dw,  b ← b - η * dE/db
+
+        引数:
+            g: 形 (k, output_dim)
+        戻り値:
+            dE/dx, 形 (k, input_dim)。更新「前」の w で計算すること。
+        """
+        k = g.shape[0]
+        self.g_w = self.x.T @ g / k
+        self.g_b = g.mean(axis=0)
+        self.w = self.w - self.lr * self.g_w
+        self.b = self.b - self.lr * self.g_b
+        g_x = g @ self.w.T
+        return g_x
+
+
+class MeanSquaredError:
+    """平均二乗誤差 E = mean((y - t)^2)"""
+
+    def __init__(self) -> None:
+        """forward で計算した y - t を覚えておく属性を用意する"""
+        self.diff = None
+
+    def forward(self, y: np.ndarray, t: np.ndarray) -> float:
+        """損失を計算する
+
+        # E = mean((y - t)^2)    (全要素の平均)
+
+        引数:
+            y: 予測, 形 (n, output_dim)
+            t: 正解, 形 (n, output_dim)
+        戻り値:
+            E (float)
+        """
+        self.diff = y - t
+        return float(np.mean(self.diff**2))
+
+    def backward(self) -> np.ndarray:
+        """データごとの dE_i/dy を返す
+
+        # E_i = (y_i - t_i)^2
+        # dE_i/dy_i = 2 * (y_i - t_i)
+
+        戻り値:
+            2 * (y - t), 形は y と同じ (n, output_dim)
+        """
+        return 2 * self.diff
+
+
+def train(
+    x: np.ndarray,
+    t: np.ndarray,
+    learning_rate: float,
+    max_iteration: int,
+    rng: np.random.Generator,
+) -> tuple[Perceptron, list[float]]:
+    """パーセプトロンを全データ (フルバッチ) の勾配法で学習する
+
+    1 回の更新:
+    # y = perceptron.forward(x)      順伝播
+    # E = mse.forward(y, t)          損失
+    # g = mse.backward()             dE/dy
+    # perceptron.backward(g)         逆伝播と更新
+
+    引数:
+        x: 入力, 形 (n, d)
+        t: 正解, 形 (n, 1)
+        learning_rate: 学習率
+        max_iteration: 更新の回数
+        rng: 乱数生成器 (重みの初期値に使う)
+    戻り値:
+        (perceptron, losses)
+        perceptron: 学習後の Perceptron
+        losses: 各回の損失 (float のリスト, 長さ max_iteration)
+    """
+    perceptron = Perceptron(x.shape[1], t.shape[1], learning_rate, rng)
+    mse = MeanSquaredError()
+    losses = []
+    for _ in range(max_iteration):
+        y = perceptron.forward(x)
+        loss = mse.forward(y, t)
+        g = mse.backward()
+        perceptron.backward(g)
+        losses.append(loss)
+    return perceptron, losses
+
+
+def main() -> None:
+    """標準化したデータでパーセプトロンを学習する"""
+    # 画面のない環境でもグラフを保存できるように Agg を使う
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    root = Path(__file__).resolve().parent.parent
+    # 先頭列は名前のない行番号なので index_col=0 で読み飛ばす
+    data = pd.read_csv(root / "data" / "advertising.csv", index_col=0)
+    x = data[["TV", "Radio", "Newspaper"]].to_numpy(dtype=float)  # (n, 3)
+    t = data[["Sales"]].to_numpy(dtype=float)  # (n, 1)
+    n = x.shape[0]
+
+    # Min-Max 正規化: 各列の最小値 0, 最大値 1 になる
+    x_norm = normalize(x)
+    print("正規化した x の最小値:", x_norm.min(axis=0))
+    print("正規化した x の最大値:", x_norm.max(axis=0))
+
+    # 標準化: 各列の平均 0, 標準偏差 1 になる (学習にはこちらを使う)
+    x_std = standardize(x)
+    t_std = standardize(t)
+    print("標準化した x の平均:", x_std.mean(axis=0).round(6))
+    # np.std (ddof=0) で確かめる。ddof=1 で標準化した場合は 0.9975 くらいになる
+    print("標準化した x の標準偏差:", x_std.std(axis=0).round(6))
+
+    rng = np.random.default_rng(0)
+    # backward で平均 (÷k) を使う場合の学習率。
+    # 総和を使った場合は勾配が n 倍になるので、学習率を n で割ってください:
+    #   learning_rate = 0.1 / n
+    learning_rate = 0.1
+    max_iteration = 300
+    perceptron, losses = train(x_std, t_std, learning_rate, max_iteration, rng)
+
+    print("w =", perceptron.w.ravel())
+    print("b =", perceptron.b)
+    print(f"最初の損失: {losses[0]:.6f}, 最後の損失: {losses[-1]:.6f}")
+
+    # 参考: 最小二乗法で求めた最適解 (学習がうまくいけば w, b, 損失がほぼ一致)
+    x1 = np.hstack([x_std, np.ones((n, 1))])
+    coef, *_ = np.linalg.lstsq(x1, t_std, rcond=None)
+    print("参考 (最小二乗解) w =", coef[:-1].ravel(), "b =", coef[-1])
+    print(f"参考 (最小二乗解の損失): {float(np.mean((x1 @ coef - t_std) ** 2)):.6f}")
+
+    out_dir = root / "outputs"
+    out_dir.mkdir(exist_ok=True)
+    fig, ax = plt.subplots()
+    ax.plot(losses)
+    ax.set_yscale("log")
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("MSE (standardized)")
+    ax.set_title("perceptron (standardized data)")
+    path = out_dir / f"{Path(__file__).stem}_loss.png"
+    fig.savefig(path)
+    plt.close(fig)
+    print(f"グラフを保存しました: {path}")
+
+
+if __name__ == "__main__":
+    main()
