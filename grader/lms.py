@@ -260,10 +260,35 @@ def _zip_files(archive: zipfile.ZipFile) -> Iterator[_File]:
         yield _File(parts, kind, _zip_mtime(info), member=info)
 
 
-def _preference(item: tuple[_File, str]) -> tuple[int, int, float, str]:
-    """A file named like the assignment first, then .py over .ipynb, then the newest."""
-    file, uploaded = item
-    return (0 if _is_near_miss(uploaded) else 1, 0 if file.kind == "py" else 1, -file.mtime, file.source)
+#: What an ex_02 solution defines; a student's helper module (``utils.py``) defines none of it.
+_CONTRACT = re.compile(rb"\b(?:def\s+(?:normalize|standardize|train)|class\s+(?:Perceptron|MeanSquaredError))\b")
+_SNIFF_BYTES = 1 << 20
+
+
+def _contract_names(file: _File, archive: zipfile.ZipFile | None) -> int:
+    """How many of the contract's functions and classes the file's text defines (notebooks included)."""
+    try:
+        if file.member is not None and archive is not None:
+            with archive.open(file.member) as stream:
+                head = stream.read(_SNIFF_BYTES)
+        elif file.path is not None:
+            with file.path.open("rb") as stream:
+                head = stream.read(_SNIFF_BYTES)
+        else:
+            return 0
+    except (OSError, zipfile.BadZipFile, RuntimeError, NotImplementedError, EOFError):
+        return 0
+    return len(set(_CONTRACT.findall(head)))
+
+
+def _ranked(members: list[tuple[_File, str]], archive: zipfile.ZipFile | None) -> list[tuple[_File, str]]:
+    """The solution first: most of the contract defined, then named like the assignment, .py, newest."""
+    def preference(item: tuple[_File, str]) -> tuple[int, int, int, float, str]:
+        file, uploaded = item
+        return (-_contract_names(file, archive), 0 if _is_near_miss(uploaded) else 1,
+                0 if file.kind == "py" else 1, -file.mtime, file.source)
+
+    return sorted(members, key=preference)
 
 
 def find_unnamed(path: Path, scratch: Path, discovery: Discovery,
@@ -271,8 +296,8 @@ def find_unnamed(path: Path, scratch: Path, discovery: Discovery,
     """Submissions in Moodle owner folders that discovery could not attribute, resolved via the roster.
 
     A folder that holds a correctly named file is left to discovery. A folder whose files all lack the
-    id is resolved to a student by the roster; one file is graded (the one named most like the
-    assignment, .py before .ipynb, newest first) and the others are listed.
+    id is resolved to a student by the roster; one file is graded (the one defining most of the
+    contract, then named most like the assignment, .py before .ipynb, newest) and the others are listed.
     """
     findings = LmsFindings()
     path = Path(path)
@@ -315,8 +340,8 @@ def _resolve(files: list[_File], archive: zipfile.ZipFile | None, scratch: Path,
         if any(file.parts[-1] == uploaded for file, uploaded in named):
             continue  # discovery graded this folder by its file name
         if named:  # an old flat download: ``<owner>_file_ex_02_<id>.py`` carries the id after the prefix
-            file, uploaded = sorted(named, key=_preference)[0]
-            student_id = _match_name(uploaded)[0]  # type: ignore[index]
+            file, uploaded = _ranked(named, archive)[0]
+            student_id = _match_name(uploaded)[0]  # type: ignore[index]  # named: every one matches
             warnings: tuple[Message, ...] = ()
         else:
             sources = ", ".join(sorted(file.source for file, _ in members))
@@ -331,7 +356,7 @@ def _resolve(files: list[_File], archive: zipfile.ZipFile | None, scratch: Path,
                 findings.explained.update(file.source for file, _ in members)
                 continue
             entry, via = resolved
-            ranked = sorted(members, key=_preference)
+            ranked = _ranked(members, archive)
             file, uploaded = ranked[0]
             student_id = entry.student_id
             warnings = (Message(via, {"source": file.source, "student_id": student_id, "name": owner.name,

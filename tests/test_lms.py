@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import zipfile
 from pathlib import Path
 
@@ -108,8 +109,10 @@ def lms_class(root: Path) -> Path:
     write(root / folder("山田 太郎", "101") / "課題2.py")                 # by participant number
     write(root / folder("佐藤　花子", "102") / "sub" / "ex_02.py")        # by name (full-width space)
     write(root / folder("鈴木 一郎", "103") / "ex_02_S0003.py")           # named: discovery's
-    write(root / folder("田中 次郎", "104") / "notes.py", "# scratch\n")  # two files: the near-miss wins
-    write(root / folder("田中 次郎", "104") / "ex02.ipynb", json.dumps({
+    write(root / folder("田中 次郎", "104") / "kadai.py")                 # two files: the solution wins
+    helper = write(root / folder("田中 次郎", "104") / "utils.py", "def helper():\n    pass\n")
+    os.utime(helper, (2e9, 2e9))                                          # ... though the helper is newer
+    write(root / folder("伊藤 三郎", "105") / "ex02.ipynb", json.dumps({
         "cells": [{"cell_type": "code", "source": GOOD, "metadata": {}, "outputs": [], "execution_count": None}],
         "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
     write(root / folder("誰か", "999") / "kadai.py")                      # not in the roster
@@ -117,7 +120,7 @@ def lms_class(root: Path) -> Path:
 
 
 ROSTER_ROWS = [("S0001", "101", "山田 太郎"), ("S0002", "", "佐藤 花子"), ("S0003", "103", "鈴木 一郎"),
-               ("S0004", "104", "田中 次郎")]
+               ("S0004", "104", "田中 次郎"), ("S0005", "105", "伊藤 三郎")]
 
 
 def test_files_without_id_are_resolved_by_participant_then_name(tmp_path: Path) -> None:
@@ -125,12 +128,13 @@ def test_files_without_id_are_resolved_by_participant_then_name(tmp_path: Path) 
     entries = lms.read_roster_entries(roster(tmp_path / "roster.csv", ROSTER_ROWS)).entries
     findings = find(root, tmp_path, entries)
     by_id = {submission.student_id: submission for submission in findings.submissions}
-    assert sorted(by_id) == ["S0001", "S0002", "S0004"]
+    assert sorted(by_id) == ["S0001", "S0002", "S0004", "S0005"]
     assert by_id["S0001"].warnings[0].key == "lms.id_from_participant"
     assert by_id["S0002"].warnings[0].key == "lms.id_from_name"
     assert by_id["S0002"].source.endswith("sub/ex_02.py")
-    assert by_id["S0004"].kind == "ipynb"  # named like the assignment beats .py
+    assert by_id["S0004"].source.endswith("kadai.py")  # the file that defines the contract beats a helper
     assert [warning.key for warning in by_id["S0004"].warnings] == ["lms.id_from_participant", "lms.several_files"]
+    assert by_id["S0005"].kind == "ipynb"
     assert [warning.key for warning in findings.warnings] == ["lms.unresolved"]
 
 
@@ -157,7 +161,8 @@ def test_zip_download_is_resolved_and_extracted_safely(tmp_path: Path) -> None:
     discovery = discover_all(archive, tmp_path / "scratch")
     findings = lms.find_unnamed(archive, tmp_path / "scratch", discovery, entries)
     merged = lms.merge(discovery, findings)
-    assert [submission.student_id for submission in merged.submissions] == ["S0001", "S0002", "S0003", "S0004"]
+    assert [submission.student_id for submission in merged.submissions] == [
+        "S0001", "S0002", "S0003", "S0004", "S0005"]
     for submission in findings.submissions:
         assert submission.path.is_relative_to(tmp_path / "scratch")
         assert submission.path.name == f"ex_02_{submission.student_id}.{submission.kind}"
