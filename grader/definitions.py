@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import threading
 
 #: Upper bounds that keep a "constant" from becoming the very hang we are avoiding (``10 ** 10 ** 9``,
 #: ``[0] * 10 ** 10``). The sandbox's limits remain the real guard; these just avoid obvious traps.
@@ -19,6 +20,15 @@ _MAX_REPEAT = 100_000
 _ARITHMETIC = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.Mod, ast.Pow)
 _UNARY = (ast.USub, ast.UAdd, ast.Not, ast.Invert)
 _BUILTIN_NAMES = frozenset(dir(builtins))
+
+#: CPython 3.11 keeps ast.parse's recursion-depth counter in interpreter-wide state; two grading threads
+#: parsing at once can fail with "AST constructor recursion depth mismatch" (python/cpython#106905).
+_PARSE_LOCK = threading.Lock()
+
+
+def _parse(source: str, filename: str = "<unknown>") -> ast.Module:
+    with _PARSE_LOCK:
+        return ast.parse(source, filename=filename)
 
 
 def definitions_only(source: str, *, guard_imports: bool = False) -> str:
@@ -33,7 +43,7 @@ def definitions_only(source: str, *, guard_imports: bool = False) -> str:
     statements (a guarded import) are unparsed in place, and the blank lines of dropped code absorb
     the lines they add.
     """
-    tree = ast.parse(source)
+    tree = _parse(source)
     lines = source.splitlines()
     originals = {id(node) for node in tree.body}
     kept = _Filter(guard_imports=guard_imports).module(tree)
@@ -52,7 +62,7 @@ def definitions_only(source: str, *, guard_imports: bool = False) -> str:
 def definitions_tree(source: str, *, guard_imports: bool = False, filename: str = "<submission>") -> ast.Module:
     """Like :func:`definitions_only` but returns the filtered tree, whose nodes keep the student's
     line numbers: ``compile(tree, path, "exec")`` gives tracebacks that point into their file."""
-    tree = ast.parse(source, filename=filename)
+    tree = _parse(source, filename)
     filtered = _Filter(guard_imports=guard_imports).module(tree)
     return ast.fix_missing_locations(filtered)
 

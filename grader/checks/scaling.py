@@ -9,7 +9,7 @@ import numpy as np
 
 from grader.checks.base import CaseOutcome, Check, Facts, Verdict, as_array, describe_type, first_error
 from grader.checks.compare import Tolerance, explain, first_match
-from grader.checks.examples import draw_examples, fixed_scaling_arrays, scaling_arrays
+from grader.checks.examples import fixed_scaling_arrays, scaling_arrays
 from grader.i18n import Message
 from grader.sandbox.protocol import encode
 from reference.perceptron import normalize, standardize
@@ -22,7 +22,7 @@ class _ScalingCheck(Check):
 
     def inputs(self) -> list[np.ndarray]:
         count = int(self.params.get("examples", 25))
-        return fixed_scaling_arrays() + draw_examples(scaling_arrays(), count, self.seed)
+        return fixed_scaling_arrays() + scaling_arrays(count, self.seed)
 
     def cases(self) -> list[dict[str, Any]]:
         self._inputs = {}

@@ -84,24 +84,34 @@ class Gradcheck(Check):
         numerical = self.numerical_gradient(outputs)
         if numerical is None:
             return Verdict.fail(Message("gradcheck.loss_not_scalar"), hint=Message("gradcheck.hint"))
-        fd = np.concatenate([numerical[0].reshape(-1), numerical[1].reshape(-1)])
-        parts = [self.chain_gradient(outputs, "w"), self.chain_gradient(outputs, "b")]
-        if any(part is None for part in parts) or parts[0].size != self.w.size or parts[1].size != self.b.size:
+        parts = {"w": self.chain_gradient(outputs, "w"), "b": self.chain_gradient(outputs, "b")}
+        if any(part is None for part in parts.values()) or parts["w"].size != self.w.size \
+                or parts["b"].size != self.b.size:
             shown = [describe_type(outputs.get("g_w")), describe_type(outputs.get("g_b"))]
             return Verdict.fail(Message("gradcheck.no_gradient", {"g_w": shown[0], "g_b": shown[1]}),
                                 hint=Message("gradcheck.hint"))
-        chain = np.concatenate(parts)
+        fd = {"w": numerical[0].reshape(-1), "b": numerical[1].reshape(-1)}
         n = self.x.shape[0]
-        ratio = float(np.vdot(fd, chain) / np.vdot(fd, fd))
         tolerance = Tolerance(self.params.get("rtol", 1e-5), self.params.get("atol", 1e-8))
+        # which accepted factors (1: gradient of the mean loss, N: of the sum) each parameter satisfies
+        factors = {name: [factor for factor in (1.0, float(n)) if tolerance.close(parts[name], factor * fd[name])]
+                   for name in parts}
         for factor, convention in ((1.0, "mean"), (float(n), "sum")):
-            if abs(ratio - factor) <= tolerance.rtol * factor and tolerance.close(chain, factor * fd):
+            if all(factor in found for found in factors.values()):
                 facts.values["chain_factor"] = factor
                 facts.values["convention"] = convention
                 return Verdict.ok(Message("gradcheck.passed", {"factor": fmt(factor)}),
                                   [Message(f"convention.{convention}")])
-        details = [Message("gradcheck.ratio", {"ratio": fmt(ratio), "n": n})]
-        details += explain("dE/d(w, b)", chain, fd, tolerance)
+        reference_factor = next((found[0] for found in factors.values() if found), 1.0)
+        details: list[Message] = []
+        for name in ("w", "b"):
+            if factors[name]:
+                details.append(Message("gradcheck.part_ok", {"name": name, "factor": fmt(factors[name][0])}))
+                continue
+            denominator = float(np.vdot(fd[name], fd[name]))
+            ratio = fmt(float(np.vdot(fd[name], parts[name])) / denominator) if denominator > 0 else "-"
+            details.append(Message("gradcheck.ratio", {"name": name, "ratio": ratio, "n": n}))
+            details += explain(f"dE/d{name}", parts[name], reference_factor * fd[name], tolerance)
         return Verdict.fail(Message("gradcheck.wrong"), details, Message("gradcheck.hint"))
 
 
