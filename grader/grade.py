@@ -77,7 +77,21 @@ def failed_everywhere(plan: Plan, summary: Message) -> list[CheckResult]:
 
 def grade_submission(plan: Plan, submission: Submission, runner: Runner,
                      extra_warnings: list[Message]) -> SubmissionResult:
-    """Decode, execute and judge one submission; every failure ends up in its result."""
+    """Decode, execute and judge one submission; every failure ends up in its result.
+
+    Even a bug of the grader's own (anything the steps below did not foresee) becomes this student's
+    result, with a message telling the TA, instead of ending the run for the whole class.
+    """
+    try:
+        return _grade_submission(plan, submission, runner, extra_warnings)
+    except Exception as exc:
+        summary = Message("check.internal_error", {"error": f"{type(exc).__name__}: {exc}"})
+        return SubmissionResult(submission.student_id, GRADED, submission.source, failed_everywhere(plan, summary),
+                                plan.assignment.max_points, [*submission.warnings, *extra_warnings, summary])
+
+
+def _grade_submission(plan: Plan, submission: Submission, runner: Runner,
+                      extra_warnings: list[Message]) -> SubmissionResult:
     decoded = decode_submission(submission.path, submission.kind)
     warnings = [*submission.warnings, *decoded.warnings, *extra_warnings]
     result = SubmissionResult(submission.student_id, GRADED, submission.source, [], plan.assignment.max_points,

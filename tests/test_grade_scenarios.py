@@ -15,6 +15,7 @@ import io
 import json
 import pickle
 import re
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -386,3 +387,27 @@ def test_definitions_can_be_computed_in_two_threads() -> None:
     completed = subprocess.run([sys.executable, "-c", PARSE_IN_THREADS, str(submission_file("S1001"))],
                                capture_output=True, text=True, check=True, cwd=ROOT, timeout=120)
     assert completed.stdout.startswith("0 "), completed.stdout
+
+
+def test_an_unforeseen_grader_error_costs_only_that_student(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bug in the grader itself while grading one submission becomes that student's result."""
+    from grader import grade
+
+    original = grade._grade_submission
+
+    def flaky(plan, submission, runner, extra):
+        if submission.student_id == "S1002":
+            raise RuntimeError("boom")
+        return original(plan, submission, runner, extra)
+
+    monkeypatch.setattr(grade, "_grade_submission", flaky)
+    folder = tmp_path / "class"
+    folder.mkdir()
+    for student_id in ("S1001", "S1002"):
+        shutil.copy(submission_file(student_id), folder / f"ex_02_{student_id}.py")
+    out = tmp_path / "out"
+    assert grade_main([str(folder), "--out", str(out), "--jobs", "1"]) == 0
+    rows = {row["student_id"]: row for row in csv.DictReader(io.StringIO((out / "scores.csv").read_text("utf-8-sig")))}
+    assert rows["S1001"]["total"] == "16"
+    assert rows["S1002"]["total"] == "0"
+    assert "RuntimeError: boom" in json.loads((out / "reports" / "S1002.json").read_text("utf-8"))["warnings"][-1]
