@@ -11,6 +11,7 @@ which is why :func:`run_case` takes an already-imported module.
 
 from __future__ import annotations
 
+import errno
 import importlib.util
 import itertools
 import json
@@ -36,6 +37,11 @@ except ImportError:  # pragma: no cover - exercised inside the sandbox
 MAX_MESSAGE_CHARS = 600
 MAX_FRAMES = 8
 _PATH_PART = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[(-?\d+)\]")
+HIDDEN_MODULES = ("grader", "reference")  # the grader's own packages: never importable by a submission
+LIMITS: dict[str, Any] = {}  # the job's limits, for the notes that explain a limit the student hit
+# Bound before any student code runs, so that replacing json.dumps or os.write cannot garble the channel.
+_dumps = json.dumps
+_write = os.write
 
 
 class CaseTimeout(BaseException):
@@ -113,22 +119,58 @@ def run_op(op: dict[str, Any], module: types.ModuleType, refs: dict[str, Any], o
         raise ValueError(f"unknown op {kind!r}")
 
 
+def limit_note(exc: BaseException) -> tuple[str, str] | None:
+    """Which limit of the sandbox an exception comes from, as (key, English sentence), or None.
+
+    The key names a message of ``grader/messages/containment.toml``; the sentence is appended to the
+    exception's own (English) message, so that the report says why even where the key is not rendered.
+    """
+    if not LIMITS:  # not in the sandbox (a student's self-check): no limit to explain
+        return None
+    number = exc.errno if isinstance(exc, OSError) else None
+    filename = exc.filename if isinstance(exc, OSError) and isinstance(exc.filename, str) else ""
+    if isinstance(exc, MemoryError):
+        return "containment.memory", f"the memory limit while grading is {LIMITS.get('memory_mb')} MiB"
+    if isinstance(exc, ModuleNotFoundError) and str(exc.name or "").partition(".")[0] in HIDDEN_MODULES:
+        return "containment.hidden_module", "a submission cannot import the grader's own packages"
+    if isinstance(exc, BlockingIOError) and number == errno.EAGAIN:
+        return "containment.processes", f"the limit is {LIMITS.get('processes')} processes and threads"
+    if number == errno.EFBIG:
+        return "containment.file_size", f"the limit is {LIMITS.get('file_mb')} MiB per file"
+    if number == errno.ENOSPC:
+        return "containment.tmp_space", f"the temporary folder holds at most {LIMITS.get('tmp_mb')} MiB"
+    if number == errno.EMFILE:
+        return "containment.open_files", f"the limit is {LIMITS.get('open_files')} open files"
+    if number in (errno.ENOENT, errno.EACCES, errno.EPERM, errno.EROFS) and os.path.isabs(filename) \
+            and not filename.startswith(str(LIMITS.get("workdir")) + os.sep):
+        return "containment.outside_file", ("while grading, a submission sees only Python, its own file, "
+                                            "data/ and outputs/ (use a relative path: ../data/advertising.csv)")
+    return None
+
+
 def describe_error(exc: BaseException, student_file: str | None) -> dict[str, Any]:
     """Type, message and the student's own frames (file, line, function, code) of an exception."""
     try:
         message = str(exc)[:MAX_MESSAGE_CHARS]
     except BaseException:  # a hostile __str__ must not take the report down
         message = "<unprintable>"
+    try:
+        note = limit_note(exc)
+    except BaseException:
+        note = None
     frames = traceback.extract_tb(exc.__traceback__)
     own = [frame for frame in frames if student_file is not None and frame.filename == student_file]
-    return {
+    described = {
         "type": type(exc).__name__,
-        "message": message,
+        "message": f"{message} ({note[1]})" if note and message else (note[1] if note else message),
         "traceback": [
             {"line": frame.lineno, "function": frame.name, "code": (frame.line or "")[:200]}
             for frame in own[-MAX_FRAMES:]
         ],
     }
+    if note:
+        described["note"] = note[0]
+    return described
 
 
 def _alarm(seconds: float | None) -> None:
@@ -248,14 +290,15 @@ def prepare_layout(job: dict[str, Any], root: str) -> str:
 def child_main(job: dict[str, Any], result_fd: int) -> None:
     """Entry point after the fork (limits and descriptors are set by the zygote): load, then run cases."""
     signal.signal(signal.SIGALRM, raise_timeout)
+    LIMITS.update(job.get("limits", {}), workdir=job["workdir"])
     fix_randomness(int(job.get("seed", 0)))
     path = prepare_layout(job, job["workdir"])
 
     def send(message: dict[str, Any]) -> None:
-        data = (json.dumps(message, allow_nan=True) + "\n").encode()
+        data = (_dumps(message, allow_nan=True) + "\n").encode()
         view = memoryview(data)
         while view:
-            view = view[os.write(result_fd, view):]
+            view = view[_write(result_fd, view):]
 
     module, load_report = load_submission(job, path)
     send({"load": load_report})

@@ -31,6 +31,10 @@ INSIDE_DIR = "/exgrader"
 INSIDE_DATA_DIR = "/course/data"
 CHILD_UID_BASE = 61000
 HIDDEN_PACKAGES = ("grader", "reference")
+PROJECT_DIR = SANDBOX_DIR.parent.parent
+TMP_MB = 256  # size of the sandbox's private /tmp (a tmpfs: memory); /dev/shm gets SHM_MB
+SHM_MB = 16
+TMP_FILES = 20_000  # files a submission may create there (the watchdog kills it beyond)
 PASSED_ENVIRONMENT = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")  # needed for correct BLAS on some CPUs
 START_TIMEOUT = 60.0
 
@@ -72,10 +76,23 @@ def bwrap_works() -> bool:
     return _BWRAP_OK
 
 
+_BWRAP_HELP: str | None = None
+
+
+def bwrap_supports(option: str) -> bool:
+    global _BWRAP_HELP
+    if _BWRAP_HELP is None:
+        try:
+            _BWRAP_HELP = subprocess.run(["bwrap", "--help"], capture_output=True, text=True, timeout=20).stdout
+        except (OSError, subprocess.TimeoutExpired):
+            _BWRAP_HELP = ""
+    return option in _BWRAP_HELP.split()
+
+
 def python_roots() -> list[Path]:
     """The folders the interpreter needs: its prefix, base prefix and every existing sys.path entry
     that is not the project itself (an editable install puts the project root on sys.path)."""
-    project = SANDBOX_DIR.parent.parent
+    project = PROJECT_DIR
     candidates = [Path(sys.prefix), Path(sys.base_prefix), Path(os.path.realpath(sys.executable)).parent.parent]
     for entry in sys.path:  # library folders only: not the script's folder, not the working directory
         if entry and Path(entry).name in ("site-packages", "dist-packages") and Path(entry).exists():
@@ -132,6 +149,8 @@ def bwrap_command(settings: SandboxSettings, config: dict[str, Any], worker_inde
                     "--cap-add", "CAP_KILL"]
     else:
         command += ["--unshare-user"]
+        if bwrap_supports("--disable-userns"):
+            command += ["--disable-userns"]  # no nested user namespace: less kernel surface for the child
     for top in ("usr",):
         command += ["--ro-bind", f"/{top}", f"/{top}"]
     for name in ("lib", "lib64", "bin", "sbin", "lib32"):
@@ -143,7 +162,13 @@ def bwrap_command(settings: SandboxSettings, config: dict[str, Any], worker_inde
     for etc in ("/etc/ld.so.cache", "/etc/localtime", "/etc/alternatives"):
         if Path(etc).exists():
             command += ["--ro-bind", etc, etc]
-    command += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp"]
+    # /dev and / read-only (without a user namespace of its own the child could not write them anyway,
+    # with one it would: same uid); the only writable places are two small private tmpfs.
+    def size(megabytes: int) -> list[str]:  # bubblewrap < 0.8 cannot cap a tmpfs: then it is half the RAM
+        return ["--size", str(megabytes * 2**20)] if bwrap_supports("--size") else []
+
+    command += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", *size(SHM_MB), "--tmpfs", "/dev/shm",
+                "--remount-ro", "/dev", "--perms", "1777", *size(TMP_MB), "--tmpfs", "/tmp"]
     roots = python_roots()
     made: set[Path] = set()
 
@@ -165,7 +190,7 @@ def bwrap_command(settings: SandboxSettings, config: dict[str, Any], worker_inde
         command += ["--ro-bind", str(SANDBOX_DIR / name), f"{INSIDE_DIR}/{name}"]
     data = readable_copy(settings.data_file, config["scratch"])
     command += [*parents(Path(INSIDE_DATA_DIR)), "--ro-bind", str(data.parent), INSIDE_DATA_DIR]
-    command += ["--chdir", "/tmp", "--clearenv"]
+    command += ["--remount-ro", "/", "--chdir", "/tmp", "--clearenv"]
     for key, value in environment(worker_index).items():
         command += ["--setenv", key, value]
     command += ["--", sys.executable, "-I", "-B", f"{INSIDE_DIR}/zygote.py", json.dumps(config)]
@@ -201,12 +226,17 @@ class Worker:
 
     def start(self) -> None:
         sandboxed = self.settings.isolation is Isolation.BWRAP
-        config: dict[str, Any] = {"sandboxed": sandboxed, "scratch": str(self.scratch)}
+        config: dict[str, Any] = {"sandboxed": sandboxed, "scratch": str(self.scratch),
+                                  "hidden_paths": [str(PROJECT_DIR)], "hidden_modules": list(HIDDEN_PACKAGES),
+                                  "tmp_mb": TMP_MB if sandboxed else None, "tmp_files": TMP_FILES}
         if sandboxed and self.settings.as_root:
             config["child_uid"] = CHILD_UID_BASE + self.index
         if sandboxed:
             command = bwrap_command(self.settings, config, self.index)
-            env = None
+            command[0] = shutil.which("bwrap") or command[0]
+            # bwrap's own process is the sandbox's pid 1, and as an ordinary user the child (same uid) may
+            # read its /proc/1/environ: it must not carry the TA's environment (tokens, paths...)
+            env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
         else:
             tmp = self.scratch / f"worker-{self.index}"
             tmp.mkdir(parents=True, exist_ok=True)

@@ -1,17 +1,21 @@
 """The warm worker: imports numpy, pandas and matplotlib once, then forks one child per submission.
 
 Runs inside the sandbox (bubblewrap, when available). Reads one job per line on stdin, answers one JSON
-line per job on stdout. Between two jobs it kills every process the previous child left behind and wipes
-the shared temporary folder, so that one submission cannot reach the next: each child also starts from
-the zygote's pristine memory (a fresh fork), so monkeypatched modules and signal handlers die with it.
+line per job on stdout. Between two jobs it makes sure that nothing of the previous submission is left
+for the next one: each child starts from the zygote's pristine memory (a fresh fork), so monkeypatched
+modules and signal handlers die with it; every process the child started is killed (the zygote is a
+child subreaper, so even a double-forked ``setsid`` daemon comes back to it and is waited for); the
+private ``/tmp`` and ``/dev/shm`` are emptied, whatever permissions the child set; System V IPC objects
+the child created are removed. Only the standard library, numpy, pandas, matplotlib and the two
+sibling modules are imported here: never the grader package.
 
 Why a fork server: a fresh interpreter that imports numpy and pandas costs ~0.45 s, a fork ~4 ms.
-Only the standard library, numpy, pandas, matplotlib and the two sibling modules are imported here.
 """
 
 from __future__ import annotations
 
 import ctypes
+import importlib.abc
 import json
 import os
 import resource
@@ -19,26 +23,63 @@ import secrets
 import selectors
 import shutil
 import signal
+import stat
 import sys
 import time
 from typing import Any
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-try:
-    from grader.sandbox import child
-except ImportError:  # inside the sandbox: the sibling file
-    import child  # type: ignore[no-redef]
-
+HERE = os.path.dirname(os.path.abspath(__file__))
 PR_SET_DUMPABLE = 4
+PR_SET_CHILD_SUBREAPER = 36
 PR_SET_NO_NEW_PRIVS = 38
+IPC_RMID = 0
 MAX_RESULT_BYTES = 32 * 1024 * 1024
+POLL_SECONDS = 0.05  # how often the watchdog looks at /tmp while the child runs
+SWEEP_SECONDS = 5.0
+LINUX = sys.platform.startswith("linux")
+
+child: Any = None  # the sibling module child.py, imported by main() once sys.path is cleaned
+_libc: Any = None
+
+
+def libc() -> Any:
+    global _libc
+    if _libc is None:
+        _libc = ctypes.CDLL(None, use_errno=True)
+    return _libc
 
 
 def prctl(option: int, value: int) -> None:
     try:
-        ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
+        libc().prctl(option, value, 0, 0, 0)
     except (OSError, AttributeError):  # not Linux
         pass
+
+
+class HiddenPackages(importlib.abc.MetaPathFinder):
+    """``import grader`` / ``import reference`` fail in the child exactly as they do in the sandbox, also
+    where there is no sandbox (an installed copy of the grader would otherwise be importable)."""
+
+    def __init__(self, names: list[str]) -> None:
+        self.names = set(names)
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        if name.partition(".")[0] in self.names:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+
+def clean_import_path(config: dict[str, Any]) -> None:
+    """Our sibling folder first, without the project root (an editable install puts it on sys.path, and
+    it holds the reference solutions and the checks), then import the sibling child.py."""
+    hidden = {os.path.abspath(path) for path in config.get("hidden_paths", [])}
+    sys.path[:] = [HERE] + [entry for entry in sys.path
+                            if entry and entry != HERE and os.path.abspath(entry) not in hidden]
+    sys.meta_path.insert(0, HiddenPackages(list(config.get("hidden_modules", []))))
+    global child
+    import child as sibling  # after the path is cleaned: the sibling file, never grader.sandbox.child
+
+    child = sibling
 
 
 def preload() -> None:
@@ -51,6 +92,7 @@ def preload() -> None:
     import pandas  # noqa: F401
 
 
+# --- the child ----------------------------------------------------------------------------------------
 def apply_limits(limits: dict[str, Any]) -> None:
     """Resource limits of the child; the address-space limit counts from what the zygote already maps."""
     def cap(kind: int, value: int) -> None:
@@ -75,14 +117,15 @@ def apply_limits(limits: dict[str, Any]) -> None:
     if limits.get("processes"):
         cap(resource.RLIMIT_NPROC, limits["processes"])
     cap(resource.RLIMIT_CORE, 0)
+    if hasattr(resource, "RLIMIT_MSGQUEUE"):
+        cap(resource.RLIMIT_MSGQUEUE, 0)  # no POSIX message queue: it would outlive the job
 
 
 def become_child(job: dict[str, Any], result_w: int, output_w: int, config: dict[str, Any]) -> None:
     """In the forked child: drop privileges, limit, redirect, then hand over to child.child_main."""
     try:
         prctl(PR_SET_NO_NEW_PRIVS, 1)  # no setuid binary can give the student privileges back
-        if not config["sandboxed"]:
-            os.setsid()  # without a PID namespace the process group is how leftovers are found
+        os.setsid()  # its own process group: killpg(0) or kill(0) hit the submission, not the worker
         uid = config.get("child_uid")
         if uid is not None:
             os.setgroups([])
@@ -94,7 +137,8 @@ def become_child(job: dict[str, Any], result_w: int, output_w: int, config: dict
         os.dup2(output_w, 2)
         os.dup2(result_w, 3)
         os.closerange(4, 65536)
-        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+        for number in (signal.SIGPIPE, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2):
+            signal.signal(number, signal.SIG_DFL)
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writing past the file limit raises instead
         sys.stdin = open(0, closefd=False)
         sys.stdout = open(1, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)
@@ -106,71 +150,208 @@ def become_child(job: dict[str, Any], result_w: int, output_w: int, config: dict
     os._exit(0)
 
 
-def sweep(config: dict[str, Any], pid: int) -> None:
-    """Kill everything the child left behind: in our PID namespace, every process but us and init."""
-    if config["sandboxed"]:
+# --- after the child: kill what it left, wipe what it wrote -------------------------------------------
+def reap_all() -> bool:
+    """Reap every exited child; True when we have no child left at all."""
+    while True:
         try:
-            os.kill(-1, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    else:
-        try:
-            os.killpg(pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-    while True:  # reap whatever was ours
-        try:
-            reaped, _ = os.waitpid(-1, os.WNOHANG)
+            pid, _ = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
-            break
-        if reaped == 0:
-            time.sleep(0.001)
+            return True
+        if pid == 0:
+            return False
 
 
-def wipe_tmp(config: dict[str, Any], workdir: str) -> None:
-    """Remove what the child wrote: its folder, and in the sandbox everything in the private /tmp."""
-    shutil.rmtree(workdir, ignore_errors=True)
-    if not config["sandboxed"]:
-        return
-    for folder in ("/tmp", "/dev/shm"):
+def proc_children(me: int) -> list[int]:
+    """Our children, from /proc (Linux without the sandbox: find what reparented to us)."""
+    found = []
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return found
+    for name in names:
+        if not name.isdigit():
+            continue
         try:
-            names = os.listdir(folder)
+            with open(f"/proc/{name}/stat", "rb") as handle:
+                fields = handle.read().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if len(fields) > 1 and int(fields[1]) == me:
+            found.append(int(name))
+    return found
+
+
+def sweep(config: dict[str, Any], pid: int) -> None:
+    """Kill everything the child left behind, and wait until it is gone.
+
+    We are a child subreaper: every orphan of the submission is reparented to us, so "no child left"
+    means "no process of the submission left". In our PID namespace, kill(-1) reaches all of them at
+    once (every process but us and the namespace's init); without a namespace, the child's process group
+    and then, repeatedly, whatever reparented to us.
+    """
+    deadline = time.monotonic() + SWEEP_SECONDS
+    me = os.getpid()
+    while True:
+        if config["sandboxed"]:
+            try:
+                os.kill(-1, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        else:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            for other in proc_children(me) if LINUX and not reap_all() else ():
+                try:
+                    os.kill(other, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+        if reap_all() or time.monotonic() > deadline:
+            return
+        time.sleep(0.0005)
+
+
+def remove_all(paths: list[str], spare_folder: str) -> None:
+    """Delete files and folders whatever the child did to them: a folder is made ours-only (0700) before
+    it is listed, and its subfolders are moved up into ``spare_folder`` and handled in turn, so that a very
+    deep tree needs neither recursion nor long paths."""
+    token = secrets.token_hex(4)
+    moved = 0
+    pending = list(paths)
+    while pending:
+        path = pending.pop()
+        try:
+            mode = os.lstat(path).st_mode
+            if not stat.S_ISDIR(mode):
+                os.unlink(path)
+                continue
+            os.chmod(path, 0o700)
+            names = os.listdir(path)
         except OSError:
             continue
         for name in names:
-            path = os.path.join(folder, name)
-            if path == config["own_tmp"]:
-                continue
+            inner = os.path.join(path, name)
             try:
-                if os.path.isdir(path) and not os.path.islink(path):
-                    shutil.rmtree(path, ignore_errors=True)
+                if stat.S_ISDIR(os.lstat(inner).st_mode):
+                    target = os.path.join(spare_folder, f".wipe-{token}-{moved}")
+                    moved += 1
+                    os.chmod(inner, 0o700)
+                    os.rename(inner, target)
+                    pending.append(target)
                 else:
-                    os.unlink(path)
+                    os.unlink(inner)
             except OSError:
                 pass
-
-
-def wipe_as_child_user(config: dict[str, Any], workdir: str) -> None:
-    """A root zygote without CAP_DAC_OVERRIDE deletes the child's files as the child's own user."""
-    if config.get("child_uid") is None:
-        wipe_tmp(config, workdir)
-        return
-    pid = os.fork()
-    if pid == 0:
         try:
-            os.setgroups([])
-            os.setgid(config["child_uid"])
-            os.setuid(config["child_uid"])
-            wipe_tmp(config, workdir)
-        finally:
-            os._exit(0)
-    os.waitpid(pid, 0)
+            os.rmdir(path)
+        except OSError:
+            pass
+
+
+def remove_ipc() -> None:
+    """System V shared memory, message queues and semaphores outlive their process: remove them all
+    (only the child's uid creates any; they live in the worker's own IPC namespace)."""
+    removers = (("shm", lambda ident: libc().shmctl(ident, IPC_RMID, None)),
+                ("msg", lambda ident: libc().msgctl(ident, IPC_RMID, None)),
+                ("sem", lambda ident: libc().semctl(ident, 0, IPC_RMID)))
+    for kind, remove in removers:
+        try:
+            with open(f"/proc/sysvipc/{kind}") as handle:
+                lines = handle.read().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if len(fields) > 1 and fields[1].isdigit():
+                remove(int(fields[1]))
+
+
+def wipe(config: dict[str, Any], workdir: str) -> None:
+    """Remove what the child wrote: its folder, and in the sandbox everything in /tmp and /dev/shm
+    (nothing of ours lives there after start-up) and its IPC objects. A root zygote has no
+    CAP_DAC_OVERRIDE/CAP_FOWNER: it acts as the child's uid for this (seteuid; no extra process)."""
+    uid = config.get("child_uid")
+    if uid is not None:
+        os.seteuid(uid)
+    try:
+        if not config["sandboxed"]:
+            remove_all([workdir], os.path.dirname(workdir))
+            return
+        for folder in ("/tmp", "/dev/shm"):
+            try:
+                names = os.listdir(folder)
+            except OSError:
+                continue
+            remove_all([os.path.join(folder, name) for name in names], folder)
+        remove_ipc()
+    finally:
+        if uid is not None:
+            os.seteuid(0)
+
+
+def tmp_overused(config: dict[str, Any]) -> str | None:
+    """Whether the child created more files in /tmp or /dev/shm than allowed (their bytes are capped by
+    the tmpfs size; their number is not, and each costs kernel memory)."""
+    limit = int(config.get("tmp_files") or 0)
+    if not config["sandboxed"] or not limit:
+        return None
+    for folder in ("/tmp", "/dev/shm"):
+        try:
+            info = os.statvfs(folder)
+        except OSError:
+            continue
+        if info.f_files and info.f_files - info.f_ffree > limit:
+            return "tmp_files"
+    return None
+
+
+# --- one job -------------------------------------------------------------------------------------------
+class Collected:
+    """What came through the two pipes: the result lines (capped) and the printed output (first part
+    kept, everything counted)."""
+
+    def __init__(self, keep: int) -> None:
+        self.keep = keep
+        self.output = bytearray()
+        self.output_total = 0
+        self.results = bytearray()
+        self.overflow = False
+
+    def add(self, kind: str, chunk: bytes) -> None:
+        if kind == "output":
+            self.output_total += len(chunk)
+            if len(self.output) < self.keep:
+                self.output += chunk[: self.keep - len(self.output)]
+        elif len(self.results) + len(chunk) <= MAX_RESULT_BYTES:
+            self.results += chunk
+        else:
+            self.overflow = True
+
+
+def drain(fd: int, kind: str, collected: Collected) -> None:
+    """Read what is left in a pipe whose writers are all dead (or, without a sandbox, stop at once
+    when a survivor still holds it)."""
+    os.set_blocking(fd, False)
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except (BlockingIOError, InterruptedError):
+            return
+        if not chunk:
+            return
+        collected.add(kind, chunk)
 
 
 def run_job(job: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
-    """Fork a child for one job, collect its results and output, enforce the wall clock, clean up."""
+    """Fork a child for one job, collect its results and output, enforce the wall clock and the
+    watchdog, then clean up (kill leftovers, wipe files) before answering."""
     job["workdir"] = os.path.join("/tmp" if config["sandboxed"] else config["own_tmp"],
                                   "job-" + secrets.token_hex(8))
+    limits = job.setdefault("limits", {})
+    if config.get("tmp_mb"):
+        limits.setdefault("tmp_mb", config["tmp_mb"])
     result_r, result_w = os.pipe()
     output_r, output_w = os.pipe()
     started = time.monotonic()
@@ -181,73 +362,92 @@ def run_job(job: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
         become_child(job, result_w, output_w, config)
     os.close(result_w)
     os.close(output_w)
-    limits = job.get("limits", {})
     deadline = started + float(limits.get("wall_seconds", 20))
-    keep = int(limits.get("output_bytes", 65536))
-    output = bytearray()
-    output_total = 0
-    results = bytearray()
-    overflow = False
+    collected = Collected(int(limits.get("output_bytes", 65536)))
     selector = selectors.DefaultSelector()
     selector.register(result_r, selectors.EVENT_READ, "result")
     selector.register(output_r, selectors.EVENT_READ, "output")
+    try:  # a pidfd tells us the child has exited even when a leftover process keeps the pipes open
+        exit_fd: int | None = os.pidfd_open(pid)
+        selector.register(exit_fd, selectors.EVENT_READ, "exit")
+    except (AttributeError, OSError):
+        exit_fd = None
+    status: int | None = None
     timed_out = False
-    while selector.get_map():
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
+    limit = None
+    next_check = started + POLL_SECONDS
+    while status is None:
+        now = time.monotonic()
+        if now >= deadline:
             timed_out = True
             break
-        for key, _ in selector.select(timeout=min(remaining, 1.0)):
-            chunk = os.read(key.fd, 65536)
-            if not chunk:
-                selector.unregister(key.fd)
+        if now >= next_check:
+            next_check = now + POLL_SECONDS
+            limit = tmp_overused(config)
+            if limit:
+                break
+        events = selector.select(timeout=min(deadline - now, POLL_SECONDS))
+        exited = exit_fd is None
+        for key, _ in events:
+            if key.data == "exit":
+                exited = True
                 continue
-            if key.data == "output":
-                output_total += len(chunk)
-                if len(output) < keep:
-                    output += chunk[: keep - len(output)]
-            elif len(results) + len(chunk) <= MAX_RESULT_BYTES:
-                results += chunk
+            chunk = os.read(key.fd, 65536)
+            if chunk:
+                collected.add(key.data, chunk)
             else:
-                overflow = True
-    status = None
-    if not timed_out:
-        while status is None and time.monotonic() < deadline:
-            waited, status_code = os.waitpid(pid, os.WNOHANG)
+                selector.unregister(key.fd)
+        if exited:
+            waited, code = os.waitpid(pid, os.WNOHANG)
             if waited:
-                status = status_code
-            else:
-                time.sleep(0.001)
-        timed_out = status is None
+                status = code
     elapsed = time.monotonic() - started
-    if timed_out:
-        os.kill(pid, signal.SIGKILL)
+    if status is None:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
         _, status = os.waitpid(pid, 0)
     sweep(config, pid)
+    drain(result_r, "result", collected)
+    drain(output_r, "output", collected)
     selector.close()
-    os.close(result_r)
-    os.close(output_r)
-    wipe_as_child_user(config, job["workdir"])
-    lines = results.decode("utf-8", errors="replace").splitlines()
-    return {
+    for fd in (result_r, output_r, exit_fd):
+        if fd is not None:
+            os.close(fd)
+    wipe(config, job["workdir"])
+    answer = {
         "job": job.get("job"),
         "timed_out": timed_out,
-        "exit_code": os.waitstatus_to_exitcode(status) if status is not None else None,
+        "exit_code": os.waitstatus_to_exitcode(status),
         "seconds": round(elapsed, 4),
-        "result_overflow": overflow,
-        "results": lines,
-        "output": output.decode("utf-8", errors="replace"),
-        "output_bytes": output_total,
+        "result_overflow": collected.overflow,
+        "results": collected.results.decode("utf-8", errors="replace").splitlines(),
+        "output": collected.output.decode("utf-8", errors="replace"),
+        "output_bytes": collected.output_total,
     }
+    if limit:
+        answer["limit"] = limit
+    return answer
 
 
 def main() -> None:
     config = json.loads(sys.argv[1])
+    clean_import_path(config)
     config["own_tmp"] = os.path.join(config.get("tmp", "/tmp"), "zygote-" + secrets.token_hex(6))
     os.makedirs(config["own_tmp"], mode=0o755)
     os.environ["MPLCONFIGDIR"] = config["own_tmp"]
     preload()
+    if config["sandboxed"]:  # /tmp starts empty: nothing there is ours, everything there is wiped
+        for name in os.listdir("/tmp"):
+            path = os.path.join("/tmp", name)
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                os.unlink(path)
+        os.environ.pop("MPLCONFIGDIR")
     prctl(PR_SET_DUMPABLE, 0)  # same-uid children must not ptrace us or open /proc/<pid>/fd
+    prctl(PR_SET_CHILD_SUBREAPER, 1)  # orphans of a submission come back to us (see sweep)
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     out = sys.stdout
     out.write(json.dumps({"ready": True, "pid": os.getpid(), "uid": os.getuid()}) + "\n")

@@ -1,0 +1,559 @@
+"""Containment: a hostile or broken submission cannot hurt the class, the TA or the machine (issue 4).
+
+Whole classes are graded through the real pipeline (``grader.cli.main``), each mixing hostile files
+from tests/hostile/corpus.py (written into tmp_path here: none is ever committed as a submission) with
+the correct fixture solution. Every test checks three things: the hostile student got a clear status and
+message, every other student's result is what it would have been alone (the correct work keeps full
+marks), and the run's wall time stayed bounded. Each class is graded once (module-scoped fixtures).
+
+The sandboxed tests need bubblewrap; as root they exercise the "child runs as an unprivileged uid" path,
+as an ordinary user the user-namespace path. ``test_unprivileged_grader`` covers the second one from a
+root test run by grading a class as another uid through ``setpriv`` (see its docstring).
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from hostile import corpus
+
+from grader.assignment import Assignment
+from grader.cli import main as grade_main
+from grader.sandbox import launcher
+
+ROOT = Path(__file__).resolve().parent.parent
+CATALOGUE = Assignment.named("ex_02").catalogue()
+MAX = 16
+CHECKS = ("load", "normalize", "standardize", "forward", "grad_w", "grad_b", "grad_x", "update", "mse_forward",
+          "mse_backward", "gradcheck", "converge")
+SANDBOX = launcher.bwrap_works()
+needs_sandbox = pytest.mark.skipif(not SANDBOX, reason="bubblewrap is missing or cannot create namespaces here "
+                                   "(install the 'bubblewrap' package); the unsandboxed fallback is tested below")
+UNPRIVILEGED_UID = 60100  # the TA's stand-in for test_unprivileged_grader (children use 61000 and up)
+
+
+@dataclass
+class Graded:
+    """One class graded by ``grade``: its reports by student id, its outputs, how long it took."""
+
+    out: Path
+    reports: dict[str, dict]
+    seconds: float
+    stderr: str = ""
+
+    def check(self, student_id: str, check_id: str) -> dict:
+        return next(check for check in self.reports[student_id]["checks"] if check["id"] == check_id)
+
+    def message(self, student_id: str, check_id: str) -> str:
+        return self.check(student_id, check_id)["message"]
+
+    def failed(self, student_id: str) -> set[str]:
+        return {check["id"] for check in self.reports[student_id]["checks"] if not check["passed"]}
+
+    def markdown(self, student_id: str) -> str:
+        return (self.out / "reports" / f"{student_id}.md").read_text(encoding="utf-8")
+
+    def assert_unharmed(self, *student_ids: str, bound: float) -> None:
+        """The correct students kept full marks and the class finished within ``bound`` seconds."""
+        for student_id in student_ids:
+            report = self.reports[student_id]
+            assert (report["status"], report["total"]) == ("graded", MAX), {
+                check_id: self.message(student_id, check_id) for check_id in self.failed(student_id)}
+        assert self.seconds < bound, f"grading took {self.seconds:.1f} s"
+
+
+def write_class(folder: Path, students: dict[str, str]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for student_id, source in students.items():
+        (folder / f"ex_02_{student_id}.py").write_text(source, encoding="utf-8")
+    return folder
+
+
+def read_reports(out: Path) -> dict[str, dict]:
+    return {path.stem: json.loads(path.read_text(encoding="utf-8")) for path in (out / "reports").glob("*.json")}
+
+
+def grade(folder: Path, out: Path, *options: str) -> Graded:
+    started = time.monotonic()
+    assert grade_main([str(folder), "--out", str(out), "--lang", "en", *options]) == 0
+    return Graded(out, read_reports(out), time.monotonic() - started)
+
+
+def leaks(outcome: dict[str, str]) -> dict[str, str]:
+    """The attempts that succeeded, except listings of a folder that show nothing but the way to the
+    Python runtime (the sandbox creates /root/.pyenv/... to bind the interpreter; nothing else is there)."""
+    runtime = {part for root in launcher.python_roots() for part in root.parts}
+    leaked = {}
+    for label, result in outcome.items():
+        if not result.startswith("ok:"):
+            continue
+        if label.endswith("_dir"):
+            try:
+                if set(ast.literal_eval(result[3:])) <= runtime:
+                    continue
+            except (ValueError, SyntaxError):  # cut at 40 characters: more than the runtime's folders
+                pass
+        leaked[label] = result
+    return leaked
+
+
+def probed(graded: Graded, student_id: str, name: str) -> dict[str, str]:
+    """The ``{label: outcome}`` a corpus.probe submission printed (the report keeps the printed output)."""
+    assert f"{name} probe done" in graded.message(student_id, "load")
+    line = next(line for line in graded.markdown(student_id).splitlines() if line.startswith(name + "{"))
+    return json.loads(line[len(name):])
+
+
+# --- 4. resources, crashes and exits (two workers) ----------------------------------------------------
+RESOURCE_CLASS = {
+    "S0001": corpus.CORRECT,
+    "R0001": corpus.FORK_BOMB,
+    "R0002": corpus.MEMORY,
+    "R0003": corpus.PRINT_200MB,
+    "R0004": corpus.RECURSION,
+    "R0005": corpus.SEGFAULT,
+    "R0006": corpus.HANG_IGNORING_ALARM,
+    "R0007": corpus.EXIT_AT_IMPORT,
+    "R0008": corpus.OS_EXIT_AT_IMPORT,
+    "R0009": corpus.EXIT_IN_METHODS,
+    "R0010": corpus.KILL_EVERYTHING,
+    "R0011": corpus.STACK_OVERFLOW,
+    "R0012": corpus.BIG_FILES,
+    "R0013": corpus.OPEN_FILES,
+    "R0014": corpus.MANY_FILES,
+}
+RESOURCE_BOUND = 60.0
+
+
+@pytest.fixture(scope="module")
+def resources(tmp_path_factory: pytest.TempPathFactory) -> Graded:
+    if not SANDBOX:
+        pytest.skip("needs bubblewrap (the class includes a kill(-1))")
+    scratch = tmp_path_factory.mktemp("resources")
+    return grade(write_class(scratch / "class", RESOURCE_CLASS), scratch / "out", "--jobs", "2", "--timeout", "6")
+
+
+@needs_sandbox
+def test_fork_bomb_hits_the_process_limit(resources: Graded) -> None:
+    assert "load" in resources.failed("R0001")
+    message = resources.message("R0001", "load")
+    assert "BlockingIOError" in message and "processes" in message, message
+    resources.assert_unharmed("S0001", bound=RESOURCE_BOUND)
+
+
+@needs_sandbox
+def test_huge_allocations_fail_with_the_memory_limit(resources: Graded) -> None:
+    assert resources.failed("R0002") == {"load", "normalize"}
+    for check_id in ("load", "normalize"):
+        message = resources.message("R0002", check_id)
+        assert "MemoryError" in message and "1024 MiB" in message, message
+    resources.assert_unharmed("S0001", bound=RESOURCE_BOUND)
+
+
+@needs_sandbox
+def test_printing_200_mb_keeps_the_first_part_and_counts_the_rest(resources: Graded) -> None:
+    assert resources.reports["R0003"]["total"] == MAX  # printing is not wrong, only captured
+    markdown = resources.markdown("R0003")
+    assert f"(first 8192 bytes of {200 * 2**20})" in markdown, markdown[-300:]
+    assert len(markdown.encode()) < 64 * 1024
+    resources.assert_unharmed("S0001", bound=RESOURCE_BOUND)
+
+
+@needs_sandbox
+def test_infinite_recursion_and_segfaults(resources: Graded) -> None:
+    assert resources.failed("R0004") == {"load", "normalize", "standardize"}
+    assert "RecursionError" in resources.message("R0004", "load")
+    assert "RecursionError" in resources.message("R0004", "normalize")
+    assert "SIGSEGV" in resources.message("R0004", "standardize")
+    assert resources.failed("R0011") == {"load"}  # a C stack overflow
+    assert "SIGSEGV" in resources.message("R0011", "load")
+    resources.assert_unharmed("S0001", bound=RESOURCE_BOUND)
+
+
+@needs_sandbox
+def test_segfault_at_import_loses_only_load(resources: Graded) -> None:
+    assert resources.failed("R0005") == {"load"}
+    assert "SIGSEGV" in resources.message("R0005", "load")
+    resources.assert_unharmed("S0001", bound=RESOURCE_BOUND)
+
+
+@needs_sandbox
+def test_endless_loop_that_ignores_the_alarm_is_stopped_by_the_wall_clock(resources: Graded) -> None:
+    report = resources.reports["R0006"]
+    assert report["status"] == "graded" and "load" in resources.failed("R0006")
+    assert "time limit" in resources.message("R0006", "load")
+    resources.assert_unharmed("S0001", bound=RESOURCE_BOUND)
+
+
+@needs_sandbox
+def test_exit_at_import_loses_only_load(resources: Graded) -> None:
+    assert resources.failed("R0007") == {"load"}
+    assert "exit" in resources.message("R0007", "load")
+    assert resources.failed("R0008") == {"load"}
+    assert "exit code 0" in resources.message("R0008", "load")
+    resources.assert_unharmed("S0001", bound=RESOURCE_BOUND)
+
+
+@needs_sandbox
+def test_exit_inside_methods_loses_only_those_checks(resources: Graded) -> None:
+    assert resources.failed("R0009") == {"normalize", "standardize"}
+    assert "exit code 3" in resources.message("R0009", "normalize")
+    assert "SystemExit" in resources.message("R0009", "standardize")
+    resources.assert_unharmed("S0001", bound=RESOURCE_BOUND)
+
+
+@needs_sandbox
+def test_killing_everything_it_can_kills_only_itself(resources: Graded) -> None:
+    assert resources.failed("R0010") == {"normalize", "standardize"}
+    if os.geteuid() == 0:  # the worker runs as another uid: not permitted
+        assert "PermissionError" in resources.message("R0010", "normalize")
+    assert "SIGKILL" in resources.message("R0010", "standardize")
+    resources.assert_unharmed("S0001", bound=RESOURCE_BOUND)
+
+
+@needs_sandbox
+def test_file_size_temporary_space_and_open_files_limits(resources: Graded) -> None:
+    assert resources.failed("R0012") == {"load", "normalize"}
+    message = resources.message("R0012", "load")
+    assert "No space left on device" in message and f"{launcher.TMP_MB} MiB" in message, message
+    message = resources.message("R0012", "normalize")
+    assert "File too large" in message and "16 MiB per file" in message, message
+    assert resources.failed("R0013") == {"load"}
+    message = resources.message("R0013", "load")
+    assert "Too many open files" in message and "128 open files" in message, message
+    assert resources.failed("R0014") == {"load"}  # killed by the watchdog: too many files in /tmp
+    assert "SIGKILL" in resources.message("R0014", "load")
+    resources.assert_unharmed("S0001", bound=RESOURCE_BOUND)
+
+
+# --- 1, 2, 5 and fake results: files, network, borrowing (two workers) -------------------------------
+@dataclass
+class Canaries:
+    """Files outside the sandbox a submission must not read or change, with their original bytes."""
+
+    files: dict[str, Path]
+    original: dict[str, bytes]
+    secret: str
+
+    def unchanged(self) -> None:
+        for label, path in self.files.items():
+            assert path.read_bytes() == self.original[label], f"{label} ({path}) was changed"
+            assert not Path(f"{path}.new").exists(), f"{label}: a file was created beside it"
+
+
+class Listener:
+    """A TCP server on the host's loopback and an abstract unix socket that record any connection."""
+
+    def __init__(self) -> None:
+        self.received: list[str] = []
+        self.tcp = socket.create_server(("127.0.0.1", 0))
+        self.port = self.tcp.getsockname()[1]
+        self.abstract_name = f"\0exgrader-test-{os.getpid()}-{self.port}"
+        self.unix = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.unix.bind(self.abstract_name)
+        self.unix.listen()
+        for server in (self.tcp, self.unix):
+            threading.Thread(target=self._accept, args=(server,), daemon=True).start()
+
+    def _accept(self, server: socket.socket) -> None:
+        while True:
+            try:
+                connection, _ = server.accept()
+            except OSError:
+                return
+            self.received.append(repr(connection.recv(64)))
+            connection.close()
+
+    def close(self) -> None:
+        self.tcp.close()
+        self.unix.close()
+
+
+@dataclass
+class FilesRun:
+    graded: Graded
+    canaries: Canaries
+    listener: Listener
+
+
+@pytest.fixture(scope="module")
+def files_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FilesRun]:
+    if not SANDBOX:
+        pytest.skip("needs bubblewrap")
+    scratch = tmp_path_factory.mktemp("files")
+    secret = f"SECRET-{os.getpid()}-{time.time_ns()}"
+    home = scratch / "ta_home"
+    home.mkdir()
+    (home / "grades_2025.csv").write_text(f"{secret}\n", encoding="utf-8")
+    out = scratch / "out"
+    (out / "reports").mkdir(parents=True)
+    (out / "scores.csv").write_text(f"previous run {secret}\n", encoding="utf-8")
+    (out / "reports" / "S0001.json").write_text("{}", encoding="utf-8")
+    folder = scratch / "class"
+    project_copy = scratch / "project_copy" / "reference"
+    project_copy.mkdir(parents=True)
+    shutil.copy(ROOT / "reference" / "perceptron.py", project_copy / "perceptron.py")
+    files = {"other_submission": folder / "ex_02_S0001.py", "ta_home": home / "grades_2025.csv",
+             "scores": out / "scores.csv", "report": out / "reports" / "S0001.json",
+             "reference_copy": project_copy / "perceptron.py"}
+    readable = {**{label: str(path) for label, path in files.items()},
+                "reference": str(ROOT / "reference" / "perceptron.py"),
+                "checks": str(ROOT / "grader" / "checks" / "base.py"),
+                "assignment": str(ROOT / "grader" / "assignments" / "ex_02.toml"),
+                "home": str(Path.home() / ".bashrc"), "passwd": "/etc/passwd"}
+    listener = Listener()
+    students = {
+        "S0001": corpus.CORRECT,
+        "F0001": corpus.reader(readable),
+        "F0002": corpus.writer({label: str(path) for label, path in files.items()}),
+        "F0003": corpus.network(listener.port, listener.abstract_name),
+        "F0004": corpus.BORROW_IMPORT,
+        "F0005": corpus.borrow_file(str(ROOT / "reference" / "perceptron.py")),
+        "F0006": corpus.FAKE_RESULTS,
+    }
+    write_class(folder, students)
+    canaries = Canaries(files, {label: path.read_bytes() for label, path in files.items()}, secret)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(corpus.CANARY_VARIABLE, secret)  # the TA's environment: no process may show it
+        graded = grade(folder, out, "--jobs", "2", "--timeout", "8")
+    yield FilesRun(graded, canaries, listener)
+    listener.close()
+
+
+FILES_BOUND = 45.0
+
+
+@needs_sandbox
+def test_submission_cannot_read_reference_checks_other_work_or_home(files_run: FilesRun) -> None:
+    graded = files_run.graded
+    outcome = probed(graded, "F0001", "READ")
+    assert not leaks(outcome), outcome
+    assert outcome["environ"] == "LookupError"  # no visible process has the grader's environment
+    assert outcome["import_reference"] == outcome["import_grader"] == "ModuleNotFoundError"
+    for path in (graded.out / "reports").iterdir():
+        assert files_run.canaries.secret not in path.read_text(encoding="utf-8"), path
+    assert graded.failed("F0001") == {"load"}
+    graded.assert_unharmed("S0001", bound=FILES_BOUND)
+
+
+@needs_sandbox
+def test_submission_cannot_change_other_work_the_outputs_or_home(files_run: FilesRun) -> None:
+    graded = files_run.graded
+    outcome = probed(graded, "F0002", "WRITE")
+    assert not leaks(outcome), outcome
+    reference_copy = files_run.canaries.files.pop("reference_copy")  # not written by the grader: compare it
+    try:
+        assert reference_copy.read_bytes() == files_run.canaries.original["reference_copy"]
+        for label in ("other_submission", "ta_home"):
+            assert files_run.canaries.files[label].read_bytes() == files_run.canaries.original[label]
+            assert not Path(f"{files_run.canaries.files[label]}.new").exists()
+    finally:
+        files_run.canaries.files["reference_copy"] = reference_copy
+    scores = (graded.out / "scores.csv").read_text(encoding="utf-8-sig")  # rewritten by this run, not hacked
+    assert "HACKED" not in scores and scores.startswith("student_id,")
+    assert not list(graded.out.rglob("*.new"))
+    graded.assert_unharmed("S0001", bound=FILES_BOUND)
+
+
+@needs_sandbox
+def test_submission_has_no_network(files_run: FilesRun) -> None:
+    graded = files_run.graded
+    outcome = probed(graded, "F0003", "NET")
+    assert not leaks(outcome), outcome
+    time.sleep(0.2)
+    assert files_run.listener.received == []
+    graded.assert_unharmed("S0001", bound=FILES_BOUND)
+
+
+@needs_sandbox
+def test_importing_the_reference_solution_fails_with_a_clear_message(files_run: FilesRun) -> None:
+    graded = files_run.graded
+    message = graded.message("F0004", "load")
+    assert "No module named 'reference'" in message and "cannot import the grader's own packages" in message
+    assert {"forward", "grad_w", "grad_b", "grad_x", "update"} <= graded.failed("F0004")
+    assert "Perceptron" in graded.message("F0004", "forward")
+    assert not {"normalize", "standardize", "mse_forward", "mse_backward"} & graded.failed("F0004")
+    graded.assert_unharmed("S0001", bound=FILES_BOUND)
+
+
+@needs_sandbox
+def test_reading_the_reference_file_fails_with_a_clear_message(files_run: FilesRun) -> None:
+    graded = files_run.graded
+    message = graded.message("F0005", "load")
+    assert "FileNotFoundError" in message and "reference/perceptron.py" in message
+    assert "sees only" in message  # the sandbox's explanation
+    assert {"forward", "grad_w"} <= graded.failed("F0005")
+    graded.assert_unharmed("S0001", bound=FILES_BOUND)
+
+
+@needs_sandbox
+def test_monkeypatching_numpy_builtins_and_json_fakes_nothing(files_run: FilesRun) -> None:
+    graded = files_run.graded
+    assert {"normalize", "standardize", "mse_forward", "mse_backward"} <= graded.failed("F0006")
+    assert not {"load", "forward", "grad_w", "grad_b", "grad_x", "update"} & graded.failed("F0006")
+    graded.assert_unharmed("S0001", bound=FILES_BOUND)
+
+
+# --- 3 and 6: nothing of one submission reaches the next one on the same worker -----------------------
+#: graded in this order by one worker (--jobs 1): each hostile file is followed by a victim, a correct
+#: solution that fails its load check if it finds anything left behind (see corpus.victim)
+NEXT_CLASS = {"A1": corpus.DAEMON, "A2": corpus.victim(), "B1": corpus.PLANTER, "B2": corpus.victim(),
+              "C1": corpus.PATCHER, "C2": corpus.victim()}
+
+
+@pytest.fixture(scope="module")
+def next_run(tmp_path_factory: pytest.TempPathFactory) -> Graded:
+    if not SANDBOX:
+        pytest.skip("needs bubblewrap (the daemon kills every process of its uid)")
+    scratch = tmp_path_factory.mktemp("next")
+    return grade(write_class(scratch / "class", NEXT_CLASS), scratch / "out", "--jobs", "1", "--timeout", "8")
+
+
+@needs_sandbox
+@pytest.mark.parametrize(("hostile", "victim"), [("A1", "A2"), ("B1", "B2"), ("C1", "C2")],
+                         ids=["daemon", "planted-files-and-ipc", "monkeypatches-and-signals"])
+def test_next_student_on_the_same_worker_is_unaffected(next_run: Graded, hostile: str, victim: str) -> None:
+    assert next_run.reports[hostile]["status"] == "graded"
+    assert not next_run.failed(victim), next_run.message(victim, "load")
+    next_run.assert_unharmed(victim, bound=40.0)
+
+
+@needs_sandbox
+def test_leftover_processes_are_gone_after_grading(next_run: Graded) -> None:
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        assert corpus.DAEMON_MARKER.encode() not in command, pid
+
+
+# --- no isolation: grading still works, loudly ----------------------------------------------------------
+def test_without_bubblewrap_on_path_isolation_is_none(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr(launcher, "_BWRAP_OK", None)
+    settings = launcher.SandboxSettings.detect(ROOT / "data" / "advertising.csv")
+    assert settings.isolation is launcher.Isolation.NONE
+
+
+def test_without_isolation_grading_works_with_a_loud_warning(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(launcher, "bwrap_works", lambda: False)
+    planted = tmp_path / "written_by_daemon"
+    daemon = corpus.correct_with(f'''
+import os, signal, time
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        time.sleep(1.5)
+        open({str(planted)!r}, "w").write("survived")
+    os._exit(0)
+os.wait()
+''')
+    folder = write_class(tmp_path / "class", {"S0001": corpus.CORRECT, "N0001": corpus.BORROW_IMPORT,
+                                              "N0002": daemon})
+    graded = grade(folder, tmp_path / "out", "--jobs", "2", "--timeout", "8")
+    warning = CATALOGUE.text("report.no_isolation", "en")
+    assert all(warning in report["warnings"] for report in graded.reports.values())
+    assert CATALOGUE.text("cli.no_isolation", "en") in capsys.readouterr().err
+    assert "No module named 'reference'" in graded.message("N0001", "load")  # the same result as sandboxed
+    assert graded.reports["N0002"]["total"] == MAX
+    time.sleep(2.0)
+    assert not planted.exists(), "a setsid daemon survived the end of its grading"
+    graded.assert_unharmed("S0001", bound=40.0)
+
+
+# --- the non-root path, from a root test run ------------------------------------------------------------
+def unprivileged_python() -> str:
+    """A Python with the project's dependencies that uid UNPRIVILEGED_UID can run, or skip saying why.
+
+    Root's interpreter lives under /root (mode 0700): another uid cannot run it. CI makes one reachable
+    with ``UV_PROJECT_ENVIRONMENT=/opt/exgrader-venv uv sync --frozen --python /usr/bin/python3`` (or a
+    uv-managed Python installed under /opt); EXGRADER_UNPRIVILEGED_PYTHON overrides the default path.
+    """
+    if os.geteuid() != 0:
+        pytest.skip("already running as an ordinary user: the sandboxed tests above took the non-root path")
+    if shutil.which("setpriv") is None:
+        pytest.skip("setpriv (util-linux) is missing")
+    python = os.environ.get("EXGRADER_UNPRIVILEGED_PYTHON", "/opt/exgrader-venv/bin/python")
+    probe = ("import sys, grader.cli, numpy, pandas, matplotlib; from reference.data import DEFAULT_DATA_PATH; "
+             "open(DEFAULT_DATA_PATH).close(); from grader.sandbox.launcher import bwrap_works; "
+             "sys.exit(0 if bwrap_works() else 3)")
+    try:
+        done = subprocess.run(as_unprivileged(python, "-c", probe), env=unprivileged_env(Path("/")),
+                              capture_output=True, text=True, timeout=60, cwd="/")
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        pytest.skip(f"cannot run {python} as uid {UNPRIVILEGED_UID}: {exc}")
+    if done.returncode == 3:
+        pytest.skip(f"bubblewrap does not work for uid {UNPRIVILEGED_UID} (no unprivileged user namespaces)")
+    if done.returncode != 0:
+        pytest.skip(f"uid {UNPRIVILEGED_UID} cannot run {python} with the project ({ROOT} must be world-readable): "
+                    f"{done.stderr.strip()[-300:]}")
+    return python
+
+
+def as_unprivileged(*command: str) -> list[str]:
+    return ["setpriv", f"--reuid={UNPRIVILEGED_UID}", f"--regid={UNPRIVILEGED_UID}", "--clear-groups", "--",
+            *command]
+
+
+def unprivileged_env(home: Path) -> dict[str, str]:
+    return {"PATH": "/usr/bin:/bin", "HOME": str(home), "LANG": "C.UTF-8", "PYTHONPATH": str(ROOT),
+            "EXGRADER_QUIET": "1", corpus.CANARY_VARIABLE: "SECRET-environment"}
+
+
+def test_unprivileged_grader(tmp_path: Path) -> None:
+    """As root, grade a hostile class as an ordinary uid (user namespace, same uid for worker and child):
+    killing the worker costs only the killer, nothing leaks, nothing survives for the next student."""
+    python = unprivileged_python()
+    base = Path(tempfile.mkdtemp(prefix="exgrader-unprivileged-"))  # tmp_path is root's (0700)
+    try:
+        home, folder, out = base / "home", base / "class", base / "out"
+        home.mkdir()
+        secret = f"SECRET-{time.time_ns()}"
+        (home / "grades.csv").write_text(secret + "\n", encoding="utf-8")
+        readable = {"home": str(home / "grades.csv"), "reference": str(ROOT / "reference" / "perceptron.py"),
+                    "other_submission": str(folder / "ex_02_S0001.py")}
+        write_class(folder, {
+            "S0001": corpus.CORRECT, "K0001": corpus.KILL_PARENT_AT_IMPORT, "K0002": corpus.KILL_EVERYTHING,
+            "K0003": corpus.reader(readable), "K0004": corpus.writer({"home": str(home / "grades.csv")}),
+            "K0005": corpus.DAEMON, "K0006": corpus.victim(), "K0007": corpus.PLANTER, "K0008": corpus.victim(),
+        })
+        for path in (base, *base.rglob("*")):
+            os.chown(path, UNPRIVILEGED_UID, UNPRIVILEGED_UID)
+        base.chmod(0o755)
+        started = time.monotonic()
+        code = "import sys; from grader.cli import main; sys.exit(main(sys.argv[1:]))"
+        done = subprocess.run(as_unprivileged(python, "-c", code, str(folder), "--out", str(out), "--jobs", "1",
+                                              "--timeout", "8", "--lang", "en"),
+                              env=unprivileged_env(home), capture_output=True, text=True, timeout=300, cwd=str(base))
+        graded = Graded(out, read_reports(out) if out.exists() else {}, time.monotonic() - started, done.stderr)
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert CATALOGUE.text("cli.no_isolation", "en") not in done.stderr  # it really was sandboxed
+        for student_id in ("K0001", "K0002"):  # they killed their own worker: a crash, then definitions
+            assert graded.reports[student_id]["status"] == "graded"
+        assert graded.failed("K0001") == {"load"}
+        outcome = probed(graded, "K0003", "READ")
+        assert not leaks(outcome), outcome
+        assert outcome["environ"] == "LookupError"  # bwrap's own pid 1 (same uid) has a clean environment
+        outcome = probed(graded, "K0004", "WRITE")
+        assert not leaks(outcome), outcome
+        assert (home / "grades.csv").read_text(encoding="utf-8") == secret + "\n"
+        for path in (out / "reports").iterdir():
+            assert secret not in path.read_text(encoding="utf-8")
+        graded.assert_unharmed("S0001", "K0006", "K0008", bound=90.0)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
