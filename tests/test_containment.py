@@ -19,6 +19,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -474,6 +475,36 @@ os.wait()
     time.sleep(2.0)
     assert not planted.exists(), "a setsid daemon survived the end of its grading"
     graded.assert_unharmed("S0001", bound=40.0)
+
+
+def test_without_fork_each_job_runs_in_a_fresh_interpreter(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Windows has no fork: the worker then starts one interpreter per job (forced here on Linux)."""
+    monkeypatch.setattr(launcher, "bwrap_works", lambda: False)
+    monkeypatch.setattr(launcher, "FORK", False)
+    folder = write_class(tmp_path / "class", {"S0001": corpus.CORRECT, "W0001": corpus.OS_EXIT_AT_IMPORT,
+                                              "W0002": corpus.MEMORY})
+    graded = grade(folder, tmp_path / "out", "--jobs", "2", "--timeout", "20")
+    assert graded.failed("W0001") == {"load"} and "exit code 0" in graded.message("W0001", "load")
+    assert graded.failed("W0002") == {"load", "normalize"}
+    assert "1024 MiB" in graded.message("W0002", "normalize")
+    graded.assert_unharmed("S0001", bound=60.0)
+
+
+def test_data_folder_is_copied_where_symlinks_are_not_allowed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_symlink(*args: object, **kwargs: object) -> None:
+        raise OSError("symbolic link privilege not held")  # what Windows says without developer mode
+
+    from grader.sandbox import child
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.setattr(sys, "argv", list(sys.argv))
+    monkeypatch.setattr(os, "symlink", no_symlink)
+    job = {"module_name": "ex_02_S0001", "source": "x = 1\n", "data_dir": str(ROOT / "data")}
+    path = child.prepare_layout(job, str(tmp_path / "job"))
+    assert Path(path).read_text(encoding="utf-8") == "x = 1\n"
+    copied = tmp_path / "job" / "data" / "advertising.csv"
+    assert copied.read_bytes() == (ROOT / "data" / "advertising.csv").read_bytes()
 
 
 # --- the non-root path, from a root test run ------------------------------------------------------------

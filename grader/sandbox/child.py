@@ -18,6 +18,7 @@ import json
 import os
 import random
 import re
+import shutil
 import signal
 import sys
 import time
@@ -173,13 +174,17 @@ def describe_error(exc: BaseException, student_file: str | None) -> dict[str, An
     return described
 
 
+HAS_ALARM = hasattr(signal, "setitimer")  # not on Windows: there only the job's wall clock stops a hang
+
+
 def _alarm(seconds: float | None) -> None:
-    if seconds:
+    if seconds and HAS_ALARM:
         signal.setitimer(signal.ITIMER_REAL, seconds)
 
 
 def _disarm() -> None:
-    signal.setitimer(signal.ITIMER_REAL, 0)
+    if HAS_ALARM:
+        signal.setitimer(signal.ITIMER_REAL, 0)
 
 
 def raise_timeout(signum: int, frame: Any) -> None:
@@ -277,7 +282,10 @@ def prepare_layout(job: dict[str, Any], root: str) -> str:
     scripts = os.path.join(root, "scripts")
     os.mkdir(scripts)
     os.mkdir(os.path.join(root, "outputs"))
-    os.symlink(job["data_dir"], os.path.join(root, "data"))
+    try:
+        os.symlink(job["data_dir"], os.path.join(root, "data"))
+    except (OSError, NotImplementedError):  # Windows without the symlink privilege: a copy
+        shutil.copytree(job["data_dir"], os.path.join(root, "data"))
     path = os.path.join(scripts, job["module_name"] + ".py")
     with open(path, "w", encoding="utf-8") as handle:
         handle.write(job["source"])
@@ -288,8 +296,9 @@ def prepare_layout(job: dict[str, Any], root: str) -> str:
 
 
 def child_main(job: dict[str, Any], result_fd: int) -> None:
-    """Entry point after the fork (limits and descriptors are set by the zygote): load, then run cases."""
-    signal.signal(signal.SIGALRM, raise_timeout)
+    """Entry point in the child (limits and descriptors are set by the zygote): load, then run cases."""
+    if HAS_ALARM:
+        signal.signal(signal.SIGALRM, raise_timeout)
     LIMITS.update(job.get("limits", {}), workdir=job["workdir"])
     fix_randomness(int(job.get("seed", 0)))
     path = prepare_layout(job, job["workdir"])

@@ -13,7 +13,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import selectors
+import queue
 import shutil
 import signal
 import subprocess
@@ -35,8 +35,10 @@ PROJECT_DIR = SANDBOX_DIR.parent.parent
 TMP_MB = 256  # size of the sandbox's private /tmp (a tmpfs: memory); /dev/shm gets SHM_MB
 SHM_MB = 16
 TMP_FILES = 20_000  # files a submission may create there (the watchdog kills it beyond)
-PASSED_ENVIRONMENT = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")  # needed for correct BLAS on some CPUs
+PASSED_ENVIRONMENT = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE",  # needed for correct BLAS on some CPUs
+                      "SYSTEMROOT", "WINDIR")  # Windows: Python cannot start without them
 START_TIMEOUT = 60.0
+FORK = hasattr(os, "fork")  # False on Windows: the worker then runs each job in a fresh interpreter
 
 
 class Isolation(StrEnum):
@@ -222,13 +224,14 @@ class Worker:
         self.scratch = scratch
         self.process: subprocess.Popen[bytes] | None = None
         self.data_dir = INSIDE_DATA_DIR if settings.isolation is Isolation.BWRAP else str(settings.data_file.parent)
-        self._buffer = b""
+        self._lines: queue.Queue[bytes | None] = queue.Queue()
 
     def start(self) -> None:
         sandboxed = self.settings.isolation is Isolation.BWRAP
         config: dict[str, Any] = {"sandboxed": sandboxed, "scratch": str(self.scratch),
                                   "hidden_paths": [str(PROJECT_DIR)], "hidden_modules": list(HIDDEN_PACKAGES),
-                                  "tmp_mb": TMP_MB if sandboxed else None, "tmp_files": TMP_FILES}
+                                  "tmp_mb": TMP_MB if sandboxed else None, "tmp_files": TMP_FILES,
+                                  "spawn": not FORK and not sandboxed}
         if sandboxed and self.settings.as_root:
             config["child_uid"] = CHILD_UID_BASE + self.index
         if sandboxed:
@@ -242,29 +245,34 @@ class Worker:
             tmp.mkdir(parents=True, exist_ok=True)
             config["tmp"] = str(tmp)
             command = [sys.executable, "-I", "-B", str(SANDBOX_DIR / "zygote.py"), json.dumps(config)]
-            env = environment(self.index) | {"TMPDIR": str(tmp)}
+            env = environment(self.index) | {"TMPDIR": str(tmp), "TEMP": str(tmp), "TMP": str(tmp)}
         stderr = None if os.environ.get("EXGRADER_DEBUG") else subprocess.DEVNULL  # worker's own errors
         self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
                                         env=env, start_new_session=True)
-        self._buffer = b""
+        # a thread per worker reads its answers: portable (Windows cannot select() on a pipe), and a job
+        # costs only a queue hand-over
+        self._lines = queue.Queue()
+        threading.Thread(target=self._pump, args=(self.process.stdout, self._lines), daemon=True).start()
         hello = self._read_line(time.monotonic() + START_TIMEOUT)
         if not hello.get("ready"):
             raise WorkerLost(f"worker did not start: {hello}")
 
+    @staticmethod
+    def _pump(stream: Any, lines: queue.Queue[bytes | None]) -> None:
+        try:
+            for line in iter(stream.readline, b""):
+                lines.put(line)
+        except (OSError, ValueError):  # closed by stop()
+            pass
+        lines.put(None)
+
     def _read_line(self, deadline: float) -> dict[str, Any]:
-        assert self.process is not None and self.process.stdout is not None
-        fd = self.process.stdout.fileno()
-        with selectors.DefaultSelector() as selector:
-            selector.register(fd, selectors.EVENT_READ)
-            while b"\n" not in self._buffer:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or not selector.select(timeout=remaining):
-                    raise WorkerLost("no answer in time")
-                chunk = os.read(fd, 1 << 20)
-                if not chunk:
-                    raise WorkerLost("worker exited")
-                self._buffer += chunk
-        line, self._buffer = self._buffer.split(b"\n", 1)
+        try:
+            line = self._lines.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            raise WorkerLost("no answer in time") from None
+        if line is None:
+            raise WorkerLost("worker exited")
         try:
             return json.loads(line)
         except json.JSONDecodeError as exc:
@@ -272,12 +280,13 @@ class Worker:
 
     def run(self, job: dict[str, Any]) -> dict[str, Any]:
         """Send one job and wait for its answer; on any failure the worker is replaced."""
-        if self.process is None or self.process.poll() is not None:
-            self.start()
-        assert self.process is not None and self.process.stdin is not None
         job = {**job, "data_dir": self.data_dir}
         margin = float(job.get("limits", {}).get("wall_seconds", 20)) + 10.0
         try:
+            if self.process is None or self.process.poll() is not None:
+                self.stop()
+                self.start()
+            assert self.process is not None and self.process.stdin is not None
             self.process.stdin.write((json.dumps(job) + "\n").encode())
             self.process.stdin.flush()
             return self._read_line(time.monotonic() + margin)
@@ -288,10 +297,11 @@ class Worker:
     def stop(self) -> None:
         if self.process is None:
             return
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+        if hasattr(os, "killpg"):  # the worker's whole session: bwrap and what it started
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
         try:
             self.process.kill()
         except ProcessLookupError:
@@ -299,7 +309,10 @@ class Worker:
         self.process.wait()
         for stream in (self.process.stdin, self.process.stdout):
             if stream is not None:
-                stream.close()
+                try:
+                    stream.close()
+                except OSError:
+                    pass
         self.process = None
 
 

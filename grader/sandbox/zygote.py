@@ -18,15 +18,21 @@ import ctypes
 import importlib.abc
 import json
 import os
-import resource
 import secrets
 import selectors
 import shutil
 import signal
 import stat
+import subprocess
 import sys
+import threading
 import time
 from typing import Any
+
+try:
+    import resource
+except ImportError:  # Windows
+    resource = None  # type: ignore[assignment]
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PR_SET_DUMPABLE = 4
@@ -94,17 +100,22 @@ def preload() -> None:
 
 # --- the child ----------------------------------------------------------------------------------------
 def apply_limits(limits: dict[str, Any]) -> None:
-    """Resource limits of the child; the address-space limit counts from what the zygote already maps."""
+    """Resource limits of the child; the address-space limit counts from what the zygote already maps.
+    On Linux a limit that cannot be set is an error; elsewhere (macOS) limits are best effort."""
+    if resource is None:
+        return
+
     def cap(kind: int, value: int) -> None:
         try:
             resource.setrlimit(kind, (value, value))
         except (ValueError, OSError):
             _soft, hard = resource.getrlimit(kind)
-            if hard == resource.RLIM_INFINITY or value <= hard:
+            if hard != resource.RLIM_INFINITY and value > hard:
+                resource.setrlimit(kind, (hard, hard))
+            elif LINUX:
                 raise
-            resource.setrlimit(kind, (hard, hard))
 
-    if limits.get("memory_mb"):
+    if limits.get("memory_mb") and LINUX:  # macOS does not enforce RLIMIT_AS (and has no /proc)
         with open("/proc/self/statm") as handle:
             mapped = int(handle.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
         cap(resource.RLIMIT_AS, mapped + limits["memory_mb"] * 2**20)
@@ -386,7 +397,9 @@ def run_job(job: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
             limit = tmp_overused(config)
             if limit:
                 break
-        events = selector.select(timeout=min(deadline - now, POLL_SECONDS))
+        # without a pidfd and with both pipes closed, only waitpid can tell: look again soon
+        idle = POLL_SECONDS if selector.get_map() else 0.001
+        events = selector.select(timeout=min(deadline - now, idle))
         exited = exit_fd is None
         for key, _ in events:
             if key.data == "exit":
@@ -431,8 +444,73 @@ def run_job(job: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
     return answer
 
 
+# --- without fork (Windows) ---------------------------------------------------------------------------
+def run_job_spawned(job: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    """One job in a fresh interpreter (``zygote.py CONFIG --child``): costs the imports (~0.5 s) but needs
+    neither fork nor select on pipes. Only the wall clock and the child's own limits apply; on Windows
+    what the child starts is not killed (no sandbox there at all)."""
+    job["workdir"] = os.path.join(config["own_tmp"], "job-" + secrets.token_hex(8))
+    limits = job.setdefault("limits", {})
+    collected = Collected(int(limits.get("output_bytes", 65536)))
+    started = time.monotonic()
+    process = subprocess.Popen([sys.executable, "-I", "-B", os.path.abspath(__file__), json.dumps(config), "--child"],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               cwd=config["own_tmp"], start_new_session=hasattr(os, "setsid"))
+
+    def pump(stream: Any, kind: str) -> None:
+        while chunk := stream.read1(65536):
+            collected.add(kind, chunk)
+
+    pumps = [threading.Thread(target=pump, args=(process.stdout, "result"), daemon=True),
+             threading.Thread(target=pump, args=(process.stderr, "output"), daemon=True)]
+    for thread in pumps:
+        thread.start()
+    timed_out = False
+    try:
+        process.stdin.write(json.dumps(job).encode())
+        process.stdin.close()
+    except OSError:  # it died before reading its job
+        pass
+    try:
+        process.wait(timeout=float(limits.get("wall_seconds", 20)))
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        process.kill()
+        process.wait()
+    elapsed = time.monotonic() - started
+    if hasattr(os, "killpg"):
+        sweep(config, process.pid)
+    for thread in pumps:
+        thread.join(timeout=2.0)  # a leftover that holds the pipes (Windows) must not hold the worker
+    remove_all([job["workdir"]], config["own_tmp"])
+    return {"job": job.get("job"), "timed_out": timed_out, "exit_code": process.returncode,
+            "seconds": round(elapsed, 4), "result_overflow": collected.overflow,
+            "results": collected.results.decode("utf-8", errors="replace").splitlines(),
+            "output": collected.output.decode("utf-8", errors="replace"), "output_bytes": collected.output_total}
+
+
+def spawned_child(config: dict[str, Any]) -> None:
+    """The child of :func:`run_job_spawned`: results on the original stdout, printed output on stderr."""
+    clean_import_path(config)
+    job = json.loads(sys.stdin.buffer.read())
+    result_fd = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        sys.stdin = open(os.devnull)
+        sys.stdout = open(1, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)
+        sys.stderr = open(2, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)
+        apply_limits(job.get("limits", {}))
+        child.child_main(job, result_fd)
+    except BaseException:
+        os._exit(70)
+    os._exit(0)
+
+
 def main() -> None:
     config = json.loads(sys.argv[1])
+    if sys.argv[2:] == ["--child"]:
+        spawned_child(config)
+        return
     clean_import_path(config)
     config["own_tmp"] = os.path.join(config.get("tmp", "/tmp"), "zygote-" + secrets.token_hex(6))
     os.makedirs(config["own_tmp"], mode=0o755)
@@ -446,9 +524,12 @@ def main() -> None:
             else:
                 os.unlink(path)
         os.environ.pop("MPLCONFIGDIR")
-    prctl(PR_SET_DUMPABLE, 0)  # same-uid children must not ptrace us or open /proc/<pid>/fd
-    prctl(PR_SET_CHILD_SUBREAPER, 1)  # orphans of a submission come back to us (see sweep)
-    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    if LINUX:
+        prctl(PR_SET_DUMPABLE, 0)  # same-uid children must not ptrace us or open /proc/<pid>/fd
+        prctl(PR_SET_CHILD_SUBREAPER, 1)  # orphans of a submission come back to us (see sweep)
+    if hasattr(signal, "SIGPIPE"):
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    spawn = not config["sandboxed"] and (config.get("spawn") or not hasattr(os, "fork"))
     out = sys.stdout
     out.write(json.dumps({"ready": True, "pid": os.getpid(), "uid": os.getuid()}) + "\n")
     out.flush()
@@ -457,7 +538,7 @@ def main() -> None:
             continue
         try:
             job = json.loads(line)
-            answer = run_job(job, config)
+            answer = run_job_spawned(job, config) if spawn else run_job(job, config)
         except Exception as exc:  # a bug here must still answer, so that the grader can go on
             answer = {"job": None, "zygote_error": f"{type(exc).__name__}: {exc}"}
         out.write(json.dumps(answer) + "\n")
