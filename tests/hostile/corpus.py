@@ -29,7 +29,7 @@ _results = {{}}
 
 def attempt(label, action):
     try:
-        _results[label] = "ok:" + str(action())[:40]
+        _results[label] = "ok:" + str(action())[:200]
     except BaseException as _exc:  # noqa
         _results[label] = type(_exc).__name__
 
