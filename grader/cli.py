@@ -128,6 +128,8 @@ def summary_lines(result: ClassResult, check_ids: list[str], catalogue: Catalogu
     lines += [catalogue.render(warning, lang) for warning in result.warnings]
     if result.isolation is Isolation.NONE:
         lines.append(catalogue.text("cli.no_isolation", lang))
+        if os.geteuid() == 0:
+            lines.append(catalogue.text("containment.no_isolation_root", lang))
     lines.append(catalogue.text("resume.counts", lang, reused=result.reused, graded=result.graded_now))
     if result.pairs:
         lines.append(catalogue.text("similarity.cli_pairs", lang, count=len(result.pairs)))

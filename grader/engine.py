@@ -18,8 +18,9 @@ from typing import Any
 
 from grader.assignment import Assignment
 from grader.checks.base import CaseOutcome, Check, Facts, Verdict
-from grader.i18n import Message
+from grader.i18n import Message, engine_catalogue
 from grader.sandbox import protocol
+from grader.sandbox.launcher import TMP_MB
 
 Runner = Callable[[dict[str, Any]], dict[str, Any]]
 MAX_ATTEMPTS = 64
@@ -68,6 +69,29 @@ class Execution:
     output: str = ""
     output_bytes: int = 0
     attempts: int = 0
+
+
+def crash_note(answer: Mapping[str, Any]) -> str | None:
+    """The containment message explaining why a job ended early, when the sandbox knows it."""
+    if answer.get("limit") == "tmp_files":
+        return "containment.tmp_files"
+    if answer.get("lost"):
+        return "containment.worker_killed"
+    return None
+
+
+def with_note_params(error: Any, limits: Mapping[str, Any]) -> Any:
+    """Keep a child's ``note`` only when it names a containment sentence, and give it the limits to
+    show. The child is not trusted: an unknown key is dropped rather than rendered."""
+    if not isinstance(error, dict) or "note" not in error:
+        return error
+    note = str(error.get("note"))
+    cleaned = {key: value for key, value in error.items() if key != "note"}
+    if note.startswith("containment.") and note in engine_catalogue():
+        cleaned["note"] = note
+        cleaned["note_params"] = {"tmp_mb": TMP_MB, **{key: value for key, value in limits.items()
+                                                       if isinstance(value, int | float)}}
+    return cleaned
 
 
 def exit_description(answer: Mapping[str, Any]) -> str:
@@ -137,23 +161,28 @@ def execute(plan: Plan, runner: Runner, module_name: str, source: str, definitio
         execution.output_bytes += int(answer.get("output_bytes", 0) or 0)
         lines = _parse_lines(answer)
         if not lines or "load" not in lines[0]:
-            failure = {"type": "timeout" if answer.get("timed_out") else "crash",
-                       "message": exit_description(answer), "seconds": budget}
+            failure = with_note_params({"type": "timeout" if answer.get("timed_out") else "crash",
+                                        "message": exit_description(answer), "seconds": budget,
+                                        "note": crash_note(answer)}, plan.limits)
             if mode == "full":
                 mode, load_error = "definitions", failure
                 continue
             execution.load = {"mode": "definitions", "error": load_error, "definitions_error": failure}
             for case in plan.cases[start:]:
-                execution.outcomes[case["id"]] = CaseOutcome(case["id"], {}, {"type": "crash",
-                                                                              "message": failure["message"]})
+                execution.outcomes[case["id"]] = CaseOutcome(case["id"], {}, {**failure, "type": "crash",
+                                                                              "fn": case["id"].split("/")[0]})
             break
         if not execution.load:
-            execution.load = lines[0]["load"]
+            load = dict(lines[0]["load"]) if isinstance(lines[0]["load"], dict) else {}
+            for key in ("error", "definitions_error"):
+                load[key] = with_note_params(load.get(key), plan.limits)
+            execution.load = load
         received = [line for line in lines[1:] if "case" in line]
         for line in received:
             case_id = str(line.get("case"))
             execution.outcomes[case_id] = CaseOutcome(case_id, _decode_outputs(line.get("outputs")),
-                                                      line.get("error"), float(line.get("seconds", 0) or 0))
+                                                      with_note_params(line.get("error"), plan.limits),
+                                                      float(line.get("seconds", 0) or 0))
         if any(line.get("done") for line in lines):
             break
         died_at = start + len(received)
@@ -161,8 +190,9 @@ def execute(plan: Plan, runner: Runner, module_name: str, source: str, definitio
             break
         case_id = plan.cases[died_at]["id"]
         kind = "CaseTimeout" if answer.get("timed_out") else "crash"
-        execution.outcomes[case_id] = CaseOutcome(case_id, {}, {"type": kind, "message": exit_description(answer),
-                                                                "fn": case_id.split("/")[0]})
+        execution.outcomes[case_id] = CaseOutcome(case_id, {}, with_note_params(
+            {"type": kind, "message": exit_description(answer), "fn": case_id.split("/")[0],
+             "note": crash_note(answer)}, plan.limits))
         start = died_at + 1
     for case in plan.cases:  # every case has an outcome, whatever happened
         execution.outcomes.setdefault(case["id"], CaseOutcome(case["id"], {}, {"type": "not_run", "message": ""}))

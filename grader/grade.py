@@ -113,6 +113,13 @@ def _grade_submission(plan: Plan, submission: Submission, runner: Runner,
     return result
 
 
+def isolation_warnings(settings: SandboxSettings) -> list[Message]:
+    """What every report says when submissions ran without the sandbox (louder as root)."""
+    if settings.isolation is Isolation.BWRAP:
+        return []
+    return [Message("report.no_isolation"), *([Message("containment.no_isolation_root")] if settings.as_root else [])]
+
+
 def missing_result(plan: Plan, student_id: str) -> SubmissionResult:
     return SubmissionResult(student_id, MISSING, "", [CheckResult(spec.id, False, 0.0, spec.points,
                                                                   Verdict.fail(Message("report.missing")))
@@ -234,7 +241,7 @@ def grade_class(options: GradeOptions, catalogue: Catalogue, progress: Progress 
             remember(options.out, sheet.path, sheet.max_points)
         plan = Plan.create(assignment, seed=options.seed, data_file=options.data, timeout=options.timeout)
         settings = SandboxSettings.detect(options.data, allow_bwrap=options.sandbox)
-        extra = [] if settings.isolation is Isolation.BWRAP else [Message("report.no_isolation")]
+        extra = isolation_warnings(settings)
         cache = ResultCache(options.out, run_key(plan, lang=options.lang, isolation=str(settings.isolation),
                                                  timeout=options.timeout), catalogue, options.lang)
         title = assignment.title[options.lang]

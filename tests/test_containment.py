@@ -235,12 +235,13 @@ def test_file_size_temporary_space_and_open_files_limits(resources: Graded) -> N
     message = resources.message("R0012", "load")
     assert "No space left on device" in message and f"{launcher.TMP_MB} MiB" in message, message
     message = resources.message("R0012", "normalize")
-    assert "File too large" in message and "16 MiB per file" in message, message
+    assert "File too large" in message and "may hold at most 16 MiB" in message, message
     assert resources.failed("R0013") == {"load"}
     message = resources.message("R0013", "load")
-    assert "Too many open files" in message and "128 open files" in message, message
+    assert "Too many open files" in message and "at most 128 files may be open" in message, message
     assert resources.failed("R0014") == {"load"}  # killed by the watchdog: too many files in /tmp
     assert "SIGKILL" in resources.message("R0014", "load")
+    assert "too many files in the temporary folder" in resources.message("R0014", "load")
     resources.assert_unharmed("S0001", bound=RESOURCE_BOUND)
 
 

@@ -118,9 +118,16 @@ def first_error(outcomes: list[CaseOutcome]) -> Verdict | None:
     """The verdict for the first case that stopped early, if any, with the student's traceback."""
     for outcome in outcomes:
         if outcome.error:
-            details = [Message("check.traceback_line", frame) for frame in outcome.error.get("traceback", [])]
-            return Verdict.fail(error_message({**outcome.error}), details)
+            return Verdict.fail(error_message({**outcome.error}), error_details(outcome.error))
     return None
+
+
+def error_details(error: Mapping[str, Any]) -> list[Message]:
+    """The student's own frames, then the sandbox limit the error came from, if any."""
+    details = [Message("check.traceback_line", frame) for frame in error.get("traceback", []) or []]
+    if error.get("note"):  # validated by the engine: a containment.* key with its limits
+        details.append(Message(str(error["note"]), dict(error.get("note_params", {}))))
+    return details
 
 
 def failed_output(value: Any) -> bool:

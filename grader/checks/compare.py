@@ -69,10 +69,11 @@ def explain(name: str, obtained: np.ndarray | None, expected: np.ndarray, tolera
     # would print "relative 1.5e+307" or "inf" for any Min-Max result, which always holds zeros
     nonzero = expected != 0
     relative = np.divide(difference, np.abs(expected), out=np.zeros_like(difference), where=nonzero)
-    relative_max = float(relative.max()) if nonzero.any() else float("inf")
+    largest = fmt(float(difference.max()))
     lines = [
         Message("compare.mismatched", {"name": name, "count": int(bad.sum()), "total": int(bad.size)}),
-        Message("compare.max_difference", {"abs": fmt(float(difference.max())), "rel": fmt(relative_max)}),
+        Message("compare.max_difference", {"abs": largest, "rel": fmt(float(relative.max()))}) if nonzero.any()
+        else Message("compare.max_difference_absolute", {"abs": largest}),  # every expected value is 0
         Message("compare.worst", {"index": str(tuple(int(i) for i in worst)), "obtained": fmt(float(obtained[worst])),
                                   "expected": fmt(float(expected[worst]))}),
     ]

@@ -9,7 +9,16 @@ from typing import Any
 
 import numpy as np
 
-from grader.checks.base import CaseOutcome, Check, Facts, Verdict, as_array, describe_type, first_error
+from grader.checks.base import (
+    CaseOutcome,
+    Check,
+    Facts,
+    Verdict,
+    as_array,
+    describe_type,
+    error_details,
+    first_error,
+)
 from grader.checks.compare import Tolerance, explain, fmt
 from grader.checks.ops import call, get, ref
 from grader.checks.perceptron import construct, set_parameters
@@ -187,7 +196,7 @@ class Load(Check):
         if report.get("mode") == "full" and not error:
             return Verdict.ok()
         error = error or {"type": "unknown", "message": ""}
-        details = [Message("check.traceback_line", frame) for frame in error.get("traceback", [])]
+        details = error_details(error)
         kind = error.get("type")
         if kind in ("CaseTimeout", "timeout"):
             summary = Message("load.timeout", {"seconds": error.get("seconds", "")})

@@ -120,32 +120,26 @@ def run_op(op: dict[str, Any], module: types.ModuleType, refs: dict[str, Any], o
         raise ValueError(f"unknown op {kind!r}")
 
 
-def limit_note(exc: BaseException) -> tuple[str, str] | None:
-    """Which limit of the sandbox an exception comes from, as (key, English sentence), or None.
-
-    The key names a message of ``grader/messages/containment.toml``; the sentence is appended to the
-    exception's own (English) message, so that the report says why even where the key is not rendered.
-    """
+def limit_note(exc: BaseException) -> str | None:
+    """Which limit of the sandbox an exception comes from: a key of ``grader/messages/containment.toml``
+    that the grader renders (with the job's limits) in the student's language, or None."""
     if not LIMITS:  # not in the sandbox (a student's self-check): no limit to explain
         return None
     number = exc.errno if isinstance(exc, OSError) else None
     filename = exc.filename if isinstance(exc, OSError) and isinstance(exc.filename, str) else ""
     if isinstance(exc, MemoryError):
-        return "containment.memory", f"the memory limit while grading is {LIMITS.get('memory_mb')} MiB"
+        return "containment.memory"
     if isinstance(exc, ModuleNotFoundError) and str(exc.name or "").partition(".")[0] in HIDDEN_MODULES:
-        return "containment.hidden_module", "a submission cannot import the grader's own packages"
+        return "containment.hidden_module"
     if isinstance(exc, BlockingIOError) and number == errno.EAGAIN:
-        return "containment.processes", f"the limit is {LIMITS.get('processes')} processes and threads"
-    if number == errno.EFBIG:
-        return "containment.file_size", f"the limit is {LIMITS.get('file_mb')} MiB per file"
-    if number == errno.ENOSPC:
-        return "containment.tmp_space", f"the temporary folder holds at most {LIMITS.get('tmp_mb')} MiB"
-    if number == errno.EMFILE:
-        return "containment.open_files", f"the limit is {LIMITS.get('open_files')} open files"
+        return "containment.processes"
+    notes = {errno.EFBIG: "containment.file_size", errno.ENOSPC: "containment.tmp_space",
+             errno.EMFILE: "containment.open_files"}
+    if number in notes:
+        return notes[number]
     if number in (errno.ENOENT, errno.EACCES, errno.EPERM, errno.EROFS) and os.path.isabs(filename) \
             and not filename.startswith(str(LIMITS.get("workdir")) + os.sep):
-        return "containment.outside_file", ("while grading, a submission sees only Python, its own file, "
-                                            "data/ and outputs/ (use a relative path: ../data/advertising.csv)")
+        return "containment.outside_file"
     return None
 
 
@@ -163,14 +157,14 @@ def describe_error(exc: BaseException, student_file: str | None) -> dict[str, An
     own = [frame for frame in frames if student_file is not None and frame.filename == student_file]
     described = {
         "type": type(exc).__name__,
-        "message": f"{message} ({note[1]})" if note and message else (note[1] if note else message),
+        "message": message,
         "traceback": [
             {"line": frame.lineno, "function": frame.name, "code": (frame.line or "")[:200]}
             for frame in own[-MAX_FRAMES:]
         ],
     }
     if note:
-        described["note"] = note[0]
+        described["note"] = note
     return described
 
 
