@@ -101,7 +101,7 @@ def _grade_submission(plan: Plan, submission: Submission, runner: Runner,
         result.warnings.append(Message("report.decode_error"))
         return result
     try:
-        definitions = definitions_only(decoded.source, guard_imports=True)
+        definitions = definitions_only(decoded.source)
     except SyntaxError as exc:
         result.checks = failed_everywhere(plan, Message("report.syntax_error", {"message": exc.msg,
                                                                                  "line": exc.lineno}))

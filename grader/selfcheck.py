@@ -51,7 +51,7 @@ def grade_file(path: Path, assignment_name: str, check_ids: tuple[str, ...] | No
     if decoded.source is None:
         raise SelfCheckFailure(catalogue_for(assignment_name).render(decoded.error or Message("report.decode_error")))
     try:
-        definitions = definitions_only(decoded.source, guard_imports=True)
+        definitions = definitions_only(decoded.source)
     except SyntaxError:
         definitions = ""
     execution = execute(plan, in_process_runner(path), f"selfcheck_{path.stem}", decoded.source, definitions)

@@ -11,6 +11,7 @@ which is why :func:`run_case` takes an already-imported module.
 
 from __future__ import annotations
 
+import ast
 import errno
 import importlib.util
 import itertools
@@ -214,19 +215,34 @@ def run_case(case: dict[str, Any], module: types.ModuleType, *, student_file: st
 
 
 # --- loading ------------------------------------------------------------------------------------------
-def exec_source(name: str, path: str, source: str, seconds: float | None) -> tuple[types.ModuleType,
-                                                                                    dict[str, Any] | None]:
-    """Execute ``source`` as module ``name`` whose ``__file__`` is ``path``; report instead of raising."""
+def exec_source(name: str, path: str, source: str, seconds: float | None, *,
+                statement_by_statement: bool = False) -> tuple[types.ModuleType, dict[str, Any] | None]:
+    """Execute ``source`` as module ``name`` whose ``__file__`` is ``path``; report instead of raising.
+
+    ``statement_by_statement`` (the definitions-only fallback) runs each top-level statement on its own:
+    an import of a module the grading machine lacks (``japanize_matplotlib``) is skipped, and one
+    failing statement does not keep the later definitions from being made. The first error is reported.
+    """
     spec = importlib.util.spec_from_loader(name, loader=None, origin=path)
     assert spec is not None
     module = importlib.util.module_from_spec(spec)
     module.__file__ = path
     sys.modules[name] = module
+    first_error: dict[str, Any] | None = None
     try:
-        code = compile(source, path, "exec", dont_inherit=True)
+        tree = ast.parse(source, path)
+        blocks = [ast.Module([node], []) for node in tree.body] if statement_by_statement else [tree]
         _alarm(seconds)
         try:
-            exec(code, module.__dict__)
+            for block in blocks:
+                try:
+                    exec(compile(block, path, "exec", dont_inherit=True), module.__dict__)
+                except Exception as exc:
+                    skippable = isinstance(exc, ImportError) and isinstance(block.body[0], ast.Import | ast.ImportFrom)
+                    if not statement_by_statement:
+                        raise
+                    if not skippable and first_error is None:
+                        first_error = describe_error(exc, path)
         finally:
             _disarm()
     except BaseException as exc:
@@ -235,7 +251,7 @@ def exec_source(name: str, path: str, source: str, seconds: float | None) -> tup
                             "traceback": [{"line": exc.lineno, "function": "<module>",
                                            "code": (exc.text or "").strip()[:200]}]}
         return module, describe_error(exc, path)
-    return module, None
+    return module, first_error
 
 
 def load_submission(job: dict[str, Any], path: str) -> tuple[types.ModuleType, dict[str, Any]]:
@@ -250,7 +266,8 @@ def load_submission(job: dict[str, Any], path: str) -> tuple[types.ModuleType, d
             report["seconds"] = round(time.perf_counter() - started, 6)
             return module, report
         report["mode"] = "definitions"
-    module, error = exec_source(name, path, job.get("definitions") or "", job.get("load_seconds"))
+    module, error = exec_source(name, path, job.get("definitions") or "", job.get("load_seconds"),
+                                statement_by_statement=True)
     report["definitions_error"] = error
     report["seconds"] = round(time.perf_counter() - started, 6)
     return module, report

@@ -1,0 +1,41 @@
+"""The engine's loading fallback, run in-process (the sandbox adds isolation, not different logic)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from grader.assignment import Assignment
+from grader.definitions import definitions_only
+from grader.engine import Plan, execute, judge
+from grader.inprocess import in_process_runner
+from reference.data import DEFAULT_DATA_PATH
+
+SOLUTION = Path(__file__).resolve().parent / "fixtures" / "solutions" / "ex_02_S0001.py"
+
+
+def grade_text(tmp_path: Path, source: str) -> dict:
+    path = tmp_path / "ex_02_E0001.py"
+    path.write_text(source, encoding="utf-8")
+    plan = Plan.create(Assignment.named("ex_02"), seed=0, data_file=DEFAULT_DATA_PATH)
+    execution = execute(plan, in_process_runner(path), "ex_02_E0001", source, definitions_only(source))
+    return {"load": execution.load, "results": {result.id: result for result in judge(plan, execution)}}
+
+
+def test_a_module_the_grader_lacks_costs_only_load(tmp_path: Path) -> None:
+    source = "import japanize_matplotlib\n" + SOLUTION.read_text(encoding="utf-8")
+    graded = grade_text(tmp_path, source)
+    failed = {check_id for check_id, result in graded["results"].items() if not result.passed}
+    assert failed == {"load"}
+    assert graded["load"]["error"]["type"] == "ModuleNotFoundError"
+    assert graded["load"]["definitions_error"] is None
+
+
+def test_definitions_mode_tracebacks_point_at_the_students_lines(tmp_path: Path) -> None:
+    lines = SOLUTION.read_text(encoding="utf-8").splitlines()
+    source = "\n".join(["import numpy as np", "import japanize_matplotlib", "raise SystemExit(3)", *lines])
+    source = source.replace("    x_min = np.min(x, axis=0)", "    x_min = 1 / 0")
+    graded = grade_text(tmp_path, source)
+    expected_line = source.splitlines().index("    x_min = 1 / 0") + 1
+    message = graded["results"]["normalize"].verdict
+    frames = [detail.params for detail in message.details if detail.key == "check.traceback_line"]
+    assert frames and frames[-1]["line"] == expected_line and "1 / 0" in frames[-1]["code"]
