@@ -31,22 +31,21 @@ def _parse(source: str, filename: str = "<unknown>") -> ast.Module:
         return ast.parse(source, filename=filename)
 
 
-def definitions_only(source: str, *, guard_imports: bool = False) -> str:
+def definitions_only(source: str) -> str:
     """The source reduced to imports, definitions and constants, as text that keeps line numbers.
 
-    Raises SyntaxError when ``source`` does not parse. With ``guard_imports`` each kept top-level
-    import is wrapped in ``try/except ImportError: pass``, so a module missing from the grading
-    environment (``japanize_matplotlib``) does not stop the functions from being defined.
+    Raises SyntaxError when ``source`` does not parse. (An import of a module the grading machine lacks
+    is skipped by the child, which runs these statements one by one.)
 
     Every statement kept as it was is copied from the student's text onto its own line numbers, so
     a traceback in definitions-only mode points at the same lines as the student's file; rewritten
-    statements (a guarded import) are unparsed in place, and the blank lines of dropped code absorb
-    the lines they add.
+    statements (a ``try`` block whose non-definitions were removed) are unparsed in place, and the blank
+    lines of dropped code absorb the lines they add.
     """
     tree = _parse(source)
     lines = source.splitlines()
     originals = {id(node) for node in tree.body}
-    kept = _Filter(guard_imports=guard_imports).module(tree)
+    kept = _Filter().module(tree)
     output: list[str] = []
     for node in ast.fix_missing_locations(kept).body:
         first = min([node.lineno, *(decorator.lineno for decorator in getattr(node, "decorator_list", []))])
@@ -59,17 +58,16 @@ def definitions_only(source: str, *, guard_imports: bool = False) -> str:
     return "\n".join(output) + "\n" if output else ""
 
 
-def definitions_tree(source: str, *, guard_imports: bool = False, filename: str = "<submission>") -> ast.Module:
+def definitions_tree(source: str, *, filename: str = "<submission>") -> ast.Module:
     """Like :func:`definitions_only` but returns the filtered tree, whose nodes keep the student's
     line numbers: ``compile(tree, path, "exec")`` gives tracebacks that point into their file."""
     tree = _parse(source, filename)
-    filtered = _Filter(guard_imports=guard_imports).module(tree)
+    filtered = _Filter().module(tree)
     return ast.fix_missing_locations(filtered)
 
 
 class _Filter:
-    def __init__(self, *, guard_imports: bool) -> None:
-        self.guard_imports = guard_imports
+    def __init__(self) -> None:
         self.known: set[str] = set()  # names bound by statements kept so far
         self.star_import = False
 
@@ -88,8 +86,6 @@ class _Filter:
         """The statement to keep in place of ``node``, or None to drop it."""
         if isinstance(node, ast.Import | ast.ImportFrom):
             self._bind_import(node)
-            if self.guard_imports and top_level and not _is_future(node):
-                return _guarded(node)
             return node
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
             self.known.add(node.name)
@@ -240,19 +236,8 @@ def _is_docstring(node: ast.stmt) -> bool:
     return isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
 
 
-def _is_future(node: ast.stmt) -> bool:
-    return isinstance(node, ast.ImportFrom) and node.module == "__future__"
-
-
 def _pass(anchor: ast.AST) -> ast.Pass:
     return ast.copy_location(ast.Pass(), anchor)
-
-
-def _guarded(node: ast.Import | ast.ImportFrom) -> ast.Try:
-    handler = ast.ExceptHandler(type=ast.Name(id="ImportError", ctx=ast.Load()), name=None, body=[_pass(node)])
-    return ast.copy_location(
-        ast.Try(body=[node], handlers=[ast.copy_location(handler, node)], orelse=[], finalbody=[]), node
-    )
 
 
 __all__ = ["definitions_only", "definitions_tree"]

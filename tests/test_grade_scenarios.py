@@ -370,7 +370,7 @@ gc.set_threshold(100)
 errors = []
 def parse(_):
     try:
-        definitions_only(source, guard_imports=True)
+        definitions_only(source)
     except SystemError as exc:
         errors.append(str(exc))
 with ThreadPoolExecutor(2) as pool:
