@@ -38,6 +38,8 @@ import numpy as np
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
 
+from compute import grader_definitions  # noqa: E402
+
 from grader import decode, definitions  # noqa: E402
 from grader.assignment import Assignment  # noqa: E402
 from grader.checks import scaling  # noqa: E402
@@ -122,9 +124,9 @@ def proposals(plan: Plan) -> list[Proposal]:
     paths = [FIXTURES / "ex_02_S0001.py", FIXTURES / "ex_02_S0002.py"]
     sources = [path.read_text(encoding="utf-8") for path in paths]
     executions = [execute(plan, in_process_runner(path), f"ex_02_S000{index + 1}", source,
-                          definitions.definitions_only(source, guard_imports=True))
+                          grader_definitions(source))
                   for index, (path, source) in enumerate(zip(paths, sources, strict=True))]
-    jobs = [plan.job(f"ex_02_S000{index + 1}", source, definitions.definitions_only(source, guard_imports=True),
+    jobs = [plan.job(f"ex_02_S000{index + 1}", source, grader_definitions(source),
                      start=0, mode="full", load_error=None, wall_seconds=20) for index, source in enumerate(sources)]
     modules = [child.load_submission(job, str(path))[0] for job, path in zip(jobs, paths, strict=True)]
 
@@ -142,7 +144,7 @@ def proposals(plan: Plan) -> list[Proposal]:
         return [decode.decode_submission(path, "py") for path in paths]
 
     def definitions_both() -> Any:
-        return [definitions.definitions_only(source, guard_imports=True) for source in sources]
+        return [grader_definitions(source) for source in sources]
 
     def judge_both() -> Any:
         return [[(result.id, result.passed, repr(result.verdict)) for result in judge(plan, execution)]

@@ -11,7 +11,13 @@ Variants (each applied as a monkeypatch for its runs only; ``grader/`` is not mo
   ``grader/sandbox`` whose ``child.py`` has the proposed ``run_case`` appended);
 - ``eager``: the workers start while the plan is built (as if ``grade_class`` created the pool first
   and ``WorkerPool`` started its workers in threads at once) instead of on the first job;
-- ``small+eager``: both.
+- ``small+eager``: both;
+- ``similarity_early``: copy detection (``grade._similarity``) computed in a background thread from the
+  moment the submissions are found, instead of after the last result; ``small+similarity_early``;
+- ``fingerprints``: each grading thread fingerprints its submission right after grading it, so that
+  only the pairing is left after the last result; ``small+fingerprints``;
+- ``similarity_process``: as ``similarity_early`` but in a separate process (no GIL contention with the
+  grading threads); ``small+similarity_process``.
 
 Each round runs every variant once, in order, on the same generated class; per variant the median wall,
 time to first result and steady ms per submission are printed, with the full-marks count.
@@ -48,7 +54,8 @@ from grader.checks import scaling  # noqa: E402
 from grader.grade import GradeOptions, grade_class  # noqa: E402
 from grader.sandbox import launcher  # noqa: E402
 
-VARIANTS = ("current", "small", "eager", "small+eager")
+VARIANTS = ("current", "small", "eager", "small+eager", "similarity_early", "small+similarity_early",
+            "fingerprints", "small+fingerprints", "similarity_process", "small+similarity_process")
 
 
 @contextmanager
@@ -166,6 +173,110 @@ def eager_start(jobs: int) -> Iterator[None]:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
+def _similarity_in_process(options: Any, submissions: Any) -> Any:
+    import grader.grade as grade
+
+    return grade._similarity(options, submissions)
+
+
+@contextmanager
+def similarity_early(in_process: bool = False) -> Iterator[None]:
+    """Copy detection computed in a background thread from the moment the submissions are found (the
+    grading threads mostly wait on their workers), instead of after the last result."""
+    import grader.grade as grade
+
+    original_discover, original_similarity = grade.discover_all, grade._similarity
+    pending: dict[str, Any] = {}
+
+    def discover_all(*args: Any, **kwargs: Any) -> Any:
+        discovery = original_discover(*args, **kwargs)
+        pending["submissions"] = discovery.submissions
+        return discovery
+
+    def similarity(options: Any, submissions: Any) -> Any:
+        thread = pending.get("thread")
+        same = [item.path for item in pending.get("submissions", [])] == [item.path for item in submissions]
+        if thread is None or not same:
+            return original_similarity(options, submissions)
+        thread.join()
+        return pending["result"]
+
+    original_create = grader.engine.Plan.create.__func__  # type: ignore[attr-defined]
+
+    def create(cls: type, *args: Any, **kwargs: Any) -> Any:
+        plan = original_create(cls, *args, **kwargs)
+        if "submissions" in pending and "thread" not in pending:
+            options = OPTIONS["current"]
+
+            if in_process:
+                import multiprocessing
+                from concurrent.futures import ProcessPoolExecutor
+
+                executor = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("forkserver"))
+                future = executor.submit(_similarity_in_process, options, pending["submissions"])
+
+                def work() -> None:
+                    pending["result"] = future.result()
+                    executor.shutdown()
+            else:
+                def work() -> None:
+                    pending["result"] = original_similarity(options, pending["submissions"])
+
+            pending["thread"] = threading.Thread(target=work, name="similarity")
+            pending["thread"].start()
+        return plan
+
+    with patched(grade, "discover_all", discover_all), patched(grade, "_similarity", similarity), \
+            patched(grader.engine.Plan, "create", classmethod(create)):
+        yield
+
+
+OPTIONS: dict[str, Any] = {}
+
+
+@contextmanager
+def fingerprints_in_threads() -> Iterator[None]:
+    """Each grading thread fingerprints its submission for copy detection right after grading it (while
+    the other job's worker runs); after the last result only the pairing is left. Emulated: the
+    fingerprint is computed from a second decode (costs ~0.1-0.8 ms more than a real change would),
+    and ``similarity.fingerprint`` returns it when the class-wide pass asks for it."""
+    import grader.grade as grade
+    from grader import similarity
+
+    original_grade, original_fingerprint = grade.grade_submission, similarity.fingerprint
+    made: dict[tuple[str, str], Any] = {}
+    template: dict[str, set[int]] = {}
+    lock = threading.Lock()
+
+    def template_windows() -> set[int]:
+        with lock:
+            if "windows" not in template:
+                windows: set[int] = set()
+                for path in grade.DEFAULT_TEMPLATES:
+                    text = similarity.read_template(path)
+                    for stream in similarity.template_material(text or ""):
+                        windows.update(similarity.windows(stream, similarity.TEMPLATE_K))
+                template["windows"] = windows
+            return template["windows"]
+
+    def grade_submission(plan: Any, submission: Any, runner: Any, extra: Any) -> Any:
+        result = original_grade(plan, submission, runner, extra)
+        decoded = decode.decode_submission(submission.path, submission.kind)
+        if decoded.source is not None:
+            made[(submission.student_id, decoded.source)] = original_fingerprint(
+                submission.student_id, decoded.source, template_windows())
+        return result
+
+    def fingerprint(student_id: str, source: str, windows: set[int]) -> Any:
+        ready = made.get((student_id, source))
+        if ready is not None and windows == template.get("windows"):
+            return ready
+        return original_fingerprint(student_id, source, windows)
+
+    with patched(grade, "grade_submission", grade_submission), patched(similarity, "fingerprint", fingerprint):
+        yield
+
+
 def run_once(variant: str, folder: Path, out: Path, jobs: int, sandbox_copy: Path) -> dict[str, float]:
     catalogue = Assignment.named("ex_02").catalogue()
     options = GradeOptions(path=folder, out=out, data=PROJECT / "data" / "advertising.csv", jobs=jobs)
@@ -175,6 +286,11 @@ def run_once(variant: str, folder: Path, out: Path, jobs: int, sandbox_copy: Pat
             stack.enter_context(small_changes(sandbox_copy))
         if "eager" in variant:
             stack.enter_context(eager_start(jobs))
+        if "fingerprints" in variant:
+            stack.enter_context(fingerprints_in_threads())
+        if "similarity_early" in variant or "similarity_process" in variant:
+            OPTIONS["current"] = options
+            stack.enter_context(similarity_early(in_process="process" in variant))
         started = time.perf_counter()
         result = grade_class(options, catalogue, lambda *progress: stamps.append(time.perf_counter()))
         wall = time.perf_counter() - started

@@ -137,12 +137,14 @@ def grade_command() -> list[str]:
 
 
 def cpu_busy_seconds() -> tuple[float, float]:
-    """(busy, total) CPU seconds of the whole machine so far, from /proc/stat."""
+    """(busy, steal) CPU seconds of the whole machine so far, from /proc/stat; steal is the time the
+    hypervisor gave our virtual CPUs to someone else (a slower machine that no process here explains)."""
     with open("/proc/stat") as handle:
         fields = [int(value) for value in handle.readline().split()[1:]]
     idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    steal = fields[7] if len(fields) > 7 else 0
     total = sum(fields[:8])
-    return (total - idle) / TICK, total / TICK
+    return (total - idle - steal) / TICK, steal / TICK
 
 
 def wait_idle(threshold: float, timeout: float) -> float:
@@ -163,7 +165,7 @@ def run_grade(folder: Path, out: Path, n: int, jobs: int, interval: float) -> di
     command = [*grade_command(), str(folder), "--out", str(out), "--jobs", str(jobs)]
     env = {**ORIGINAL_ENV}
     env.pop("EXGRADER_QUIET", None)
-    busy_before, _ = cpu_busy_seconds()
+    busy_before, steal_before = cpu_busy_seconds()
     started = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=PROJECT)
     monitor = TreeMonitor(process.pid, interval=interval).start()
@@ -180,7 +182,8 @@ def run_grade(folder: Path, out: Path, n: int, jobs: int, interval: float) -> di
     _, status, usage = os.wait4(process.pid, 0)
     wall = time.perf_counter() - started
     process.returncode = os.waitstatus_to_exitcode(status)
-    busy = cpu_busy_seconds()[0] - busy_before
+    busy_after, steal_after = cpu_busy_seconds()
+    busy, steal = busy_after - busy_before, steal_after - steal_before
     monitor.stop()
     with (out / "scores.csv").open(encoding="utf-8-sig") as handle:
         rows = list(csv.DictReader(handle))
@@ -195,7 +198,7 @@ def run_grade(folder: Path, out: Path, n: int, jobs: int, interval: float) -> di
         "submissions_per_second": round(n / wall, 1),
         "graded": len(rows), "full_marks": full,
         "isolation": isolation, "isolation_warning_printed": no_isolation,
-        "child_uids": sorted(monitor.child_uids),
+        "child_uids": {str(uid): count for uid, count in monitor.child_uids.items()},
         "time_to_first_result_seconds": round(stamps[0], 3) if stamps else None,
         "steady_seconds_per_submission": round(steady, 5),
         "after_last_result_seconds": round(wall - stamps[-1], 3) if stamps else None,
@@ -204,6 +207,7 @@ def run_grade(folder: Path, out: Path, n: int, jobs: int, interval: float) -> di
         "cpu_seconds": {role: round(seconds, 2) for role, seconds in sorted(cpu.items())},
         "machine_busy_cores": round(busy / wall, 2),
         "foreign_busy_cores": round(max(0.0, busy - tree_cpu) / wall, 2),  # other users of the machine
+        "steal_cores": round(steal / wall, 2),
         "cpu_ms_per_submission": round(sum(cpu.values()) / n * 1000, 1),
         "grader_cpu_ms_per_submission": round(cpu.get("grader", 0.0) / n * 1000, 1),
         "workers_cpu_ms_per_submission": round((cpu.get("zygote", 0.0) + cpu.get("bwrap", 0.0)) / n * 1000, 1),
@@ -270,7 +274,8 @@ def print_report(report: dict[str, Any]) -> None:
     for run in report["grade_runs"]:
         mem = run["memory_mb"]
         over = report["overhead_ms"][str(run["n"])]
-        print(f"\ngrade N={run['n']} --jobs {run['jobs']}: isolation={run['isolation']} child uids={run['child_uids']}"
+        print(f"\ngrade N={run['n']} --jobs {run['jobs']}: isolation={run['isolation']} "
+              f"children sampled by uid={run['child_uids']}"
               f"  exit={run['exit_code']}  full marks {run['full_marks']}/{run['graded']}")
         if len(run.get("walls_of_all_tries", [])) > 1:
             print(f"  fastest of {len(run['walls_of_all_tries'])} tries (walls {run['walls_of_all_tries']} s)")
@@ -281,7 +286,7 @@ def print_report(report: dict[str, Any]) -> None:
               f"CPU {run['cpu_ms_per_submission']} ms/submission (grader {run['grader_cpu_ms_per_submission']}, "
               f"workers {run['workers_cpu_ms_per_submission']})")
         print(f"  machine: {run['machine_busy_cores']} cores busy on average during the run, of which "
-              f"{run['foreign_busy_cores']} by other processes (noise)")
+              f"{run['foreign_busy_cores']} by other processes (noise); hypervisor steal {run['steal_cores']} cores")
         print(f"  grader overhead per submission: {over['amortized_ms']} ms amortized, {over['steady_ms']} ms steady, "
               f"{over['cpu_ms']} ms CPU")
         print(f"  memory: max process RSS {mem['max_process_rss_wait4']} MB (wait4), tree RSS sum "
@@ -294,6 +299,8 @@ def print_report(report: dict[str, Any]) -> None:
         print(f"\nbaseline {name}: {base['sample']} submissions in {base['wall_seconds']} s with {base['jobs']} in "
               f"flight = {base['per_submission_wall_ms']} ms each (full marks {base['full_marks']}/{base['sample']});"
               f" N={report['grade_runs'][0]['n']} extrapolated: {base['extrapolated_class_wall_seconds']} s")
+        for error in base.get("errors", []):
+            print(f"  error: {error}")
     print(f"\nratios (same run): {report['ratios']}")
     print(f"result size kept per student: {report['result_bytes']} bytes")
     print(f"goals: {json.dumps(report['goals'], ensure_ascii=False)}")

@@ -209,8 +209,13 @@ class TreeMonitor:
             self._stop.wait(self.interval)
 
     @property
-    def child_uids(self) -> set[int]:
-        return set(self.child_uid_by_pid.values())
+    def child_uids(self) -> dict[int, int]:
+        """How many children were last seen under each uid. A fork sampled between ``fork()`` and the drop
+        of privileges still shows the zygote's uid (0 as root); -1: gone before its status was read."""
+        counts: dict[int, int] = {}
+        for uid in self.child_uid_by_pid.values():
+            counts[uid] = counts.get(uid, 0) + 1
+        return dict(sorted(counts.items()))
 
     def cpu_by_role(self) -> dict[str, float]:
         totals: dict[str, float] = {}
