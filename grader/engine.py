@@ -59,7 +59,8 @@ class Plan:
                 "mode": mode, "load_error": load_error, "seed": self.seed,
                 "load_seconds": min(float(self.limits.get("load_seconds", 10)), wall_seconds),
                 "case_seconds": float(self.limits.get("case_seconds", 5)),
-                "limits": {**self.limits, "wall_seconds": wall_seconds}, "cases": self.cases}
+                "limits": {**self.limits, "wall_seconds": wall_seconds}, "cases": self.cases,
+                "_cases_json": self._cases_json}  # encoded once per run: the sandbox runner sends it as is
 
 
 @dataclass

@@ -193,23 +193,23 @@ def run_case(case: dict[str, Any], module: types.ModuleType, *, student_file: st
     outputs: dict[str, Any] = {}
     error = None
     started = time.perf_counter()
-    for index, op in enumerate(case["ops"]):
-        try:
-            _alarm(seconds)
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")  # the grader's probes may overflow on purpose
+        for index, op in enumerate(case["ops"]):
             try:
-                with warnings.catch_warnings(), np.errstate(all="ignore"):
-                    warnings.simplefilter("ignore")  # the grader's probes may overflow on purpose
+                _alarm(seconds)
+                try:
                     run_op(op, module, refs, outputs)
-            finally:
-                _disarm()
-        except BaseException as exc:  # SystemExit and KeyboardInterrupt from student code included
-            name = op.get("label") or op.get("fn") or op.get("path")
-            described = {"op": index, "fn": name, **describe_error(exc, student_file)}
-            if op.get("optional") and op.get("out") and not isinstance(exc, CaseTimeout):
-                outputs[op["out"]] = {"__error__": described}  # e.g. a missing g_w: go on without it
-                continue
-            error = described
-            break
+                finally:
+                    _disarm()
+            except BaseException as exc:  # SystemExit and KeyboardInterrupt from student code included
+                name = op.get("label") or op.get("fn") or op.get("path")
+                described = {"op": index, "fn": name, **describe_error(exc, student_file)}
+                if op.get("optional") and op.get("out") and not isinstance(exc, CaseTimeout):
+                    outputs[op["out"]] = {"__error__": described}  # e.g. a missing g_w: go on without it
+                    continue
+                error = described
+                break
     return {"case": case["id"], "outputs": outputs, "error": error,
             "seconds": round(time.perf_counter() - started, 6)}
 

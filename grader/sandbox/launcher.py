@@ -211,6 +211,15 @@ def readable_copy(data_file: Path, scratch: str) -> Path:
     return copy
 
 
+def encode_job(job: dict[str, Any]) -> str:
+    """One JSON line; cases already encoded once per run (``_cases_json``) are spliced in, not re-encoded."""
+    cases_json = job.get("_cases_json")
+    if cases_json is None:
+        return json.dumps(job)
+    head = {key: value for key, value in job.items() if key not in ("cases", "_cases_json")}
+    return json.dumps(head)[:-1] + ', "cases": ' + cases_json + "}"
+
+
 class WorkerLost(Exception):
     """The worker died or stopped answering (a submission killed it, or it hung past the margin)."""
 
@@ -287,7 +296,7 @@ class Worker:
                 self.stop()
                 self.start()
             assert self.process is not None and self.process.stdin is not None
-            self.process.stdin.write((json.dumps(job) + "\n").encode())
+            self.process.stdin.write((encode_job(job) + "\n").encode())
             self.process.stdin.flush()
             return self._read_line(time.monotonic() + margin)
         except (WorkerLost, OSError) as exc:

@@ -15,6 +15,7 @@ Why a fork server: a fresh interpreter that imports numpy and pandas costs ~0.45
 from __future__ import annotations
 
 import ctypes
+import gc
 import importlib.abc
 import json
 import os
@@ -516,6 +517,8 @@ def main() -> None:
     os.makedirs(config["own_tmp"], mode=0o755)
     os.environ["MPLCONFIGDIR"] = config["own_tmp"]
     preload()
+    gc.collect()
+    gc.freeze()  # the preloaded heap is never collected again: children share its pages untouched
     if config["sandboxed"]:  # /tmp starts empty: nothing there is ours, everything there is wiped
         for name in os.listdir("/tmp"):
             path = os.path.join("/tmp", name)
