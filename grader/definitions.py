@@ -47,7 +47,9 @@ def definitions_only(source: str) -> str:
     originals = {id(node) for node in tree.body}
     kept = _Filter().module(tree)
     output: list[str] = []
-    for node in ast.fix_missing_locations(kept).body:
+    for node in kept.body:
+        if id(node) not in originals:  # only a rewritten statement can lack locations
+            ast.fix_missing_locations(node)
         first = min([node.lineno, *(decorator.lineno for decorator in getattr(node, "decorator_list", []))])
         if id(node) in originals and node.end_lineno is not None:
             block = lines[first - 1 : node.end_lineno]
