@@ -27,12 +27,12 @@ only matches whole k-grams of template code, which misses the short hints above.
 from __future__ import annotations
 
 import hashlib
-from bisect import bisect_right
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import combinations
+from itertools import combinations, pairwise
 from pathlib import Path
 
+import numpy as np
 from pygments import token as tokens
 from pygments.lexers.python import PythonLexer
 
@@ -59,17 +59,11 @@ class Token:
     line: int  # 1-based line of the source where the token starts
 
 
-def normalized_tokens(source: str) -> list[Token]:
-    """Tokens that survive renaming, re-commenting and re-formatting.
-
-    Keywords, builtins (``len``, ``range``, ``self``), numbers and operators are kept; identifiers
-    become ``V`` and a run of string pieces (an f-string is several) one ``S``.
-    """
-    starts = [0]
-    for index, char in enumerate(source):
-        if char == "\n":
-            starts.append(index + 1)
-    result: list[Token] = []
+def _stream(source: str) -> tuple[list[str], list[int]]:
+    """The normalized token texts and, in parallel, the 1-based line each starts on."""
+    texts: list[str] = []
+    lines: list[int] = []
+    line, scanned = 1, 0  # ``line`` is 1 + the newlines in source[:scanned]
     in_string = False
     interpolation = 0  # depth inside an f-string's {...}: part of the string
     for offset, kind, value in PythonLexer(stripnl=False, ensurenl=False).get_tokens_unprocessed(source):
@@ -80,10 +74,12 @@ def normalized_tokens(source: str) -> list[Token]:
         if any(kind in skipped for skipped in _SKIPPED):
             in_string = False
             continue
-        line = bisect_right(starts, offset)
+        line += source.count("\n", scanned, offset)
+        scanned = offset
         if kind in tokens.String:
             if not in_string:
-                result.append(Token("S", line))
+                texts.append("S")
+                lines.append(line)
             in_string = True
             continue
         in_string = False
@@ -93,8 +89,18 @@ def normalized_tokens(source: str) -> list[Token]:
             text = "V"
         else:
             text = value
-        result.append(Token(text, line))
-    return result
+        texts.append(text)
+        lines.append(line)
+    return texts, lines
+
+
+def normalized_tokens(source: str) -> list[Token]:
+    """Tokens that survive renaming, re-commenting and re-formatting.
+
+    Keywords, builtins (``len``, ``range``, ``self``), numbers and operators are kept; identifiers
+    become ``V`` and a run of string pieces (an f-string is several) one ``S``.
+    """
+    return [Token(text, line) for text, line in zip(*_stream(source), strict=True)]
 
 
 def _hash(texts: Sequence[str]) -> int:
@@ -112,46 +118,72 @@ def template_material(source: str) -> list[list[str]]:
     Each comment block and each docstring line is tokenized on its own as well as joined, so both a
     one-line hint and a hint spread over several comment lines are recognised.
     """
-    streams = [[token.text for token in normalized_tokens(source)]]
+    streams = [_stream(source)[0]]
     hints: list[str] = []
     for _, kind, value in PythonLexer(stripnl=False).get_tokens_unprocessed(source):
         if kind in tokens.Comment:
             hints.append(value.lstrip("#"))
         elif kind in tokens.String.Doc:
             hints.extend(line.lstrip("#") for line in value.strip("\"'rbuRBU").splitlines())
-    streams.append([token.text for token in normalized_tokens("\n".join(hints))])
-    streams += [[token.text for token in normalized_tokens(hint)] for hint in hints]
+    streams.append(_stream("\n".join(hints))[0])
+    streams += [_stream(hint)[0] for hint in hints]
     return streams
 
 
-@dataclass
+_NO_HASHES = np.empty(0, dtype=np.uint64)
+_NO_STARTS = np.empty(0, dtype=np.int32)
+
+
+@dataclass(eq=False)
 class Fingerprint:
-    """One submission's tokens, which of them are the student's own, and its counted windows."""
+    """One submission's token lines, which tokens are the student's own, and its counted windows.
+
+    Compact on purpose (a class is fingerprinted before any pair is compared): numpy arrays, no token
+    texts and no copy of the source.
+    """
 
     student_id: str
-    source: str
-    tokens: list[Token]
-    own: list[bool]
-    #: window hash -> start positions of the counted windows with that hash
-    windows: dict[int, list[int]] = field(default_factory=dict)
+    #: 1-based source line of every token
+    lines: np.ndarray  # int32
+    #: whether each token is the student's own (not template)
+    own: np.ndarray  # bool
+    own_count: int
+    #: hashes of the counted windows, sorted; ``starts`` (same order) is where each window starts.
+    #: A hash that occurs several times has its starts in ascending order.
+    hashes: np.ndarray = field(default_factory=lambda: _NO_HASHES)  # uint64
+    starts: np.ndarray = field(default_factory=lambda: _NO_STARTS)  # int32
 
-    @property
-    def own_count(self) -> int:
-        return sum(self.own)
+    def starts_of(self, shared: np.ndarray) -> np.ndarray:
+        """Start positions (ascending) of the counted windows whose hash is in ``shared``."""
+        return np.sort(self.starts[np.isin(self.hashes, shared)])
+
+
+def _window_hashes(encoded: Sequence[bytes], starts: Iterable[int], k: int) -> np.ndarray:
+    """``_hash`` of the ``k`` tokens at each start, as uint64 (the same values, computed in bulk)."""
+    digest = b"".join(hashlib.blake2b(b"\x1f".join(encoded[start:start + k]), digest_size=8).digest()
+                      for start in starts)
+    return np.frombuffer(digest, dtype=">u8").astype(np.uint64)
 
 
 def fingerprint(student_id: str, source: str, template: set[int]) -> Fingerprint:
-    stream = normalized_tokens(source[:MAX_SOURCE_CHARS])
-    texts = [token.text for token in stream]
-    own = [True] * len(stream)
-    for start, value in enumerate(windows(texts, TEMPLATE_K)):
-        if value in template:
-            own[start:start + TEMPLATE_K] = [False] * TEMPLATE_K
-    print_ = Fingerprint(student_id, source, stream, own)
-    needed = OWN_SHARE * K
-    for start, value in enumerate(windows(texts, K)):
-        if sum(own[start:start + K]) >= needed:
-            print_.windows.setdefault(value, []).append(start)
+    texts, lines = _stream(source[:MAX_SOURCE_CHARS])
+    count = len(texts)
+    own = np.ones(count, dtype=bool)
+    if count >= TEMPLATE_K:
+        hit = np.fromiter((value in template for value in windows(texts, TEMPLATE_K)), dtype=bool,
+                          count=count - TEMPLATE_K + 1)
+        # a token is template when any of the TEMPLATE_K windows that contain it is
+        covered = np.convolve(hit.astype(np.int32), np.ones(TEMPLATE_K, dtype=np.int32))[:count]
+        own[covered > 0] = False
+    print_ = Fingerprint(student_id, np.asarray(lines, dtype=np.int32), own, int(own.sum()))
+    if count >= K:
+        running = np.concatenate(([0], np.cumsum(own, dtype=np.int64)))
+        counted = np.flatnonzero(running[K:] - running[:-K] >= OWN_SHARE * K).astype(np.int32)
+        if counted.size:
+            encoded = [text.encode() for text in texts]
+            hashes = _window_hashes(encoded, counted.tolist(), K)
+            order = np.lexsort((counted, hashes))
+            print_.hashes, print_.starts = hashes[order], counted[order]
     return print_
 
 
@@ -187,26 +219,71 @@ def _runs(positions: Iterable[int]) -> list[tuple[int, int]]:
     return runs
 
 
-def _passages(a: Fingerprint, b: Fingerprint, shared: set[int]) -> tuple[Passage, ...]:
+def _passages(a: Fingerprint, b: Fingerprint, shared: np.ndarray) -> tuple[Passage, ...]:
     """For each stretch of A made of shared windows, the stretch of B where most of them are."""
+    in_a = np.isin(a.hashes, shared)
+    a_hashes, a_starts = a.hashes[in_a], a.starts[in_a]
+    in_b = np.isin(b.hashes, shared)
+    b_hashes, b_starts = b.hashes[in_b], b.starts[in_b]
     found = []
-    for first, last in _runs(start for value in shared for start in a.windows[value]):
-        inside = {value for value in shared if any(first <= start <= last for start in a.windows[value])}
-        candidates = _runs(start for value in inside for start in b.windows[value])
-        best = max(candidates, key=lambda run: (sum(
-            1 for value in inside for start in b.windows[value] if run[0] <= start <= run[1]), -run[0]))
-        found.append((last - first, Passage(a.tokens[first].line, a.tokens[last].line,
-                                            b.tokens[best[0]].line, b.tokens[best[1]].line)))
+    for first, last in _runs(a_starts.tolist()):
+        inside = np.unique(a_hashes[(a_starts >= first) & (a_starts <= last)])
+        positions = b_starts[np.isin(b_hashes, inside)]
+        best = max(_runs(positions.tolist()), key=lambda run, positions=positions: (
+            int(np.count_nonzero((positions >= run[0]) & (positions <= run[1]))), -run[0]))
+        found.append((last - first, Passage(int(a.lines[first]), int(a.lines[last]),
+                                            int(b.lines[best[0]]), int(b.lines[best[1]]))))
     found.sort(key=lambda item: (-item[0], item[1].first_a))
     return tuple(sorted((passage for _, passage in found[:MAX_PASSAGES]), key=lambda item: item.first_a))
 
 
-def _own_covered(print_: Fingerprint, shared: set[int]) -> int:
-    covered = set()
-    for value in shared:
-        for start in print_.windows[value]:
-            covered.update(index for index in range(start, start + K) if print_.own[index])
-    return len(covered)
+def _own_covered(print_: Fingerprint, shared: np.ndarray) -> int:
+    """How many of the student's own tokens lie in a counted window whose hash is in ``shared``."""
+    starts = print_.starts_of(shared)
+    if not starts.size:
+        return 0
+    edges = np.zeros(print_.own.size + 1, dtype=np.int32)
+    np.add.at(edges, starts, 1)
+    np.add.at(edges, starts + K, -1)
+    return int(np.count_nonzero((np.cumsum(edges[:-1]) > 0) & print_.own))
+
+
+def _shared_by_pair(prints: Sequence[Fingerprint], common_limit: float) -> Iterator[tuple[int, int, np.ndarray]]:
+    """``(i, j, hashes)`` for every pair ``i < j`` of prints holding windows no more than
+    ``common_limit`` prints hold; ``hashes`` are those windows, sorted."""
+    uniques = [np.unique(print_.hashes) for print_ in prints]
+    values = np.concatenate([_NO_HASHES, *uniques])
+    owners = np.repeat(np.arange(len(prints), dtype=np.int64), [unique.size for unique in uniques])
+    del uniques
+    order = np.argsort(values, kind="stable")  # owners stay ascending within a hash
+    values, owners = values[order], owners[order]
+    del order
+    if not values.size:
+        return
+    group_starts = np.flatnonzero(np.concatenate(([True], values[1:] != values[:-1])))
+    sizes = np.diff(np.concatenate((group_starts, [values.size])))
+    keys_parts, hash_parts = [], []
+    for size in np.unique(sizes):
+        if size < 2 or size > common_limit:
+            continue
+        firsts = group_starts[sizes == size]
+        block = owners[firsts[:, None] + np.arange(size)]  # one row of ascending owners per hash
+        for p, q in combinations(range(int(size)), 2):
+            keys_parts.append(block[:, p] * len(prints) + block[:, q])
+            hash_parts.append(values[firsts])
+    del values, owners, group_starts, sizes
+    if not keys_parts:
+        return
+    keys = np.concatenate(keys_parts)
+    hashes = np.concatenate(hash_parts)
+    del keys_parts, hash_parts
+    order = np.lexsort((hashes, keys))
+    keys, hashes = keys[order], hashes[order]
+    del order
+    bounds = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1], [True])))
+    for low, high in pairwise(bounds.tolist()):
+        first, second = divmod(int(keys[low]), len(prints))
+        yield first, second, hashes[low:high]
 
 
 def similar_pairs(sources: Mapping[str, str], template_sources: Sequence[str],
@@ -216,26 +293,17 @@ def similar_pairs(sources: Mapping[str, str], template_sources: Sequence[str],
     for text in template_sources:
         for stream in template_material(text):
             template.update(windows(stream, TEMPLATE_K))
-    prints = {student_id: fingerprint(student_id, sources[student_id], template) for student_id in sorted(sources)}
-    holders: dict[int, list[str]] = {}
-    for student_id, print_ in prints.items():
-        for value in print_.windows:
-            holders.setdefault(value, []).append(student_id)
+    prints = [fingerprint(student_id, sources[student_id], template) for student_id in sorted(sources)]
     common_limit = max(COMMON_MIN, COMMON_SHARE * len(prints))
-    shared_by_pair: dict[tuple[str, str], set[int]] = {}
-    for value, ids in holders.items():
-        if 1 < len(ids) <= common_limit:
-            for pair in combinations(ids, 2):
-                shared_by_pair.setdefault(pair, set()).add(value)
     pairs = []
-    for (first, second), shared in shared_by_pair.items():
+    for first, second, shared in _shared_by_pair(prints, common_limit):
         a, b = prints[first], prints[second]
         covered_a, covered_b = _own_covered(a, shared), _own_covered(b, shared)
         smaller = min(a.own_count, b.own_count)
         shared_tokens = min(covered_a, covered_b)
         score = shared_tokens / smaller if smaller else 0.0
         if shared_tokens >= MIN_SHARED_TOKENS and score >= threshold:
-            pairs.append(Pair(first, second, shared_tokens, min(1.0, score), _passages(a, b, shared)))
+            pairs.append(Pair(a.student_id, b.student_id, shared_tokens, min(1.0, score), _passages(a, b, shared)))
     return sorted(pairs, key=lambda pair: (-pair.score, -pair.shared_tokens, pair.a, pair.b))
 
 
