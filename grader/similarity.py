@@ -29,7 +29,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import combinations, pairwise
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -250,10 +250,13 @@ def _own_covered(print_: Fingerprint, shared: np.ndarray) -> int:
 
 def _shared_by_pair(prints: Sequence[Fingerprint], common_limit: float) -> Iterator[tuple[int, int, np.ndarray]]:
     """``(i, j, hashes)`` for every pair ``i < j`` of prints holding windows no more than
-    ``common_limit`` prints hold; ``hashes`` are those windows, sorted."""
+    ``common_limit`` prints hold; ``hashes`` are those windows, sorted.
+
+    Pairs are produced one first print at a time, so what is held besides the fingerprints is one
+    (owner, hash) entry per distinct window of each print, not one entry per pair and window."""
     uniques = [np.unique(print_.hashes) for print_ in prints]
     values = np.concatenate([_NO_HASHES, *uniques])
-    owners = np.repeat(np.arange(len(prints), dtype=np.int64), [unique.size for unique in uniques])
+    owners = np.repeat(np.arange(len(prints), dtype=np.int32), [unique.size for unique in uniques])
     del uniques
     order = np.argsort(values, kind="stable")  # owners stay ascending within a hash
     values, owners = values[order], owners[order]
@@ -262,28 +265,38 @@ def _shared_by_pair(prints: Sequence[Fingerprint], common_limit: float) -> Itera
         return
     group_starts = np.flatnonzero(np.concatenate(([True], values[1:] != values[:-1])))
     sizes = np.diff(np.concatenate((group_starts, [values.size])))
-    keys_parts, hash_parts = [], []
-    for size in np.unique(sizes):
-        if size < 2 or size > common_limit:
-            continue
-        firsts = group_starts[sizes == size]
-        block = owners[firsts[:, None] + np.arange(size)]  # one row of ascending owners per hash
-        for p, q in combinations(range(int(size)), 2):
-            keys_parts.append(block[:, p] * len(prints) + block[:, q])
-            hash_parts.append(values[firsts])
-    del values, owners, group_starts, sizes
-    if not keys_parts:
+    kept = (sizes >= 2) & (sizes <= common_limit)
+    group_starts, sizes = group_starts[kept], sizes[kept]
+    if not group_starts.size:
         return
-    keys = np.concatenate(keys_parts)
-    hashes = np.concatenate(hash_parts)
-    del keys_parts, hash_parts
-    order = np.lexsort((hashes, keys))
-    keys, hashes = keys[order], hashes[order]
-    del order
-    bounds = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1], [True])))
-    for low, high in pairwise(bounds.tolist()):
-        first, second = divmod(int(keys[low]), len(prints))
-        yield first, second, hashes[low:high]
+    group_values = values[group_starts]
+    # every (holder, group) of the kept groups, grouped by holder
+    entries = np.repeat(group_starts, sizes) + _ragged_arange(sizes)
+    entry_groups = np.repeat(np.arange(group_starts.size), sizes)
+    by_owner = np.argsort(owners[entries], kind="stable")
+    entry_owners, entry_groups = owners[entries][by_owner], entry_groups[by_owner]
+    del entries, by_owner
+    owner_bounds = np.flatnonzero(np.concatenate(([True], entry_owners[1:] != entry_owners[:-1], [True])))
+    for low, high in pairwise(owner_bounds.tolist()):
+        first = int(entry_owners[low])
+        groups = entry_groups[low:high]
+        holders = owners[np.repeat(group_starts[groups], sizes[groups]) + _ragged_arange(sizes[groups])]
+        hashes = np.repeat(group_values[groups], sizes[groups])
+        later = holders > first
+        holders, hashes = holders[later], hashes[later]
+        if not holders.size:
+            continue
+        order = np.lexsort((hashes, holders))
+        holders, hashes = holders[order], hashes[order]
+        bounds = np.flatnonzero(np.concatenate(([True], holders[1:] != holders[:-1], [True])))
+        for start, stop in pairwise(bounds.tolist()):
+            yield first, int(holders[start]), hashes[start:stop]
+
+
+def _ragged_arange(sizes: np.ndarray) -> np.ndarray:
+    """``0..size-1`` for each size, concatenated."""
+    total = int(sizes.sum())
+    return np.arange(total) - np.repeat(np.cumsum(sizes) - sizes, sizes)
 
 
 def similar_pairs(sources: Mapping[str, str], template_sources: Sequence[str],
