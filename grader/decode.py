@@ -406,3 +406,14 @@ def _short(exc: object) -> str:
 
 
 __all__ = ["MESSAGE_KEYS", "DecodedSource", "decode_python_bytes", "decode_submission", "strip_ipython"]
+
+
+def decode_table_text(raw: bytes) -> str | None:
+    """A CSV a TA saved (roster, manual points): UTF-8 (with or without BOM) or, from Japanese Excel,
+    CP932. None when it is neither, so the caller can say so in its own words."""
+    for encoding in ("utf-8-sig", "cp932"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return None

@@ -28,6 +28,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from grader.decode import decode_table_text
 from grader.i18n import Message, engine_catalogue
 
 ASSIGNMENT_PREFIX = "ex_02_"
@@ -443,13 +444,8 @@ def read_roster(path: Path) -> list[str]:
         raw = path.read_bytes()
     except OSError as exc:
         raise DiscoveryError(Message("discover.unreadable", {"path": str(path), "reason": _reason(exc)})) from exc
-    for encoding in ("utf-8-sig", "cp932"):
-        try:
-            text = raw.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
+    text = decode_table_text(raw)
+    if text is None:
         raise DiscoveryError(Message("discover.roster_encoding", {"path": str(path)}))
 
     reader = csv.reader(io.StringIO(text, newline=""))

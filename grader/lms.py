@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from grader.decode import decode_table_text
 from grader.discover import (
     ASSIGNMENT_PREFIX,
     MAX_EXTRACTED_BYTES,
@@ -121,13 +122,8 @@ def read_roster_entries(path: Path) -> Roster:
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise DiscoveryError(Message("discover.unreadable", {"path": str(path), "reason": reason})) from exc
-    for encoding in ("utf-8-sig", "cp932"):
-        try:
-            text = raw.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
+    text = decode_table_text(raw)
+    if text is None:
         raise DiscoveryError(Message("discover.roster_encoding", {"path": str(path)}))
     reader = csv.reader(io.StringIO(text, newline=""))
     header = [_header_key(cell) for cell in next(reader, [])]

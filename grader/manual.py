@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader.decode import decode_table_text
 from grader.discover import normalize_student_id
 from grader.i18n import Catalogue, Message
 from grader.report import write_atomic
@@ -86,13 +87,8 @@ def read_manual(path: Path, max_points: float | None = None) -> ManualSheet:
     except OSError as exc:
         raise ManualError(Message("manual.unreadable", {"path": str(path),
                                                         "reason": exc.strerror or str(exc)})) from exc
-    for encoding in ("utf-8-sig", "cp932"):
-        try:
-            text = raw.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
+    text = decode_table_text(raw)
+    if text is None:
         raise ManualError(Message("manual.encoding", {"path": str(path)}))
     rows = list(csv.reader(io.StringIO(text, newline="")))
     header = [unicodedata.normalize("NFKC", cell).strip().casefold() for cell in (rows[0] if rows else [])]
