@@ -166,8 +166,7 @@ class Converge(Check):
             return error
         iterations = int(self.params.get("iterations", 300))
         rate = fmt(self.learning_rates()[convention])
-        context = Message("converge.setting", {"lr": rate, "iterations": iterations,
-                                               "convention": convention})
+        context = Message(f"converge.setting_{convention}", {"lr": rate, "iterations": iterations})
         losses = as_array(outcome.get("losses"))
         if losses is None or losses.ndim != 1 or losses.size != iterations:
             shown = describe_type(outcome.get("losses")) if losses is None else str(losses.shape)
