@@ -78,6 +78,17 @@ class Check:
     def judge(self, outcomes: Mapping[str, CaseOutcome], facts: Facts) -> Verdict:
         raise NotImplementedError
 
+    def hint(self) -> Message:
+        """The check's hint in the slides' terms: ``<id>.hint`` in the assignment file."""
+        return Message(f"{self.id}.hint")
+
+    def stopped(self, outcomes: list[CaseOutcome]) -> Verdict | None:
+        """The verdict for the first of ``outcomes`` that stopped early (raised, crashed), with the hint."""
+        verdict = first_error(outcomes)
+        if verdict is not None:
+            verdict.hint = self.hint()
+        return verdict
+
     def case_id(self, label: str | int) -> str:
         return f"{self.id}/{label}"
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from grader.checks.base import CaseOutcome, Check, Facts, Verdict, as_array, describe_type, first_error
+from grader.checks.base import CaseOutcome, Check, Facts, Verdict, as_array, describe_type
 from grader.checks.compare import Tolerance, explain, first_match
 from grader.i18n import Message
 from grader.sandbox.protocol import encode
@@ -39,9 +39,8 @@ class _MseCheck(Check):
         mine = self.mine(outcomes)
         relevant = [outcome for outcome in mine if outcome.error and (self.output == "grad" or "loss" not in
                                                                       outcome.outputs)]
-        error = first_error(relevant)
+        error = self.stopped(relevant)
         if error:
-            error.hint = Message(f"{self.id}.hint")
             return error
         tolerance = Tolerance(self.params.get("rtol", 1e-9), self.params.get("atol", 1e-12))
         for outcome in mine:
@@ -52,7 +51,7 @@ class _MseCheck(Check):
             if first_match(obtained, candidates, tolerance) is None:
                 details = [Message("check.mse_shapes", {"y": str(y.shape)})]
                 details += explain(self.output, obtained, candidates[0], tolerance, describe_type(value))
-                return Verdict.fail(Message(f"{self.id}.wrong"), details, Message(f"{self.id}.hint"))
+                return Verdict.fail(Message(f"{self.id}.wrong"), details, self.hint())
         return Verdict.ok(Message("check.passed_examples", {"count": len(mine)}))
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from grader.checks.base import CaseOutcome, Check, Facts, Verdict, as_array, describe_type, first_error
+from grader.checks.base import CaseOutcome, Check, Facts, Verdict, as_array, describe_type
 from grader.checks.compare import Tolerance, explain, first_match, matches
 from grader.i18n import Message
 from grader.sandbox.protocol import Failed, encode
@@ -52,9 +52,8 @@ class Forward(Check):
 
     def judge(self, outcomes: Mapping[str, CaseOutcome], facts: Facts) -> Verdict:
         mine = self.mine(outcomes)
-        error = first_error(mine)
+        error = self.stopped(mine)
         if error:
-            error.hint = Message("forward.hint")
             return error
         tolerance = Tolerance(self.params.get("rtol", 1e-9), self.params.get("atol", 1e-12))
         for outcome in mine:
@@ -64,7 +63,7 @@ class Forward(Check):
             if not matches(obtained, expected, tolerance):
                 details = [Message("check.shapes_used", {"x": str(x.shape), "w": str(w.shape), "b": str(b.shape)})]
                 details += explain("y", obtained, expected, tolerance, describe_type(outcome.get("y")))
-                return Verdict.fail(Message("forward.wrong"), details, Message("forward.hint"))
+                return Verdict.fail(Message("forward.wrong"), details, self.hint())
         return Verdict.ok(Message("check.passed_examples", {"count": len(mine)}))
 
 
@@ -99,14 +98,13 @@ class BackwardStep(Check):
 
     def judge(self, outcomes: Mapping[str, CaseOutcome], facts: Facts) -> Verdict:
         mine = self.mine(outcomes)
-        error = first_error(mine)
+        error = self.stopped(mine)
         if error:
-            error.hint = Message(f"{self.id}.hint")
             return error
         for outcome in mine:
             verdict = self.judge_one(self._inputs[outcome.case_id], outcome, facts)
             if not verdict.passed:
-                verdict.hint = verdict.hint or Message(f"{self.id}.hint")
+                verdict.hint = verdict.hint or self.hint()
                 k, d = self._inputs[outcome.case_id]["x"].shape
                 verdict.details.insert(0, Message("check.step_shapes", {
                     "k": k, "d": d, "m": self._inputs[outcome.case_id]["g"].shape[1]}))
@@ -176,7 +174,7 @@ class GradX(BackwardStep):
         w_after = as_array(outcome.get("w_after"))
         if w_after is not None and w_after.shape == data["w"].shape and not np.allclose(w_after, data["w"]) \
                 and matches(obtained, data["g"] @ w_after.T, self.tolerance()):
-            return Verdict.fail(Message("grad_x.after_update"), hint=Message("grad_x.hint"))
+            return Verdict.fail(Message("grad_x.after_update"), hint=self.hint())
         details = explain("g_x", obtained, expected, self.tolerance(), describe_type(outcome.get("g_x")))
         return Verdict.fail(Message("grad_x.wrong"), details)
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from grader.checks.base import CaseOutcome, Check, Facts, Verdict, as_array, describe_type, first_error
+from grader.checks.base import CaseOutcome, Check, Facts, Verdict, as_array, describe_type
 from grader.checks.compare import Tolerance, explain, first_match
 from grader.checks.examples import fixed_scaling_arrays, scaling_arrays
 from grader.i18n import Message
@@ -44,9 +44,8 @@ class _ScalingCheck(Check):
 
     def judge(self, outcomes: Mapping[str, CaseOutcome], facts: Facts) -> Verdict:
         mine = self.mine(outcomes)
-        error = first_error(mine)
+        error = self.stopped(mine)
         if error:
-            error.hint = Message(f"{self.hint_prefix}.hint")
             return error
         tolerance = Tolerance(self.params.get("rtol", 1e-7), self.params.get("atol", 1e-9))
         forms: set[int] = set()
@@ -59,18 +58,14 @@ class _ScalingCheck(Check):
                 details = [Message("check.example_input", {"shape": str(x.shape), "x": np.array2string(
                     x, precision=4, threshold=20, max_line_width=100)})]
                 details += explain("y", obtained, candidates[0], tolerance, describe_type(outcome.get("y")))
-                return Verdict.fail(Message(f"{self.hint_prefix}.wrong"), details, Message(f"{self.hint_prefix}.hint"))
+                return Verdict.fail(Message(f"{self.id}.wrong"), details, self.hint())
             x_after = as_array(outcome.get("x_after"))
             if x_after is None or x_after.shape != x.shape or not np.array_equal(x_after, x):
                 return Verdict.fail(Message("check.input_modified", {"name": self.function_name}),
-                                    hint=Message(f"{self.hint_prefix}.hint"))
+                                    hint=self.hint())
             forms.add(form)
         facts.values[f"{self.id}.forms"] = sorted(forms)
         return Verdict.ok(Message("check.passed_examples", {"count": len(mine)}), self.form_notes(forms))
-
-    @property
-    def hint_prefix(self) -> str:
-        return self.id
 
     def form_notes(self, forms: set[int]) -> list[Message]:
         return []

@@ -17,7 +17,6 @@ from grader.checks.base import (
     as_array,
     describe_type,
     error_details,
-    first_error,
 )
 from grader.checks.compare import Tolerance, explain, fmt
 from grader.checks.ops import call, get, ref
@@ -85,20 +84,19 @@ class Gradcheck(Check):
 
     def judge(self, outcomes: Mapping[str, CaseOutcome], facts: Facts) -> Verdict:
         mine = self.mine(outcomes)
-        error = first_error(mine)
+        error = self.stopped(mine)
         if error:
-            error.hint = Message("gradcheck.hint")
             return error
         outputs = mine[0].outputs
         numerical = self.numerical_gradient(outputs)
         if numerical is None:
-            return Verdict.fail(Message("gradcheck.loss_not_scalar"), hint=Message("gradcheck.hint"))
+            return Verdict.fail(Message("gradcheck.loss_not_scalar"), hint=self.hint())
         parts = {"w": self.chain_gradient(outputs, "w"), "b": self.chain_gradient(outputs, "b")}
         if any(part is None for part in parts.values()) or parts["w"].size != self.w.size \
                 or parts["b"].size != self.b.size:
             shown = [describe_type(outputs.get("g_w")), describe_type(outputs.get("g_b"))]
             return Verdict.fail(Message("gradcheck.no_gradient", {"g_w": shown[0], "g_b": shown[1]}),
-                                hint=Message("gradcheck.hint"))
+                                hint=self.hint())
         fd = {"w": numerical[0].reshape(-1), "b": numerical[1].reshape(-1)}
         n = self.x.shape[0]
         tolerance = Tolerance(self.params.get("rtol", 1e-5), self.params.get("atol", 1e-8))
@@ -121,7 +119,7 @@ class Gradcheck(Check):
             ratio = fmt(float(np.vdot(fd[name], parts[name])) / denominator) if denominator > 0 else "-"
             details.append(Message("gradcheck.ratio", {"name": name, "ratio": ratio, "n": n}))
             details += explain(f"dE/d{name}", parts[name], reference_factor * fd[name], tolerance)
-        return Verdict.fail(Message("gradcheck.wrong"), details, Message("gradcheck.hint"))
+        return Verdict.fail(Message("gradcheck.wrong"), details, self.hint())
 
 
 class Converge(Check):
@@ -160,9 +158,8 @@ class Converge(Check):
         return passed[0] if passed else verdicts[0]
 
     def judge_one(self, outcome: CaseOutcome, convention: str) -> Verdict:
-        error = first_error([outcome])
+        error = self.stopped([outcome])
         if error:
-            error.hint = Message("converge.hint")
             return error
         iterations = int(self.params.get("iterations", 300))
         rate = fmt(self.learning_rates()[convention])
@@ -171,7 +168,7 @@ class Converge(Check):
         if losses is None or losses.ndim != 1 or losses.size != iterations:
             shown = describe_type(outcome.get("losses")) if losses is None else str(losses.shape)
             return Verdict.fail(Message("converge.losses", {"iterations": iterations, "obtained": shown}),
-                                [context], Message("converge.hint"))
+                                [context], self.hint())
         tolerance = Tolerance(self.params.get("rtol", 1e-4), self.params.get("atol", 1e-4))
         for name in ("w", "b"):
             obtained = as_array(outcome.get(name))
@@ -182,7 +179,7 @@ class Converge(Check):
                 details = [context, *explain(name, obtained, expected, tolerance, describe_type(outcome.get(name)))]
                 details.append(Message("converge.final_loss", {"obtained": fmt(float(losses[-1])),
                                                                "expected": fmt(self.problem["loss"])}))
-                return Verdict.fail(Message("converge.wrong"), details, Message("converge.hint"))
+                return Verdict.fail(Message("converge.wrong"), details, self.hint())
         return Verdict.ok(Message("converge.passed", {"loss": fmt(float(losses[-1]))}), [context])
 
 
@@ -206,4 +203,4 @@ class Load(Check):
         else:
             summary = Message("load.raised", {"type": kind, "message": error.get("message", "")})
         details.append(Message("load.definitions_graded"))
-        return Verdict.fail(summary, details, Message("load.hint"))
+        return Verdict.fail(summary, details, self.hint())
