@@ -14,8 +14,6 @@ otherwise silently appear as "missing".
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 import re
 import shutil
@@ -28,7 +26,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader.decode import decode_table_text
 from grader.i18n import Message, engine_catalogue
 
 ASSIGNMENT_PREFIX = "ex_02_"
@@ -429,48 +426,6 @@ def _resolve_duplicates(candidates: Iterable[_Candidate], files: dict[str, Path]
     return submissions
 
 
-# ---------------------------------------------------------------------------------------------------
-# Roster
-
-
-def read_roster(path: Path) -> list[str]:
-    """Student ids from a CSV with a ``student_id`` column, normalised like file names, in file order.
-
-    Excel on Japanese Windows saves CSV as CP932 (or UTF-8 with BOM), so both are accepted.
-    Duplicate and blank ids are dropped so that a roster typo does not create two "missing" rows.
-    """
-    path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise DiscoveryError(Message("discover.unreadable", {"path": str(path), "reason": _reason(exc)})) from exc
-    text = decode_table_text(raw)
-    if text is None:
-        raise DiscoveryError(Message("discover.roster_encoding", {"path": str(path)}))
-
-    reader = csv.reader(io.StringIO(text, newline=""))
-    header = next(reader, [])
-    names = [unicodedata.normalize("NFKC", cell).strip().casefold() for cell in header]
-    if "student_id" not in names:
-        raise DiscoveryError(
-            Message(
-                "discover.roster_missing_column",
-                {"path": str(path), "column": "student_id", "columns": ", ".join(h.strip() for h in header)},
-            )
-        )
-    column = names.index("student_id")
-    ids: list[str] = []
-    seen: set[str] = set()
-    for row in reader:
-        if column >= len(row):
-            continue
-        student_id = normalize_student_id(row[column])
-        if student_id and student_id not in seen:
-            seen.add(student_id)
-            ids.append(student_id)
-    return ids
-
-
 __all__ = [
     "MESSAGE_KEYS",
     "Discovery",
@@ -480,5 +435,4 @@ __all__ = [
     "discover",
     "discover_all",
     "normalize_student_id",
-    "read_roster",
 ]

@@ -18,9 +18,9 @@ from grader.discover import (
     discover,
     discover_all,
     normalize_student_id,
-    read_roster,
 )
 from grader.i18n import LANGUAGES, Catalogue, Message
+from grader.lms import read_roster_entries
 
 CATALOGUE = Catalogue.load_engine()
 LMS = "山田 太郎_1234567_assignsubmission_file_"
@@ -353,7 +353,11 @@ def test_symlinks_in_folders_are_skipped_with_a_warning(tmp_path: Path) -> None:
 
 
 # ---------------------------------------------------------------------------------------------------
-# Roster
+# Roster (read by grader.lms, which also knows participant numbers and names)
+
+
+def read_roster(path: Path) -> list[str]:
+    return [entry.student_id for entry in read_roster_entries(path).entries]
 
 
 def test_roster_utf8_bom(tmp_path: Path) -> None:
