@@ -197,7 +197,7 @@ INFORMATIVE = [
     ("S1013", "mse_forward", ["6 倍"]),  # exactly N = 6 times the mean
     ("S1014", "mse_backward", ["0.5 倍"]),  # half of 2(y - t)
     ("S1015", "gradcheck", ["0.125", "N = 8"]),  # 1/N of the numerical gradient
-    ("S1016", "converge", ["(10,)", "300"]),  # 10 losses, 300 expected
+    ("S1016", "converge", ["(10,)", "209"]),  # 10 losses, 209 expected (derived from the data)
     ("S1017", "converge", ["最終損失"]),
     ("S1021", "load", ["FileNotFoundError", "advertising.csv", "定義だけ"]),
 ]

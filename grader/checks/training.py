@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from functools import cached_property
 from typing import Any
@@ -137,8 +138,32 @@ class Converge(Check):
         base = float(self.params.get("learning_rate", 0.1))
         return {"mean": base, "sum": base / self.problem["x"].shape[0]}
 
+    @cached_property
+    def iterations(self) -> int:
+        """Steps that reach the tolerance on this data, derived rather than guessed.
+
+        On the standardized data the mean loss is a quadratic with Hessian H = 2/N [x 1]^T [x 1], so
+        every gradient step multiplies the error (w - w*, b - b*) by (I - lr H): it shrinks at least by
+        rho = max |1 - lr * lambda(H)|. A chain whose gradient is ``slowest_gradient_factor`` times the
+        true one (a course that drops the 2 of the squared error) shrinks it by the rho of that smaller
+        step; such a train() must still converge, as it does with many steps. The steps needed to bring
+        an initial error of ``initial_error`` down to ``margin`` times inside ``atol`` are then
+        log(atol / margin / initial_error) / log(rho). An explicit ``iterations`` param wins.
+        """
+        if "iterations" in self.params:
+            return int(self.params["iterations"])
+        x = self.problem["x"]
+        design = np.hstack([x, np.ones((x.shape[0], 1))])
+        eigenvalues = np.linalg.eigvalsh(2.0 / x.shape[0] * design.T @ design)
+        rate = float(self.params.get("learning_rate", 0.1)) * float(self.params.get("slowest_gradient_factor", 0.5))
+        rho = float(np.max(np.abs(1.0 - rate * eigenvalues)))
+        if not 0.0 < rho < 1.0:
+            raise ValueError(f"learning rate {rate} does not converge on this data (contraction {rho:.3f})")
+        target = float(self.params.get("atol", 1e-4)) / float(self.params.get("margin", 10.0))
+        return math.ceil(math.log(target / float(self.params.get("initial_error", 10.0))) / math.log(rho))
+
     def cases(self) -> list[dict[str, Any]]:
-        iterations = int(self.params.get("iterations", 300))
+        iterations = self.iterations
         cases = []
         for convention, rate in self.learning_rates().items():
             cases.append({"id": self.case_id(convention), "ops": [
@@ -161,7 +186,7 @@ class Converge(Check):
         error = self.stopped([outcome])
         if error:
             return error
-        iterations = int(self.params.get("iterations", 300))
+        iterations = self.iterations
         rate = fmt(self.learning_rates()[convention])
         context = Message(f"converge.setting_{convention}", {"lr": rate, "iterations": iterations})
         losses = as_array(outcome.get("losses"))
