@@ -8,6 +8,7 @@ checks that depend on it. ``judge`` is pure: the same outcomes always give the s
 
 from __future__ import annotations
 
+import hashlib
 import json
 import signal
 import time
@@ -45,6 +46,7 @@ class Plan:
         self.checks = self.assignment.build_checks(self.seed, {"data_file": str(self.data_file)})
         self.cases = [case for check in self.checks for case in check.cases()]
         self._cases_json = json.dumps(self.cases)
+        self._cases_key = hashlib.sha256(self._cases_json.encode()).hexdigest()[:32]
 
     @classmethod
     def create(cls, assignment: Assignment, *, seed: int, data_file: Path, timeout: float | None = None) -> Plan:
@@ -60,7 +62,8 @@ class Plan:
                 "load_seconds": min(float(self.limits.get("load_seconds", 10)), wall_seconds),
                 "case_seconds": float(self.limits.get("case_seconds", 5)),
                 "limits": {**self.limits, "wall_seconds": wall_seconds}, "cases": self.cases,
-                "_cases_json": self._cases_json}  # encoded once per run: the sandbox runner sends it as is
+                # encoded once per run: the sandbox runner sends it as is, once per worker (then the key)
+                "_cases_json": self._cases_json, "cases_key": self._cases_key}
 
 
 @dataclass

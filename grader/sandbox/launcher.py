@@ -38,6 +38,7 @@ TMP_FILES = 20_000  # files a submission may create there (the watchdog kills it
 PASSED_ENVIRONMENT = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE",  # needed for correct BLAS on some CPUs
                       "SYSTEMROOT", "WINDIR")  # Windows: Python cannot start without them
 START_TIMEOUT = 60.0
+CASES_UNKNOWN = "cases_unknown"  # the zygote's answer to a job whose cases it does not hold (zygote.py)
 FORK = hasattr(os, "fork")  # False on Windows: the worker then runs each job in a fresh interpreter
 
 
@@ -211,12 +212,18 @@ def readable_copy(data_file: Path, scratch: str) -> Path:
     return copy
 
 
-def encode_job(job: dict[str, Any]) -> str:
-    """One JSON line; cases already encoded once per run (``_cases_json``) are spliced in, not re-encoded."""
+def encode_job(job: dict[str, Any], *, with_cases: bool = True) -> str:
+    """One JSON line; cases already encoded once per run (``_cases_json``) are spliced in, not re-encoded.
+
+    Without ``with_cases`` the line carries only ``cases_key``: the zygote keeps the cases of the last
+    job that sent them (90 KB of JSON that it would otherwise parse again for every student).
+    """
     cases_json = job.get("_cases_json")
     if cases_json is None:
         return json.dumps(job)
     head = {key: value for key, value in job.items() if key not in ("cases", "_cases_json")}
+    if not with_cases:
+        return json.dumps(head)
     return json.dumps(head)[:-1] + ', "cases": ' + cases_json + "}"
 
 
@@ -234,6 +241,7 @@ class Worker:
         self.process: subprocess.Popen[bytes] | None = None
         self.data_dir = INSIDE_DATA_DIR if settings.isolation is Isolation.BWRAP else str(settings.data_file.parent)
         self._lines: queue.Queue[bytes | None] = queue.Queue()
+        self._cases_key: str | None = None  # the cases this worker's zygote holds
 
     def start(self) -> None:
         sandboxed = self.settings.isolation is Isolation.BWRAP
@@ -261,6 +269,7 @@ class Worker:
         # a thread per worker reads its answers: portable (Windows cannot select() on a pipe), and a job
         # costs only a queue hand-over
         self._lines = queue.Queue()
+        self._cases_key = None
         threading.Thread(target=self._pump, args=(self.process.stdout, self._lines), daemon=True).start()
         hello = self._read_line(time.monotonic() + START_TIMEOUT)
         if not hello.get("ready"):
@@ -295,13 +304,21 @@ class Worker:
             if self.process is None or self.process.poll() is not None:
                 self.stop()
                 self.start()
-            assert self.process is not None and self.process.stdin is not None
-            self.process.stdin.write((encode_job(job) + "\n").encode())
-            self.process.stdin.flush()
-            return self._read_line(time.monotonic() + margin)
+            key = job.get("cases_key")
+            answer = self._exchange(job, with_cases=key is None or key != self._cases_key, margin=margin)
+            if answer.get("zygote_error") == CASES_UNKNOWN:  # it lost them (cannot happen today): send them
+                answer = self._exchange(job, with_cases=True, margin=margin)
+            self._cases_key = key
+            return answer
         except (WorkerLost, OSError) as exc:
             self.stop()
             raise WorkerLost(str(exc)) from None
+
+    def _exchange(self, job: dict[str, Any], *, with_cases: bool, margin: float) -> dict[str, Any]:
+        assert self.process is not None and self.process.stdin is not None
+        self.process.stdin.write((encode_job(job, with_cases=with_cases) + "\n").encode())
+        self.process.stdin.flush()
+        return self._read_line(time.monotonic() + margin)
 
     def stop(self) -> None:
         if self.process is None:

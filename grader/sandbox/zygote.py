@@ -31,8 +31,10 @@ import time
 from typing import Any
 
 try:
+    import fcntl
     import resource
 except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
     resource = None  # type: ignore[assignment]
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -41,6 +43,8 @@ PR_SET_CHILD_SUBREAPER = 36
 PR_SET_NO_NEW_PRIVS = 38
 IPC_RMID = 0
 MAX_RESULT_BYTES = 32 * 1024 * 1024
+CASES_UNKNOWN = "cases_unknown"  # answer to a job that names cases this zygote does not hold (launcher.py)
+RESULT_PIPE_BYTES = 1024 * 1024  # the default pipe-max-size; a job's results are ~50 KB
 POLL_SECONDS = 0.05  # how often the watchdog looks at /tmp while the child runs
 SWEEP_SECONDS = 5.0
 LINUX = sys.platform.startswith("linux")
@@ -342,6 +346,14 @@ class Collected:
             self.overflow = True
 
 
+def enlarge_pipe(fd: int) -> bool:
+    """Whether the pipe now holds RESULT_PIPE_BYTES (Linux only; capped by /proc/sys/fs/pipe-max-size)."""
+    try:
+        return fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, RESULT_PIPE_BYTES) >= RESULT_PIPE_BYTES
+    except (AttributeError, OSError):
+        return False
+
+
 def drain(fd: int, kind: str, collected: Collected) -> None:
     """Read what is left in a pipe whose writers are all dead (or, without a sandbox, stop at once
     when a survivor still holds it)."""
@@ -377,13 +389,18 @@ def run_job(job: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
     deadline = started + float(limits.get("wall_seconds", 20))
     collected = Collected(int(limits.get("output_bytes", 65536)))
     selector = selectors.DefaultSelector()
-    selector.register(result_r, selectors.EVENT_READ, "result")
     selector.register(output_r, selectors.EVENT_READ, "output")
     try:  # a pidfd tells us the child has exited even when a leftover process keeps the pipes open
         exit_fd: int | None = os.pidfd_open(pid)
         selector.register(exit_fd, selectors.EVENT_READ, "exit")
     except (AttributeError, OSError):
         exit_fd = None
+    # The child writes one result line per case. Waking up for each would cost more CPU than the line:
+    # with a pidfd and a pipe large enough for a whole job's results, they are read at the watchdog's
+    # polls and at exit instead (a child that fills the pipe just waits for the next poll).
+    results_polled = exit_fd is not None and enlarge_pipe(result_r)
+    if not results_polled:
+        selector.register(result_r, selectors.EVENT_READ, "result")
     status: int | None = None
     timed_out = False
     limit = None
@@ -395,6 +412,8 @@ def run_job(job: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
             break
         if now >= next_check:
             next_check = now + POLL_SECONDS
+            if results_polled:
+                drain(result_r, "result", collected)
             limit = tmp_overused(config)
             if limit:
                 break
@@ -536,12 +555,22 @@ def main() -> None:
     out = sys.stdout
     out.write(json.dumps({"ready": True, "pid": os.getpid(), "uid": os.getuid()}) + "\n")
     out.flush()
+    held: dict[str, Any] = {}  # the cases of the run, sent with the first job only (then their key)
     for line in sys.stdin:
         if not line.strip():
             continue
         try:
             job = json.loads(line)
-            answer = run_job_spawned(job, config) if spawn else run_job(job, config)
+            if "cases" in job:
+                held = {"key": job.get("cases_key"), "cases": job["cases"]}
+                gc.freeze()  # like the preloaded heap: the children's collections skip them
+            elif job.get("cases_key") is not None and job.get("cases_key") == held.get("key"):
+                job["cases"] = held["cases"]
+            else:
+                answer = {"job": None, "zygote_error": CASES_UNKNOWN}
+                job = None
+            if job is not None:
+                answer = run_job_spawned(job, config) if spawn else run_job(job, config)
         except Exception as exc:  # a bug here must still answer, so that the grader can go on
             answer = {"job": None, "zygote_error": f"{type(exc).__name__}: {exc}"}
         out.write(json.dumps(answer) + "\n")

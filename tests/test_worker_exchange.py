@@ -1,0 +1,76 @@
+"""The grader ↔ warm worker exchange: the plan's cases cross the pipe once per worker, not once per student.
+
+The cases are ~90 KB of JSON; the zygote keeps those of the last job that carried them and later jobs
+name them by key. These tests use the real worker (bubblewrap when the machine has it).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from grader.assignment import Assignment
+from grader.definitions import definitions_only
+from grader.engine import Plan, execute, judge
+from grader.sandbox import launcher
+from grader.sandbox.launcher import CASES_UNKNOWN, SandboxSettings, Worker, encode_job
+from reference.data import DEFAULT_DATA_PATH
+
+SOLUTION = Path(__file__).resolve().parent / "fixtures" / "solutions" / "ex_02_S0001.py"
+
+
+@pytest.fixture(scope="module")
+def plan() -> Plan:
+    return Plan.create(Assignment.named("ex_02"), seed=0, data_file=DEFAULT_DATA_PATH)
+
+
+@pytest.fixture
+def worker(tmp_path: Path) -> Any:
+    started = Worker(SandboxSettings.detect(DEFAULT_DATA_PATH), 0, tmp_path)
+    started.start()
+    yield started
+    started.stop()
+
+
+def full_marks(plan: Plan, runner: Any) -> bool:
+    source = SOLUTION.read_text(encoding="utf-8")
+    execution = execute(plan, runner, "ex_02_S0001", source, definitions_only(source))
+    return all(result.passed for result in judge(plan, execution))
+
+
+def test_the_cases_go_once_per_worker_and_again_after_a_restart(plan: Plan, worker: Worker,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    sent: list[dict[str, Any]] = []
+
+    def recording(job: dict[str, Any], *, with_cases: bool = True) -> str:
+        line = encode_job(job, with_cases=with_cases)  # the original, imported before the patch
+        sent.append(json.loads(line))
+        return line
+
+    monkeypatch.setattr(launcher, "encode_job", recording)
+    assert full_marks(plan, worker.run) and full_marks(plan, worker.run)
+    assert ["cases" in line for line in sent] == [True, False]
+    assert sent[0]["cases_key"] == sent[1]["cases_key"] == plan.job(
+        "m", "", "", start=0, mode="full", load_error=None, wall_seconds=1)["cases_key"]
+
+    worker.stop()  # as after a submission killed the worker: the new zygote holds no cases
+    assert full_marks(plan, worker.run)
+    assert ["cases" in line for line in sent] == [True, False, True]
+
+
+def test_a_zygote_without_the_cases_says_so_and_gets_them(plan: Plan, worker: Worker) -> None:
+    job = {**plan.job("ex_02_S0001", "x = 1\n", "x = 1\n", start=0, mode="full", load_error=None,
+                      wall_seconds=10), "data_dir": worker.data_dir}
+    assert worker._exchange(job, with_cases=False, margin=30) == {"job": None, "zygote_error": CASES_UNKNOWN}
+    worker._cases_key = job["cases_key"]  # the grader believes it sent them: run() must recover
+    answer = worker.run(job)
+    assert "zygote_error" not in answer and json.loads(answer["results"][0])["load"]["mode"] == "full"
+
+
+def test_a_line_without_cases_has_only_the_key(plan: Plan) -> None:
+    job = plan.job("m", "s", "d", start=0, mode="full", load_error=None, wall_seconds=1)
+    assert "cases" not in json.loads(encode_job(job, with_cases=False))
+    assert json.loads(encode_job(job))["cases"] == plan.cases
