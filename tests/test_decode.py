@@ -10,6 +10,8 @@ from typing import Any
 
 import nbformat
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from grader import decode as decode_module
 from grader.decode import MESSAGE_KEYS, DecodedSource, decode_submission, strip_ipython
@@ -310,3 +312,24 @@ def test_every_message_key_is_in_the_catalogue() -> None:
         assert key in CATALOGUE
         for lang in LANGUAGES:
             assert CATALOGUE.text(key, lang).strip()
+
+
+# --- the shortcut: a file with no possible IPython line is not lexed line by line -------------------
+_PIECES = ["%matplotlib inline", "!pip install x", "x = !ls", "get_ipython().run_line_magic('x', '')", "?np",
+           "np.mean??", "print(1)", "a = 5 % 3", "# %comment", "s = '''", "'''", "f(", ")", "x = \\", "y",
+           "if a:", "    b = 1", "\u3000%time f()", "\t!ls", "\f%x", "z = {'a': 1,", "'b': 2}", ""]
+
+
+@given(st.lists(st.tuples(st.sampled_from(["", "  ", "\t", "\u3000"]), st.sampled_from(_PIECES)), max_size=12))
+def test_the_shortcut_never_skips_a_file_that_strip_ipython_would_change(parts: list[tuple[str, str]]) -> None:
+    lines = [indent + piece for indent, piece in parts]
+    if strip_ipython(lines)[1]:
+        assert decode_module._IPYTHON_ANYWHERE.search("\n".join(lines))
+
+
+def test_plain_code_decodes_unchanged_without_warnings(tmp_path: Path) -> None:
+    path = tmp_path / "ex_02_S1.py"
+    text = "import numpy as np\n\nx = 5 % 3  # 2\ns = '''\n%not a magic\n'''\n"
+    path.write_text(text, encoding="utf-8")
+    decoded = decode_submission(path, "py")
+    assert decoded.source == text and decoded.warnings == ()
