@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import errno
+import functools
 import importlib.util
 import itertools
 import json
@@ -52,7 +53,8 @@ class CaseTimeout(BaseException):
 
 
 # --- paths and ops ----------------------------------------------------------------------------------
-def _split_path(path: str) -> tuple[str, list[tuple[str, str | int]]]:
+@functools.lru_cache(maxsize=256)  # the plan's ~20 distinct paths are resolved ~270 times per student
+def _split_path(path: str) -> tuple[str, tuple[tuple[str, str | int], ...]]:
     head = re.match(r"\$?[A-Za-z_][A-Za-z0-9_]*", path)
     if head is None:
         raise ValueError(f"bad path {path!r}")
@@ -64,7 +66,7 @@ def _split_path(path: str) -> tuple[str, list[tuple[str, str | int]]]:
             raise ValueError(f"bad path {path!r}")
         parts.append(("attr", match.group(1)) if match.group(1) else ("item", int(match.group(2))))
         rest = rest[match.end():]
-    return head.group(0), parts
+    return head.group(0), tuple(parts)
 
 
 def _root(name: str, module: types.ModuleType, refs: dict[str, Any]) -> Any:
