@@ -137,8 +137,23 @@ def _decode_outputs(raw: Any) -> dict[str, Any]:
     return outputs
 
 
-def execute(plan: Plan, runner: Runner, module_name: str, source: str, definitions: str) -> Execution:
-    """Run all cases of the plan against one submission, restarting after the case a crash happened in."""
+def execute(plan: Plan, runner: Runner, module_name: str, source: str,
+            definitions: str | Callable[[], str]) -> Execution:
+    """Run all cases of the plan against one submission, restarting after the case a crash happened in.
+
+    ``definitions`` (the fallback when the file's top-level code fails) may be a function: it is then
+    called only for a file whose loading failed, which the runner reports with ``needs_definitions``
+    before running any case (most files load, and extracting them costs ~1 ms). Its SyntaxError
+    propagates to the caller.
+    """
+    made: str | None = definitions if isinstance(definitions, str) else None
+
+    def definitions_text() -> str:
+        nonlocal made
+        if made is None:
+            made = definitions() if callable(definitions) else definitions
+        return made
+
     budget = float(plan.limits.get("wall_seconds", 20))
     started = time.monotonic()
     mode, load_error, start = "full", None, 0
@@ -154,8 +169,8 @@ def execute(plan: Plan, runner: Runner, module_name: str, source: str, definitio
                 execution.load = {"mode": "definitions", "error": {"type": "timeout", "seconds": budget}}
             break
         execution.attempts += 1
-        job = plan.job(module_name, source, definitions, start=start, mode=mode, load_error=load_error,
-                       wall_seconds=remaining)
+        job = plan.job(module_name, source, definitions_text() if mode == "definitions" else made, start=start,
+                       mode=mode, load_error=load_error, wall_seconds=remaining)
         try:
             answer = runner(job)
         except RunnerLost as exc:
@@ -178,6 +193,9 @@ def execute(plan: Plan, runner: Runner, module_name: str, source: str, definitio
             break
         if not execution.load:
             load = dict(lines[0]["load"]) if isinstance(lines[0]["load"], dict) else {}
+            if load.get("needs_definitions") and mode == "full":  # asked for them: run again with them
+                mode, load_error = "definitions", load.get("error")
+                continue
             for key in ("error", "definitions_error"):
                 load[key] = with_note_params(load.get(key), plan.limits)
             execution.load = load

@@ -100,14 +100,14 @@ def _grade_submission(plan: Plan, submission: Submission, runner: Runner,
         result.checks = failed_everywhere(plan, decoded.error or Message("report.decode_error"))
         result.warnings.append(Message("report.decode_error"))
         return result
-    try:
-        definitions = definitions_only(decoded.source)
+    module_name = f"{plan.assignment.file_prefix}{submission.student_id}"
+    source = decoded.source
+    try:  # the definitions-only fallback is extracted only if the file fails to load
+        execution = execute(plan, runner, module_name, source, lambda: definitions_only(source))
     except SyntaxError as exc:
         result.checks = failed_everywhere(plan, Message("report.syntax_error", {"message": exc.msg,
                                                                                  "line": exc.lineno}))
         return result
-    module_name = f"{plan.assignment.file_prefix}{submission.student_id}"
-    execution = execute(plan, runner, module_name, decoded.source, definitions)
     result.checks = judge(plan, execution)
     result.output, result.output_bytes = execution.output, execution.output_bytes
     return result

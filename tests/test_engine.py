@@ -6,7 +6,7 @@ from pathlib import Path
 
 from grader.assignment import Assignment
 from grader.definitions import definitions_only
-from grader.engine import Plan, execute, judge
+from grader.engine import Execution, Plan, execute, judge
 from grader.inprocess import in_process_runner
 from reference.data import DEFAULT_DATA_PATH
 
@@ -39,3 +39,38 @@ def test_definitions_mode_tracebacks_point_at_the_students_lines(tmp_path: Path)
     message = graded["results"]["normalize"].verdict
     frames = [detail.params for detail in message.details if detail.key == "check.traceback_line"]
     assert frames and frames[-1]["line"] == expected_line and "1 / 0" in frames[-1]["code"]
+
+
+def lazy_and_eager(tmp_path: Path, source: str) -> tuple[int, Execution, Execution]:
+    """How often a lazily given fallback was extracted, and the executions with it given lazily and eagerly."""
+    path = tmp_path / "ex_02_E0001.py"
+    path.write_text(source, encoding="utf-8")
+    plan = Plan.create(Assignment.named("ex_02"), seed=0, data_file=DEFAULT_DATA_PATH)
+    calls = []
+
+    def definitions() -> str:
+        calls.append(1)
+        return definitions_only(source)
+
+    lazy = execute(plan, in_process_runner(path), "ex_02_E0001", source, definitions)
+    eager = execute(plan, in_process_runner(path), "ex_02_E0001", source, definitions_only(source))
+    return len(calls), lazy, eager
+
+
+def outcomes(execution: Execution) -> dict:
+    return {case_id: (outcome.error, sorted(outcome.outputs)) for case_id, outcome in execution.outcomes.items()}
+
+
+def test_the_fallback_is_extracted_only_for_a_file_that_fails_to_load(tmp_path: Path) -> None:
+    calls, lazy, eager = lazy_and_eager(tmp_path, SOLUTION.read_text(encoding="utf-8"))
+    assert calls == 0 and lazy.attempts == 1 and lazy.load["mode"] == "full"
+    assert outcomes(lazy) == outcomes(eager)
+
+    failing = "import japanize_matplotlib\n" + SOLUTION.read_text(encoding="utf-8")
+    calls, lazy, eager = lazy_and_eager(tmp_path, failing)
+    assert calls == 1 and lazy.attempts == 2  # the runner asked for the definitions, then ran with them
+    assert {key: value for key, value in lazy.load.items() if key != "seconds"} == \
+        {key: value for key, value in eager.load.items() if key != "seconds"}
+    assert lazy.load["mode"] == "definitions" and lazy.load["error"]["type"] == "ModuleNotFoundError"
+    assert "needs_definitions" not in lazy.load
+    assert outcomes(lazy) == outcomes(eager)

@@ -257,15 +257,19 @@ def exec_source(name: str, path: str, source: str, seconds: float | None, *,
 
 
 def load_submission(job: dict[str, Any], path: str) -> tuple[types.ModuleType, dict[str, Any]]:
-    """Load the full file; when its top-level code fails, fall back to its definitions alone."""
+    """Load the full file; when its top-level code fails, fall back to its definitions alone (or, when
+    the job carries none, report ``needs_definitions``: the grader then sends them in a new job)."""
     name = job["module_name"]
     started = time.perf_counter()
     report: dict[str, Any] = {"mode": job.get("mode", "full"), "error": job.get("load_error")}
     if report["mode"] == "full":
         module, error = exec_source(name, path, job["source"], job.get("load_seconds"))
         report["error"] = error
-        if error is None:
+        if error is None or job.get("definitions") is None:
+            # None: the grader extracts the definitions only for a file that needs them; it asks again
             report["seconds"] = round(time.perf_counter() - started, 6)
+            if error is not None:
+                report["needs_definitions"] = True
             return module, report
         report["mode"] = "definitions"
     module, error = exec_source(name, path, job.get("definitions") or "", job.get("load_seconds"),
@@ -324,7 +328,7 @@ def child_main(job: dict[str, Any], result_fd: int) -> None:
 
     module, load_report = load_submission(job, path)
     send({"load": load_report})
-    for case in job["cases"][job.get("start", 0):]:
+    for case in [] if load_report.get("needs_definitions") else job["cases"][job.get("start", 0):]:
         send(run_case(case, module, student_file=path, seconds=job.get("case_seconds")))
     for stream in (sys.stdout, sys.stderr):
         try:
