@@ -309,7 +309,9 @@ def _grade_pending(plan: Plan, settings: SandboxSettings, options: GradeOptions,
     cancelled, the workers are killed, and the threads still running give up their results.
     """
     stopping = threading.Event()
-    executor = ThreadPoolExecutor(max_workers=max(1, options.jobs))
+    # Twice as many grading threads as workers: a worker is borrowed only for its job, so while one
+    # thread decodes the next file or judges the last answer, another one keeps the worker busy.
+    executor = ThreadPoolExecutor(max_workers=2 * max(1, options.jobs))
     with WorkerPool(settings, max(1, options.jobs), scratch / "workers") as pool:
         runner = sandbox_runner(pool, stopping)
         try:
