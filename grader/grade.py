@@ -26,6 +26,7 @@ from grader import lms
 from grader.assignment import Assignment
 from grader.cache import ResultCache, remove_stale_temporaries, run_key
 from grader.checks.base import Verdict
+from grader.copycheck import BackgroundPairs, decoded_sources
 from grader.decode import decode_submission
 from grader.definitions import definitions_only
 from grader.discover import Submission, discover_all
@@ -34,7 +35,7 @@ from grader.i18n import Catalogue, Message
 from grader.manual import ManualSheet, read_manual, remember, unknown_students
 from grader.report import GRADED, MISSING, SubmissionResult, scores_csv, write_atomic, write_student
 from grader.sandbox.launcher import Isolation, SandboxSettings, WorkerLost, WorkerPool
-from grader.similarity import DEFAULT_THRESHOLD, Pair, read_template, similar_pairs
+from grader.similarity import DEFAULT_THRESHOLD, Pair, read_template
 from grader.summary import summarize, to_html, to_markdown
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -170,20 +171,7 @@ def apply_manual(result: SubmissionResult, sheet: ManualSheet | None) -> Submiss
                    max=result.max + (sheet.max_points or 0.0))
 
 
-def _graded_sources(submissions: Sequence[Submission]) -> dict[str, str]:
-    """Decoded code per student, for copy detection (notebooks as their code cells)."""
-    sources = {}
-    for submission in submissions:
-        decoded = decode_submission(submission.path, submission.kind)
-        if decoded.source is not None:
-            sources[submission.student_id] = decoded.source
-    return sources
-
-
-def _similarity(options: GradeOptions, submissions: Sequence[Submission]) -> tuple[list[Pair], dict[str, str],
-                                                                                   list[Message]]:
-    """Copy detection over the decoded sources; a failure here costs the summary its pairs, nothing else."""
-    sources = _graded_sources(submissions)
+def _read_templates(options: GradeOptions) -> tuple[list[str], list[Message]]:
     templates, warnings = [], []
     for path in options.templates:
         text = read_template(path)
@@ -191,10 +179,20 @@ def _similarity(options: GradeOptions, submissions: Sequence[Submission]) -> tup
             warnings.append(Message("similarity.template_missing", {"path": str(path)}))
         else:
             templates.append(text)
+    return templates, warnings
+
+
+def _similarity(background: BackgroundPairs, warnings: list[Message]) -> tuple[list[Pair], dict[str, str],
+                                                                             list[Message]]:
+    """The pairs copy detection flagged and the sources of their students (for the summary's passages);
+    a failure here costs the summary its pairs, nothing else."""
     try:
-        return similar_pairs(sources, templates, options.similarity_threshold), sources, warnings
+        pairs = background.pairs()
     except Exception as exc:  # a bug in copy detection must not cost the class its summary
-        return [], sources, [*warnings, Message("similarity.failed", {"error": f"{type(exc).__name__}: {exc}"})]
+        return [], {}, [*warnings, Message("similarity.failed", {"error": f"{type(exc).__name__}: {exc}"})]
+    involved = {pair.a for pair in pairs} | {pair.b for pair in pairs}
+    entries = [entry for entry in background.request["submissions"] if entry["student_id"] in involved]
+    return pairs, decoded_sources(entries), warnings
 
 
 def _similarity_csv(pairs: Sequence[Pair]) -> str:
@@ -274,17 +272,23 @@ def grade_class(options: GradeOptions, catalogue: Catalogue, progress: Progress 
             if progress:
                 progress(len(results), total, result, from_cache)
 
-        pending = [submission for submission in discovery.submissions if submission.student_id not in reused]
-        for submission in discovery.submissions:
-            if submission.student_id in reused:
-                finish(submission, reused[submission.student_id], True)
-        if pending:
-            _grade_pending(plan, settings, options, scratch, pending, extra, finish)
-
-        results.sort(key=lambda item: item.student_id)
-        write_atomic(options.out / "scores.csv", scores_csv(results, assignment.check_ids, manual=sheet is not None))
-        written, export_warnings = _write_exports(options, results, assignment, entries, catalogue)
-        pairs, sources, similarity_warnings = _similarity(options, discovery.submissions)
+        templates, template_warnings = _read_templates(options)
+        background = BackgroundPairs(discovery.submissions, templates, options.similarity_threshold,
+                                     scratch / "copycheck")
+        try:
+            pending = [submission for submission in discovery.submissions if submission.student_id not in reused]
+            for submission in discovery.submissions:
+                if submission.student_id in reused:
+                    finish(submission, reused[submission.student_id], True)
+            if pending:
+                _grade_pending(plan, settings, options, scratch, pending, extra, finish)
+            results.sort(key=lambda item: item.student_id)
+            write_atomic(options.out / "scores.csv",
+                         scores_csv(results, assignment.check_ids, manual=sheet is not None))
+            written, export_warnings = _write_exports(options, results, assignment, entries, catalogue)
+            pairs, sources, similarity_warnings = _similarity(background, template_warnings)
+        finally:
+            background.close()
         write_atomic(options.out / "similarity.csv", _similarity_csv(pairs))
         notes = [*(unknown_students(sheet, [result.student_id for result in results]) if sheet else []),
                  *export_warnings, *similarity_warnings]

@@ -1,0 +1,106 @@
+"""Copy detection beside grading: a separate process at the lowest CPU priority, started before the
+first job and collected after the last.
+
+Why: copy detection needs the files, not the grades. Run after the last result, it was most of what a
+TA waited for once grading was done (single-threaded, one pass over every file). Run in the grader's
+own process beside grading, it held the GIL that the grading threads need to answer their workers.
+In a process of its own at nice 19 it uses the CPU that grading leaves idle, and the grader only
+collects its answer. Should that process fail for any reason, the grader computes the pairs itself:
+a TA never loses copy detection to it.
+
+This process runs our code on the TA's files (it reads, decodes and tokenizes them; it runs nothing
+of them), so it needs no sandbox. Request and answer are plain JSON files in the run's scratch folder.
+
+    python -m grader.copycheck REQUEST.json ANSWER.json
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from grader.decode import decode_submission
+from grader.discover import Submission
+from grader.similarity import Pair, Passage, similar_pairs
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+def decoded_sources(entries: Sequence[Mapping[str, str]]) -> dict[str, str]:
+    """Decoded code per student (notebooks as their code cells); undecodable files are left out."""
+    sources = {}
+    for entry in entries:
+        decoded = decode_submission(Path(entry["path"]), entry["kind"])
+        if decoded.source is not None:
+            sources[entry["student_id"]] = decoded.source
+    return sources
+
+
+def pairs_to_json(pairs: Sequence[Pair]) -> list[dict[str, Any]]:
+    return [asdict(pair) for pair in pairs]
+
+
+def pairs_from_json(data: Any) -> list[Pair]:
+    return [Pair(str(item["a"]), str(item["b"]), int(item["shared_tokens"]), float(item["score"]),
+                 tuple(Passage(**passage) for passage in item["passages"])) for item in data]
+
+
+def compute(request: Mapping[str, Any]) -> list[Pair]:
+    return similar_pairs(decoded_sources(request["submissions"]), request["templates"], request["threshold"])
+
+
+class BackgroundPairs:
+    """Starts the copy-detection process now; :meth:`pairs` waits for it (or computes them here)."""
+
+    def __init__(self, submissions: Sequence[Submission], templates: Sequence[str], threshold: float,
+                 folder: Path) -> None:
+        self.request = {"submissions": [{"student_id": item.student_id, "path": str(Path(item.path).resolve()),
+                                         "kind": item.kind} for item in submissions],
+                        "templates": list(templates), "threshold": threshold}
+        folder.mkdir(parents=True, exist_ok=True)
+        request_path, self.answer_path = folder / "request.json", folder / "answer.json"
+        request_path.write_text(json.dumps(self.request), encoding="utf-8")
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(PROJECT_DIR), os.environ.get("PYTHONPATH", "")]),
+               "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+        try:
+            self.process: subprocess.Popen[bytes] | None = subprocess.Popen(
+                [sys.executable, "-m", "grader.copycheck", str(request_path), str(self.answer_path)],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        except OSError:
+            self.process = None
+
+    def pairs(self) -> list[Pair]:
+        """The flagged pairs. Raises what :func:`similar_pairs` raises when it fails here as well."""
+        if self.process is not None and self.process.wait() == 0:
+            try:
+                return pairs_from_json(json.loads(self.answer_path.read_text(encoding="utf-8")))
+            except (OSError, ValueError, KeyError, TypeError):
+                pass
+        return compute(self.request)
+
+    def close(self) -> None:
+        """Stop the process if it still runs (the run was interrupted)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+def main(argv: Sequence[str]) -> int:
+    request_path, answer_path = Path(argv[0]), Path(argv[1])
+    if hasattr(os, "nice"):
+        os.nice(19)  # only the CPU that grading leaves idle
+    pairs = compute(json.loads(request_path.read_text(encoding="utf-8")))
+    partial = answer_path.with_suffix(".partial")
+    partial.write_text(json.dumps(pairs_to_json(pairs)), encoding="utf-8")
+    partial.replace(answer_path)  # the grader reads a whole answer or none
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
