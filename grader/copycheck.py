@@ -58,6 +58,8 @@ def compute(request: Mapping[str, Any]) -> list[Pair]:
 class BackgroundPairs:
     """Starts the copy-detection process now; :meth:`pairs` waits for it (or computes them here)."""
 
+    command: tuple[str, ...] = (sys.executable, "-m", "grader.copycheck")
+
     def __init__(self, submissions: Sequence[Submission], templates: Sequence[str], threshold: float,
                  folder: Path) -> None:
         self.request = {"submissions": [{"student_id": item.student_id, "path": str(Path(item.path).resolve()),
@@ -70,7 +72,7 @@ class BackgroundPairs:
                "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
         try:
             self.process: subprocess.Popen[bytes] | None = subprocess.Popen(
-                [sys.executable, "-m", "grader.copycheck", str(request_path), str(self.answer_path)],
+                [*self.command, str(request_path), str(self.answer_path)],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
         except OSError:
             self.process = None

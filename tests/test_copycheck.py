@@ -1,0 +1,71 @@
+"""Copy detection beside grading (grader/copycheck.py): the background process gives exactly the pairs
+the grader would compute itself, and when it cannot, the grader computes them itself."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from grader.copycheck import BackgroundPairs, compute, pairs_from_json, pairs_to_json
+from grader.discover import Submission
+from grader.grade import DEFAULT_TEMPLATES
+from grader.similarity import read_template
+
+FIXTURES = Path(__file__).parent / "fixtures"
+FILES = {"S0001": FIXTURES / "solutions" / "ex_02_S0001.py", "S0002": FIXTURES / "solutions" / "ex_02_S0002.py",
+         "S0003": FIXTURES / "similarity" / "ex_02_S0003.py", "C0003": FIXTURES / "similarity" / "ex_02_C0003.py"}
+
+
+def submissions(tmp_path: Path) -> list[Submission]:
+    """The similarity fixtures (one disguised copy among them) plus a file that is not Python at all."""
+    folder = tmp_path / "class"
+    folder.mkdir(parents=True)
+    items = []
+    for student_id, path in FILES.items():
+        target = folder / f"ex_02_{student_id}.py"
+        shutil.copyfile(path, target)
+        items.append(Submission(student_id, target, target.name, "py", 0.0))
+    broken = folder / "ex_02_X0001.py"
+    broken.write_bytes(b"\xff\xfe\x00 not python")
+    items.append(Submission("X0001", broken, broken.name, "py", 0.0))
+    return items
+
+
+def templates() -> list[str]:
+    return [text for text in (read_template(path) for path in DEFAULT_TEMPLATES) if text is not None]
+
+
+def test_the_background_process_finds_the_pairs_the_grader_would(tmp_path: Path) -> None:
+    background = BackgroundPairs(submissions(tmp_path), templates(), 0.5, tmp_path / "copycheck")
+    assert background.process is not None
+    pairs = background.pairs()
+    assert background.process.returncode == 0 and background.answer_path.is_file()  # it answered
+    assert pairs == compute(background.request)
+    assert {(pair.a, pair.b) for pair in pairs} == {("C0003", "S0003")}  # the disguised copy, nothing else
+
+
+@pytest.mark.parametrize("command", [("/nonexistent/python",),  # cannot start
+                                     (sys.executable, "-c", "import sys; sys.exit(3)"),  # fails
+                                     (sys.executable, "-c", "import sys; open(sys.argv[2], 'w').write('[{')")])
+def test_without_an_answer_the_grader_computes_the_pairs_itself(tmp_path: Path, command: tuple[str, ...],
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    expected = BackgroundPairs(submissions(tmp_path), templates(), 0.5, tmp_path / "expected").pairs()
+    monkeypatch.setattr(BackgroundPairs, "command", command)
+    background = BackgroundPairs(submissions(tmp_path / "again"), templates(), 0.5, tmp_path / "copycheck")
+    assert [(pair.a, pair.b, pair.score) for pair in background.pairs()] == \
+        [(pair.a, pair.b, pair.score) for pair in expected] and expected
+
+
+def test_an_interrupted_run_stops_the_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(BackgroundPairs, "command", (sys.executable, "-c", "import time; time.sleep(60)"))
+    background = BackgroundPairs(submissions(tmp_path), templates(), 0.5, tmp_path / "copycheck")
+    background.close()
+    assert background.process is not None and background.process.poll() is not None
+
+
+def test_pairs_survive_the_json_round_trip(tmp_path: Path) -> None:
+    pairs = BackgroundPairs(submissions(tmp_path), templates(), 0.5, tmp_path / "copycheck").pairs()
+    assert pairs and pairs_from_json(pairs_to_json(pairs)) == pairs
