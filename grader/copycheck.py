@@ -16,18 +16,24 @@ of them), so it needs no sandbox. Request and answer are plain JSON files in the
 
 from __future__ import annotations
 
-import json
 import os
+
+if __name__ == "__main__" and hasattr(os, "nice"):
+    os.nice(19)  # first: importing numpy, pygments and nbformat is a good part of this process's work
+
+import json
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from grader.decode import decode_submission
-from grader.discover import Submission
 from grader.similarity import Pair, Passage, similar_pairs
+
+if TYPE_CHECKING:
+    from grader.discover import Submission
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
@@ -95,8 +101,6 @@ class BackgroundPairs:
 
 def main(argv: Sequence[str]) -> int:
     request_path, answer_path = Path(argv[0]), Path(argv[1])
-    if hasattr(os, "nice"):
-        os.nice(19)  # only the CPU that grading leaves idle
     pairs = compute(json.loads(request_path.read_text(encoding="utf-8")))
     partial = answer_path.with_suffix(".partial")
     partial.write_text(json.dumps(pairs_to_json(pairs)), encoding="utf-8")
