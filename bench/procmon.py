@@ -170,6 +170,8 @@ class TreeMonitor:
             return "bwrap"
         if "zygote.py" in self._cmdline(info.pid):  # bwrap's own command line names zygote.py too
             return "zygote"
+        if "grader.copycheck" in self._cmdline(info.pid):  # copy detection beside grading (nice 19)
+            return "copycheck"
         return "other"
 
     def sample(self) -> None:
@@ -194,7 +196,7 @@ class TreeMonitor:
                 self.child_uid_by_pid[info.pid] = info.uid
             if role == "other":
                 self.others[info.comm] = max(self.others.get(info.comm, 0), info.hwm)
-            if role in ("grader", "zygote", "bwrap"):  # children's CPU arrives in their zygote's cutime
+            if role in ("grader", "zygote", "bwrap", "copycheck"):  # children's CPU arrives in their zygote's cutime
                 extra = info.cpu_children if role == "zygote" else 0.0
                 self.cpu_by_pid[info.pid] = (role, info.cpu_own + extra)
         self.peak_tree_rss = max(self.peak_tree_rss, tree_rss)
