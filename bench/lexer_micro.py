@@ -6,11 +6,11 @@ Over the submissions of ``tests/fixtures/solutions`` and ``examples/class`` (dec
 them; ``uv run python examples/make_class.py`` makes the class), in milliseconds per file, the best
 round of ``--rounds`` (rounds interleave the variants, so a noisy machine hits them alike):
 
-- ``tokenize lexer``: ``similarity._stream_tokenize``, on the files it lexes;
-- ``pygments lexer``: ``similarity._stream_pygments`` (what ``_stream`` was before);
-- ``_stream``: the tokenize lexer, Pygments for the files it hands over (reported);
+- ``tokenize lexer``: ``pylexer.stream_tokenize``, on the files it lexes;
+- ``pygments lexer``: ``pylexer.stream_pygments`` (what ``pylexer.stream`` was before);
+- ``pylexer.stream``: the tokenize lexer, Pygments for the files it hands over (reported);
 - ``fingerprint()``: one submission's fingerprint against the default templates' material, as
-  ``similar_pairs`` computes it, with ``_stream`` as it is and with Pygments only.
+  ``similar_pairs`` computes it, with ``pylexer.stream`` as it is and with Pygments only.
 
 Also checks that both lexers give the same stream for every file the tokenize lexer takes.
 """
@@ -26,7 +26,7 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
 
-from grader import similarity  # noqa: E402
+from grader import pylexer, similarity  # noqa: E402
 from grader.decode import decode_submission  # noqa: E402
 from grader.grade import DEFAULT_TEMPLATES  # noqa: E402
 
@@ -59,10 +59,10 @@ def main() -> None:
     taken, handed_over = {}, []
     for name, text in named.items():
         try:
-            taken[name] = similarity._stream_tokenize(text)
-        except Exception as error:  # reported: _stream would hand these to Pygments
+            taken[name] = pylexer.stream_tokenize(text)
+        except Exception as error:  # reported: stream() would hand these to Pygments
             handed_over.append(f"{name} ({type(error).__name__}: {error})")
-    different = [name for name, stream in taken.items() if stream != similarity._stream_pygments(named[name])]
+    different = [name for name, stream in taken.items() if stream != pylexer.stream_pygments(named[name])]
     print(f"{len(named)} files ({sum(map(len, named.values())) // len(named)} characters on average); "
           f"tokenize lexer takes {len(taken)}, hands {len(handed_over)} to Pygments; "
           f"streams that differ: {len(different)}")
@@ -80,18 +80,18 @@ def main() -> None:
         return similarity.fingerprint("x", text, template)
 
     def fingerprint_pygments(text: str) -> object:
-        original = similarity._stream
-        similarity._stream = similarity._stream_pygments
+        original = similarity.stream
+        similarity.stream = pylexer.stream_pygments  # fingerprint() looks it up in similarity's namespace
         try:
             return similarity.fingerprint("x", text, template)
         finally:
-            similarity._stream = original
+            similarity.stream = original
 
     variants: dict[str, tuple[Callable[[str], object], list[str]]] = {
-        "tokenize lexer": (similarity._stream_tokenize, lexable),
-        "pygments lexer": (similarity._stream_pygments, sources),
-        "_stream": (similarity._stream, sources),
-        "fingerprint() with _stream": (fingerprint_all, sources),
+        "tokenize lexer": (pylexer.stream_tokenize, lexable),
+        "pygments lexer": (pylexer.stream_pygments, sources),
+        "stream": (pylexer.stream, sources),
+        "fingerprint() with stream": (fingerprint_all, sources),
         "fingerprint() with pygments": (fingerprint_pygments, sources),
     }
     best = {name: float("inf") for name in variants}

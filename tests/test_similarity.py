@@ -23,6 +23,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import grader.pylexer as pylexer
 import grader.similarity as similarity
 from grader.decode import decode_submission
 from grader.grade import DEFAULT_TEMPLATES
@@ -198,7 +199,7 @@ STUDENT_LIKE = _student_like_sources()
 @pytest.mark.parametrize("name", list(STUDENT_LIKE))
 def test_the_tokenize_lexer_gives_the_pygments_stream_of_the_project_corpus(name: str) -> None:
     text = STUDENT_LIKE[name]
-    assert similarity._stream_tokenize(text) == similarity._stream_pygments(text)
+    assert pylexer.stream_tokenize(text) == pylexer.stream_pygments(text)
 
 
 def test_the_tokenize_lexer_gives_the_pygments_stream_of_the_grader_where_it_lexes() -> None:
@@ -209,10 +210,10 @@ def test_the_tokenize_lexer_gives_the_pygments_stream_of_the_grader_where_it_lex
     for path in paths:
         text = source(path)
         try:
-            fast = similarity._stream_tokenize(text)
-        except similarity._Unlike:
+            fast = pylexer.stream_tokenize(text)
+        except pylexer.Unlike:
             continue
-        assert fast == similarity._stream_pygments(text), path
+        assert fast == pylexer.stream_pygments(text), path
         taken += 1
     assert taken >= 0.9 * len(paths)
 
@@ -260,31 +261,31 @@ TRICKY = {
 @pytest.mark.parametrize("name", list(TRICKY))
 def test_the_tokenize_lexer_gives_the_pygments_stream_of_tricky_code(name: str) -> None:
     text = TRICKY[name]
-    assert similarity._stream_tokenize(text) == similarity._stream_pygments(text)
+    assert pylexer.stream_tokenize(text) == pylexer.stream_pygments(text)
 
 
 def test_keywords_and_builtins_are_kept_as_pygments_keeps_them() -> None:
     """Every Python keyword, soft keyword and builtin name, alone, after a dot and assigned to."""
-    names = sorted({*keyword.kwlist, *keyword.softkwlist, *dir(builtins), *similarity._BUILTINS})
+    names = sorted({*keyword.kwlist, *keyword.softkwlist, *dir(builtins), *pylexer._BUILTINS})
     for name in names:
         for text in (f"{name}\n", f"x.{name}\n", f"{name} = 1\n"):
             try:
-                fast = similarity._stream_tokenize(text)
-            except (similarity._Unlike, tokenize.TokenError, SyntaxError):
+                fast = pylexer.stream_tokenize(text)
+            except (pylexer.Unlike, tokenize.TokenError, SyntaxError):
                 continue  # "class\n": handed to Pygments
-            assert fast == similarity._stream_pygments(text), text
+            assert fast == pylexer.stream_pygments(text), text
 
 
 def _spy_on_pygments(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The sources ``_stream`` hands to Pygments from now on."""
     lexed: list[str] = []
-    pygments_stream = similarity._stream_pygments
+    pygments_stream = pylexer.stream_pygments
 
     def spy(text: str) -> tuple[list[str], list[int]]:
         lexed.append(text)
         return pygments_stream(text)
 
-    monkeypatch.setattr(similarity, "_stream_pygments", spy)
+    monkeypatch.setattr(pylexer, "stream_pygments", spy)
     return lexed
 
 
@@ -299,11 +300,11 @@ REJECTED_BY_TOKENIZE = {
 @pytest.mark.parametrize("name", list(REJECTED_BY_TOKENIZE))
 def test_what_tokenize_rejects_is_lexed_by_pygments(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     text = REJECTED_BY_TOKENIZE[name]
-    with pytest.raises((tokenize.TokenError, SyntaxError, similarity._Unlike)):
-        similarity._stream_tokenize(text)
-    expected = similarity._stream_pygments(text)
+    with pytest.raises((tokenize.TokenError, SyntaxError, pylexer.Unlike)):
+        pylexer.stream_tokenize(text)
+    expected = pylexer.stream_pygments(text)
     lexed = _spy_on_pygments(monkeypatch)
-    assert similarity._stream(text) == expected
+    assert pylexer.stream(text) == expected
     assert lexed == [text]
 
 
@@ -326,11 +327,11 @@ UNLIKE = {
 def test_what_the_tokenize_lexer_does_not_reproduce_is_lexed_by_pygments(name: str,
                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     text = UNLIKE[name]
-    with pytest.raises(similarity._Unlike):
-        similarity._stream_tokenize(text)
-    expected = similarity._stream_pygments(text)
+    with pytest.raises(pylexer.Unlike):
+        pylexer.stream_tokenize(text)
+    expected = pylexer.stream_pygments(text)
     lexed = _spy_on_pygments(monkeypatch)
-    assert similarity._stream(text) == expected
+    assert pylexer.stream(text) == expected
     assert lexed == [text]
 
 
@@ -338,9 +339,9 @@ def test_the_template_material_is_the_same_with_either_lexer(monkeypatch: pytest
     fast = [similarity.template_material(text) for text in templates()]
 
     def unlike(*_: object, **__: object) -> None:
-        raise similarity._Unlike("test: Pygments only")
+        raise pylexer.Unlike("test: Pygments only")
 
-    monkeypatch.setattr(similarity, "_stream_tokenize", unlike)
+    monkeypatch.setattr(pylexer, "stream_tokenize", unlike)
     assert [similarity.template_material(text) for text in templates()] == fast
 
 
@@ -355,7 +356,7 @@ _LAYOUT_PIECES = [" ", " ", "", "\n", "\n    ", " \\\n", "\r\n", "\t"]
 def test_wherever_the_tokenize_lexer_lexes_it_gives_the_pygments_stream(pieces: list[tuple[str, str]]) -> None:
     text = "".join(piece + layout for piece, layout in pieces)
     try:
-        fast = similarity._stream_tokenize(text)
-    except (similarity._Unlike, tokenize.TokenError, SyntaxError):
+        fast = pylexer.stream_tokenize(text)
+    except (pylexer.Unlike, tokenize.TokenError, SyntaxError):
         return
-    assert fast == similarity._stream_pygments(text)
+    assert fast == pylexer.stream_pygments(text)
