@@ -24,7 +24,7 @@ if __name__ == "__main__" and hasattr(os, "nice"):
 import json
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,14 +38,18 @@ if TYPE_CHECKING:
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 
-def decoded_sources(entries: Sequence[Mapping[str, str]]) -> dict[str, str]:
-    """Decoded code per student (notebooks as their code cells); undecodable files are left out."""
-    sources = {}
-    for entry in entries:
+def each_source(entries: Sequence[Mapping[str, str]]) -> Iterator[tuple[str, str]]:
+    """``(student id, decoded code)`` in id order (notebooks as their code cells), one file at a time;
+    undecodable files are left out."""
+    for entry in sorted(entries, key=lambda item: item["student_id"]):
         decoded = decode_submission(Path(entry["path"]), entry["kind"])
         if decoded.source is not None:
-            sources[entry["student_id"]] = decoded.source
-    return sources
+            yield entry["student_id"], decoded.source
+
+
+def decoded_sources(entries: Sequence[Mapping[str, str]]) -> dict[str, str]:
+    """Decoded code per student, all at once (the few whose passages a summary shows)."""
+    return dict(each_source(entries))
 
 
 def pairs_to_json(pairs: Sequence[Pair]) -> list[dict[str, Any]]:
@@ -58,7 +62,7 @@ def pairs_from_json(data: Any) -> list[Pair]:
 
 
 def compute(request: Mapping[str, Any]) -> list[Pair]:
-    return similar_pairs(decoded_sources(request["submissions"]), request["templates"], request["threshold"])
+    return similar_pairs(each_source(request["submissions"]), request["templates"], request["threshold"])
 
 
 class BackgroundPairs:

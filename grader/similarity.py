@@ -254,14 +254,21 @@ def _ragged_arange(sizes: np.ndarray) -> np.ndarray:
     return np.arange(total) - np.repeat(np.cumsum(sizes) - sizes, sizes)
 
 
-def similar_pairs(sources: Mapping[str, str], template_sources: Sequence[str],
+def similar_pairs(sources: Mapping[str, str] | Iterable[tuple[str, str]], template_sources: Sequence[str],
                   threshold: float = DEFAULT_THRESHOLD) -> list[Pair]:
-    """Flagged pairs, most similar first; ``sources`` maps student id to decoded Python source."""
+    """Flagged pairs, most similar first.
+
+    ``sources`` maps student id to decoded Python source, or yields ``(student id, source)`` in id
+    order: then each source is dropped once fingerprinted, and a class is held as fingerprints only
+    (a few KB per student, instead of its decoded text).
+    """
     template: set[int] = set()
     for text in template_sources:
         for material in template_material(text):
             template.update(windows(material, TEMPLATE_K))
-    prints = [fingerprint(student_id, sources[student_id], template) for student_id in sorted(sources)]
+    items = ((student_id, sources[student_id]) for student_id in sorted(sources)) \
+        if isinstance(sources, Mapping) else sources
+    prints = [fingerprint(student_id, source, template) for student_id, source in items]
     common_limit = max(COMMON_MIN, COMMON_SHARE * len(prints))
     pairs = []
     for first, second, shared in _shared_by_pair(prints, common_limit):
