@@ -24,11 +24,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from grader import similarity
 from grader.decode import decode_submission
 from grader.definitions import definitions_only
 from grader.discover import Submission
 from grader.engine import Plan, execute, judge
-from grader.grade import grade_submission
+from grader.grade import DEFAULT_TEMPLATES, grade_submission
 from grader.inprocess import in_process_runner
 from grader.sandbox import child
 
@@ -128,4 +129,25 @@ def result_bytes(plan: Plan, submissions: Sequence[Submission], count: int = 20)
         after = tracemalloc.get_traced_memory()[0]
     finally:
         tracemalloc.stop()
+    return max(0, (after - before) // count)
+
+
+def fingerprint_bytes(submissions: Sequence[Submission], count: int = 200) -> int:
+    """Bytes copy detection keeps per student (its fingerprint) until the pairs are found: the other
+    per-student state that a class-level result needs, in the copy-detection process."""
+    template: set[int] = set()
+    for path in DEFAULT_TEMPLATES:
+        for material in similarity.template_material(path.read_text(encoding="utf-8")):
+            template.update(similarity.windows(material, similarity.TEMPLATE_K))
+    sources = [decode_submission(item.path, item.kind).source or "" for item in submissions]
+    similarity.fingerprint("warm", sources[0], template)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        kept = [similarity.fingerprint(str(index), sources[index % len(sources)], template) for index in range(count)]
+        after = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    del kept
     return max(0, (after - before) // count)
