@@ -10,12 +10,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from grader.assignment import Assignment
 from grader.definitions import definitions_only
 from grader.engine import Plan, execute, judge
-from grader.sandbox import launcher
+from grader.sandbox import launcher, protocol
 from grader.sandbox.launcher import CASES_UNKNOWN, SandboxSettings, Worker, encode_job
 from reference.data import DEFAULT_DATA_PATH
 
@@ -74,3 +75,18 @@ def test_a_line_without_cases_has_only_the_key(plan: Plan) -> None:
     job = plan.job("m", "s", "d", start=0, mode="full", load_error=None, wall_seconds=1)
     assert "cases" not in json.loads(encode_job(job, with_cases=False))
     assert json.loads(encode_job(job))["cases"] == plan.cases
+
+
+def test_a_result_larger_than_the_pipe_arrives_whole(plan: Plan, worker: Worker) -> None:
+    """Result lines are read at the zygote's polls and at exit; a job whose answer is many pipe-fulls
+    (a 4.8 MB array, 6.4 MB of JSON) switches to reading as it comes and loses nothing."""
+    source = "import numpy as np\n\ndef big():\n    return np.arange(600_000, dtype=np.float64)\n"
+    case = {"id": "big/0", "ops": [{"op": "call", "fn": "big", "args": [], "out": "y"}]}
+    job = {**plan.job("ex_02_B0001", source, source, start=0, mode="full", load_error=None, wall_seconds=20),
+           "cases": [case], "_cases_json": None, "cases_key": None}
+    answer = worker.run(job)
+    assert not answer["result_overflow"] and not answer["timed_out"] and answer["exit_code"] == 0
+    lines = [json.loads(line) for line in answer["results"]]
+    assert [line.get("case") for line in lines[1:-1]] == ["big/0"] and lines[-1] == {"done": True}
+    received = protocol.decode(lines[1]["outputs"]["y"])
+    np.testing.assert_array_equal(received, np.arange(600_000, dtype=np.float64))

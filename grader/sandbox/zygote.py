@@ -354,17 +354,19 @@ def enlarge_pipe(fd: int) -> bool:
         return False
 
 
-def drain(fd: int, kind: str, collected: Collected) -> None:
-    """Read what is left in a pipe whose writers are all dead (or, without a sandbox, stop at once
-    when a survivor still holds it)."""
+def drain(fd: int, kind: str, collected: Collected) -> int:
+    """Read what a pipe holds now, without waiting: what is left once its writers are dead (or, without
+    a sandbox, stop at once when a survivor still holds it), or the results so far. Returns the bytes read."""
     os.set_blocking(fd, False)
+    read = 0
     while True:
         try:
             chunk = os.read(fd, 65536)
         except (BlockingIOError, InterruptedError):
-            return
+            return read
         if not chunk:
-            return
+            return read
+        read += len(chunk)
         collected.add(kind, chunk)
 
 
@@ -412,8 +414,10 @@ def run_job(job: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
             break
         if now >= next_check:
             next_check = now + POLL_SECONDS
-            if results_polled:
-                drain(result_r, "result", collected)
+            if results_polled and drain(result_r, "result", collected) >= RESULT_PIPE_BYTES // 2:
+                # a big answer (a huge array): read it as it comes, not a pipe's worth per poll
+                results_polled = False
+                selector.register(result_r, selectors.EVENT_READ, "result")
             limit = tmp_overused(config)
             if limit:
                 break
