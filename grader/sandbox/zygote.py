@@ -399,7 +399,8 @@ def run_job(job: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
         exit_fd = None
     # The child writes one result line per case. Waking up for each would cost more CPU than the line:
     # with a pidfd and a pipe large enough for a whole job's results, they are read at the watchdog's
-    # polls and at exit instead (a child that fills the pipe just waits for the next poll).
+    # polls and at exit instead (a child that fills the pipe waits for the next poll, which then
+    # switches to reading as it comes).
     results_polled = exit_fd is not None and enlarge_pipe(result_r)
     if not results_polled:
         selector.register(result_r, selectors.EVENT_READ, "result")
