@@ -20,6 +20,7 @@ import numpy as np
 ALLOWED_DTYPES = ("<f8", "<f4", "<f2", "<i8", "<i4", "<i2", "|i1", "<u8", "<u4", "<u2", "|u1", "|b1")
 MAX_ARRAY_BYTES = 64 * 1024 * 1024
 MAX_DEPTH = 6
+MAX_DIMENSIONS = 64
 MAX_ITEMS = 100_000
 
 
@@ -87,9 +88,12 @@ def _decode_array(spec: dict[str, Any]) -> np.ndarray | np.generic:
     dtype = str(spec.get("dtype"))
     if dtype not in ALLOWED_DTYPES:
         raise ValueError(f"dtype {dtype!r} is not allowed")
-    shape = tuple(int(n) for n in spec.get("shape", ()))
-    if any(n < 0 for n in shape):
-        raise ValueError("negative dimension")
+    dims = spec.get("shape", ())
+    if not isinstance(dims, list | tuple) or len(dims) > MAX_DIMENSIONS:  # numpy's own limit; bounds the work below
+        raise ValueError("too many dimensions")
+    shape = tuple(int(n) for n in dims)
+    if any(n < 0 or n > MAX_ARRAY_BYTES for n in shape):
+        raise ValueError("bad dimension")
     raw = base64.b64decode(spec.get("b64", ""), validate=True)
     expected = math.prod(shape) * np.dtype(dtype).itemsize  # exact integers: no overflow, 10x cheaper than np.prod
     if len(raw) != expected or len(raw) > MAX_ARRAY_BYTES:
@@ -103,7 +107,10 @@ class Opaque:
 
     def __init__(self, description: str, shape: list[int] | None = None) -> None:
         self.description = description
-        self.shape = tuple(shape) if shape is not None else None
+        # shown in reports: a plain shape or nothing (the child is not trusted to send one)
+        plain = isinstance(shape, list | tuple) and len(shape) <= MAX_DIMENSIONS and all(
+            isinstance(n, int) and 0 <= n <= MAX_ARRAY_BYTES for n in shape)
+        self.shape = tuple(shape) if plain else None  # type: ignore[arg-type]
 
     def __repr__(self) -> str:
         return f"<{self.description}>"
