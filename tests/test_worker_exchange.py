@@ -7,6 +7,7 @@ name them by key. These tests use the real worker (bubblewrap when the machine h
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -90,3 +91,41 @@ def test_a_result_larger_than_the_pipe_arrives_whole(plan: Plan, worker: Worker)
     assert [line.get("case") for line in lines[1:-1]] == ["big/0"] and lines[-1] == {"done": True}
     received = protocol.decode(lines[1]["outputs"]["y"])
     np.testing.assert_array_equal(received, np.arange(600_000, dtype=np.float64))
+
+
+@pytest.mark.parametrize("shape", [[1] * 150_000, [2**40] * 64, [10**1000], "12", [-1]])
+def test_a_forged_array_shape_is_refused_without_work(shape: Any) -> None:
+    """The child writes the shapes; decoding one must cost nothing whatever it says (math.prod of 150,000
+    dimensions took 40 s of the grader's GIL, with every other student's job waiting)."""
+    with pytest.raises(ValueError):
+        protocol.decode({"__nd__": {"dtype": "<f8", "shape": shape, "b64": ""}})
+    assert protocol.Opaque("x", shape).shape is None  # nor is it shown in a report
+
+
+def test_a_plain_shape_still_decodes() -> None:
+    encoded = protocol.encode(np.zeros((2, 0, 3)))
+    assert protocol.decode(encoded).shape == (2, 0, 3)
+    assert protocol.Opaque("x", [2, 3]).shape == (2, 3)
+
+
+def test_a_closed_pool_hands_out_no_worker(tmp_path: Path) -> None:
+    """After an interruption closes the pool, a grading thread still waiting gets no worker (and so
+    starts no new sandbox) instead of one that close() already stopped."""
+    pool = launcher.WorkerPool(SandboxSettings.detect(DEFAULT_DATA_PATH), 1, tmp_path)
+    taken = pool.acquire()
+    waiting: list[BaseException] = []
+
+    def wait_for_one() -> None:
+        try:
+            pool.acquire()
+        except launcher.WorkerLost as exc:
+            waiting.append(exc)
+
+    thread = threading.Thread(target=wait_for_one)
+    thread.start()
+    pool.close()
+    thread.join(timeout=10)
+    assert not thread.is_alive() and len(waiting) == 1
+    with pytest.raises(launcher.WorkerLost):
+        pool.acquire()
+    assert taken.process is None  # never started, and close() left nothing running

@@ -349,11 +349,15 @@ class WorkerPool:
         self._free = [Worker(settings, index, scratch) for index in range(size)]
         self._all = list(self._free)
         self._lock = threading.Condition()
+        self._closed = False
 
     def acquire(self) -> Worker:
+        """A free worker; raises WorkerLost once the pool is closed (an interrupted run starts none again)."""
         with self._lock:
-            while not self._free:
+            while not self._free and not self._closed:
                 self._lock.wait()
+            if self._closed:
+                raise WorkerLost("the pool is closed")
             return self._free.pop()
 
     def release(self, worker: Worker) -> None:
@@ -362,6 +366,9 @@ class WorkerPool:
             self._lock.notify()
 
     def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            self._lock.notify_all()
         for worker in self._all:
             worker.stop()
 
