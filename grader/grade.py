@@ -138,8 +138,13 @@ def sandbox_runner(pool: WorkerPool, stopping: threading.Event | None = None) ->
     def run(job: dict) -> dict:
         if stopping is not None and stopping.is_set():
             raise RunnerLost("interrupted")
-        worker = pool.acquire()
         try:
+            worker = pool.acquire()
+        except WorkerLost as exc:
+            raise RunnerLost(str(exc)) from None
+        try:
+            if stopping is not None and stopping.is_set():  # interrupted while waiting for the worker
+                raise RunnerLost("interrupted")
             return worker.run(job)
         except WorkerLost as exc:
             raise RunnerLost(str(exc)) from None
@@ -313,9 +318,10 @@ def _grade_pending(plan: Plan, settings: SandboxSettings, options: GradeOptions,
     cancelled, the workers are killed, and the threads still running give up their results.
     """
     stopping = threading.Event()
-    # Twice as many grading threads as workers: a worker is borrowed only for its job, so while one
-    # thread decodes the next file or judges the last answer, another one keeps the worker busy.
-    executor = ThreadPoolExecutor(max_workers=2 * max(1, options.jobs))
+    # One grading thread per worker: a thread never waits for a worker, so the time limit a submission's
+    # budget counts (engine.execute) is its own. (Two per worker gained ~2 % and let one student's slow
+    # job eat into another's budget.)
+    executor = ThreadPoolExecutor(max_workers=max(1, options.jobs))
     with WorkerPool(settings, max(1, options.jobs), scratch / "workers") as pool:
         runner = sandbox_runner(pool, stopping)
         try:
