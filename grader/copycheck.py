@@ -9,19 +9,16 @@ collects its answer. Should that process fail for any reason, the grader compute
 a TA never loses copy detection to it.
 
 This process runs our code on the TA's files (it reads, decodes and tokenizes them; it runs nothing
-of them), so it needs no sandbox. Request and answer are plain JSON files in the run's scratch folder.
-
-    python -m grader.copycheck REQUEST.json ANSWER.json
+of them), so it needs no sandbox, but it must import nothing but our code and the installed libraries:
+it starts isolated (``python -I``: no current folder, no PYTHON* variables, no user site-packages) in
+the run's scratch folder, with the project's folder put first on its path (:data:`BOOTSTRAP`). Request
+and answer are plain JSON files in that folder.
 """
 
 from __future__ import annotations
 
-import os
-
-if __name__ == "__main__" and hasattr(os, "nice"):
-    os.nice(19)  # first: importing numpy, pygments and nbformat is a good part of this process's work
-
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping, Sequence
@@ -36,6 +33,10 @@ if TYPE_CHECKING:
     from grader.discover import Submission
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
+#: ``python -I -c BOOTSTRAP PROJECT_DIR REQUEST ANSWER``: lower the priority first (importing numpy,
+#: pygments and nbformat is a good part of the work), then import the grader from PROJECT_DIR only.
+BOOTSTRAP = ("import os, sys; hasattr(os, 'nice') and os.nice(19); sys.path.insert(0, sys.argv[1]); "
+             "from grader.copycheck import main; sys.exit(main(sys.argv[2:]))")
 
 
 def each_source(entries: Sequence[Mapping[str, str]]) -> Iterator[tuple[str, str]]:
@@ -68,22 +69,22 @@ def compute(request: Mapping[str, Any]) -> list[Pair]:
 class BackgroundPairs:
     """Starts the copy-detection process now; :meth:`pairs` waits for it (or computes them here)."""
 
-    command: tuple[str, ...] = (sys.executable, "-m", "grader.copycheck")
+    command: tuple[str, ...] = (sys.executable, "-I", "-c", BOOTSTRAP, str(PROJECT_DIR))
 
     def __init__(self, submissions: Sequence[Submission], templates: Sequence[str], threshold: float,
                  folder: Path) -> None:
         self.request = {"submissions": [{"student_id": item.student_id, "path": str(Path(item.path).resolve()),
                                          "kind": item.kind} for item in submissions],
                         "templates": list(templates), "threshold": threshold}
-        folder.mkdir(parents=True, exist_ok=True)
         request_path, self.answer_path = folder / "request.json", folder / "answer.json"
-        request_path.write_text(json.dumps(self.request), encoding="utf-8")
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(PROJECT_DIR), os.environ.get("PYTHONPATH", "")]),
-               "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-        try:
-            self.process: subprocess.Popen[bytes] | None = subprocess.Popen(
-                [*self.command, str(request_path), str(self.answer_path)],
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+        self.process: subprocess.Popen[bytes] | None = None
+        try:  # whatever fails here, pairs() computes them in this process
+            folder.mkdir(parents=True, exist_ok=True)
+            request_path.write_text(json.dumps(self.request), encoding="utf-8")
+            self.process = subprocess.Popen([*self.command, str(request_path), str(self.answer_path)], cwd=folder,
+                                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                            stderr=subprocess.DEVNULL, env=env)
         except OSError:
             self.process = None
 
@@ -111,6 +112,3 @@ def main(argv: Sequence[str]) -> int:
     partial.replace(answer_path)  # the grader reads a whole answer or none
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

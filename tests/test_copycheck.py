@@ -70,3 +70,28 @@ def test_an_interrupted_run_stops_the_process(tmp_path: Path, monkeypatch: pytes
 def test_pairs_survive_the_json_round_trip(tmp_path: Path) -> None:
     pairs = BackgroundPairs(submissions(tmp_path), templates(), 0.5, tmp_path / "copycheck").pairs()
     assert pairs and pairs_from_json(pairs_to_json(pairs)) == pairs
+
+
+def test_the_process_imports_nothing_from_the_folder_the_ta_runs_in(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A ``json.py`` or ``numpy.py`` beside the class (or a PYTHONPATH) must not run outside the sandbox."""
+    here = tmp_path / "ta"
+    here.mkdir()
+    marker = tmp_path / "imported"
+    for name in ("json", "numpy", "pygments", "grader"):
+        (here / f"{name}.py").write_text(f"open({str(marker)!r}, 'a').write('{name}\\n')\n", encoding="utf-8")
+    monkeypatch.chdir(here)
+    monkeypatch.setenv("PYTHONPATH", str(here))
+    background = BackgroundPairs(submissions(tmp_path), templates(), 0.5, tmp_path / "copycheck")
+    pairs = background.pairs()
+    assert background.process is not None and background.process.returncode == 0 and background.answer_path.is_file()
+    assert not marker.exists()
+    assert {(pair.a, pair.b) for pair in pairs} == {("C0003", "S0003")}
+
+
+def test_a_scratch_folder_that_cannot_be_written_costs_nothing(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder", encoding="utf-8")
+    background = BackgroundPairs(submissions(tmp_path), templates(), 0.5, blocker / "copycheck")
+    assert background.process is None
+    assert {(pair.a, pair.b) for pair in background.pairs()} == {("C0003", "S0003")}
