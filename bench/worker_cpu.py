@@ -78,7 +78,7 @@ def one_round(plan: Plan, settings: SandboxSettings, jobs: int) -> tuple[float, 
         worker = Worker(settings, 0, Path(scratch))
         worker.start()
         for _ in range(jobs):
-            execution = execute(plan, worker.run, "ex_02_S0001", source, definitions)
+            execution = execute(plan, worker.run, "ex_02_S0001", source, lambda: definitions)  # lazy, as grade
             assert all(result.passed for result in judge(plan, execution)), "the solution must get full marks"
         wall = time.perf_counter() - started
         assert worker.process is not None

@@ -84,13 +84,25 @@ def crash_note(answer: Mapping[str, Any]) -> str | None:
     return None
 
 
+MAX_FRAMES = 8
+
+
 def with_note_params(error: Any, limits: Mapping[str, Any]) -> Any:
-    """Keep a child's ``note`` only when it names a containment sentence, and give it the limits to
-    show. The child is not trusted: an unknown key is dropped rather than rendered."""
-    if not isinstance(error, dict) or "note" not in error:
-        return error
-    note = str(error.get("note"))
-    cleaned = {key: value for key, value in error.items() if key != "note"}
+    """A child's error as plain data the reports can always render. The child is not trusted: its
+    ``note`` is kept only when it names a containment sentence (given the limits to show), an unknown
+    key is dropped rather than rendered, and its traceback frames become ``{line, function, code}``."""
+    if error is None:
+        return None
+    if not isinstance(error, dict):
+        return {"type": "Error", "message": str(error)[:600]}
+    cleaned = {key: value for key, value in error.items() if key not in ("note", "note_params", "traceback")}
+    frames = error.get("traceback")
+    if isinstance(frames, list):
+        cleaned["traceback"] = [
+            {"line": frame.get("line") if isinstance(frame.get("line"), int) else "?",
+             "function": str(frame.get("function", "?"))[:100], "code": str(frame.get("code", ""))[:200]}
+            for frame in frames[-MAX_FRAMES:] if isinstance(frame, dict)]
+    note = str(error.get("note") or "")
     if note.startswith("containment.") and note in engine_catalogue():
         cleaned["note"] = note
         cleaned["note_params"] = {"tmp_mb": TMP_MB, **{key: value for key, value in limits.items()
@@ -169,7 +181,9 @@ def execute(plan: Plan, runner: Runner, module_name: str, source: str,
                 execution.load = {"mode": "definitions", "error": {"type": "timeout", "seconds": budget}}
             break
         execution.attempts += 1
-        job = plan.job(module_name, source, definitions_text() if mode == "definitions" else made, start=start,
+        # a restart after a crash loads the file again: it carries the fallback in case loading fails then
+        lazy = mode == "full" and start == 0
+        job = plan.job(module_name, source, made if lazy else definitions_text(), start=start,
                        mode=mode, load_error=load_error, wall_seconds=remaining)
         try:
             answer = runner(job)
@@ -194,7 +208,7 @@ def execute(plan: Plan, runner: Runner, module_name: str, source: str,
         if not execution.load:
             load = dict(lines[0]["load"]) if isinstance(lines[0]["load"], dict) else {}
             if load.get("needs_definitions") and mode == "full":  # asked for them: run again with them
-                mode, load_error = "definitions", load.get("error")
+                mode, load_error = "definitions", with_note_params(load.get("error"), plan.limits)
                 continue
             for key in ("error", "definitions_error"):
                 load[key] = with_note_params(load.get(key), plan.limits)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from grader.assignment import Assignment
 from grader.definitions import definitions_only
 from grader.engine import Execution, Plan, execute, judge
 from grader.inprocess import in_process_runner
+from grader.report import check_message
 from reference.data import DEFAULT_DATA_PATH
 
 SOLUTION = Path(__file__).resolve().parent / "fixtures" / "solutions" / "ex_02_S0001.py"
@@ -74,3 +76,48 @@ def test_the_fallback_is_extracted_only_for_a_file_that_fails_to_load(tmp_path: 
     assert lazy.load["mode"] == "definitions" and lazy.load["error"]["type"] == "ModuleNotFoundError"
     assert "needs_definitions" not in lazy.load
     assert outcomes(lazy) == outcomes(eager)
+
+
+def scripted(answers: list[dict], jobs: list[dict]):
+    """A runner that records each job and gives the next scripted answer (a child that says what it likes)."""
+
+    def run(job: dict) -> dict:
+        jobs.append(job)
+        return answers.pop(0)
+
+    return run
+
+
+def test_a_forged_load_error_cannot_break_the_reports() -> None:
+    """The child is not trusted: an unknown note or malformed frames in the load error it reports, then a
+    crash in the definitions-only run, still give this student a rendered report (the run went on)."""
+    plan = Plan.create(Assignment.named("ex_02"), seed=0, data_file=DEFAULT_DATA_PATH)
+    forged = {"type": "RuntimeError", "message": "x", "note": "no.such.key",
+              "traceback": [{"line": 1}, "not a frame", {"function": {"a": 1}, "code": None, "line": "7"}]}
+    answers = [{"results": [json.dumps({"load": {"mode": "full", "error": forged, "needs_definitions": True}}),
+                            json.dumps({"done": True})]},
+               {"exit_code": -11, "results": []}]  # the definitions-only run dies at once
+    jobs: list[dict] = []
+    execution = execute(plan, scripted(answers, jobs), "ex_02_E0001", "x = 1\n", lambda: "x = 1\n")
+    assert [job["mode"] for job in jobs] == ["full", "definitions"] and jobs[1]["definitions"] == "x = 1\n"
+    catalogue = Assignment.named("ex_02").catalogue()
+    rendered = [check_message(result, catalogue, "ja") for result in judge(plan, execution)]
+    assert not any("no.such.key" in text for text in rendered)
+    assert "RuntimeError" in rendered[0]
+
+
+def test_a_restart_after_a_crash_carries_the_fallback() -> None:
+    """After a crash in case 3 the file is loaded again for the rest; should loading fail then, the child
+    must have the definitions at hand (it cannot ask again: the load was already reported)."""
+    plan = Plan.create(Assignment.named("ex_02"), seed=0, data_file=DEFAULT_DATA_PATH)
+    first = [json.dumps({"load": {"mode": "full", "error": None}})] + [
+        json.dumps({"case": case["id"], "outputs": {}, "error": None}) for case in plan.cases[:2]]
+    rest = [json.dumps({"load": {"mode": "full", "error": None}})] + [
+        json.dumps({"case": case["id"], "outputs": {}, "error": None}) for case in plan.cases[3:]] + [
+        json.dumps({"done": True})]
+    jobs: list[dict] = []
+    extracted = []
+    execute(plan, scripted([{"exit_code": -11, "results": first}, {"results": rest}], jobs), "ex_02_E0001",
+            "x = 1\n", lambda: extracted.append(1) or "x = 1\n")
+    assert [job["start"] for job in jobs] == [0, 3]
+    assert jobs[0]["definitions"] is None and jobs[1]["definitions"] == "x = 1\n" and extracted == [1]
