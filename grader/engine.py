@@ -84,9 +84,6 @@ def crash_note(answer: Mapping[str, Any]) -> str | None:
     return None
 
 
-MAX_FRAMES = 8
-
-
 def with_note_params(error: Any, limits: Mapping[str, Any]) -> Any:
     """A child's error as plain data the reports can always render. The child is not trusted: its
     ``note`` is kept only when it names a containment sentence (given the limits to show), an unknown
@@ -101,7 +98,7 @@ def with_note_params(error: Any, limits: Mapping[str, Any]) -> Any:
         cleaned["traceback"] = [
             {"line": frame.get("line") if isinstance(frame.get("line"), int) else "?",
              "function": str(frame.get("function", "?"))[:100], "code": str(frame.get("code", ""))[:200]}
-            for frame in frames[-MAX_FRAMES:] if isinstance(frame, dict)]
+            for frame in frames[-protocol.MAX_FRAMES:] if isinstance(frame, dict)]
     note = str(error.get("note") or "")
     if note.startswith("containment.") and note in engine_catalogue():
         cleaned["note"] = note
@@ -163,7 +160,7 @@ def execute(plan: Plan, runner: Runner, module_name: str, source: str,
     def definitions_text() -> str:
         nonlocal made
         if made is None:
-            made = definitions() if callable(definitions) else definitions
+            made = definitions()  # type: ignore[operator]  # a str was taken above
         return made
 
     budget = float(plan.limits.get("wall_seconds", 20))

@@ -38,7 +38,6 @@ except ImportError:  # pragma: no cover - exercised inside the sandbox
     import protocol  # type: ignore[no-redef]
 
 MAX_MESSAGE_CHARS = 600
-MAX_FRAMES = 8
 _PATH_PART = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[(-?\d+)\]")
 HIDDEN_MODULES = ("grader", "reference")  # the grader's own packages: never importable by a submission
 LIMITS: dict[str, Any] = {}  # the job's limits, for the notes that explain a limit the student hit
@@ -163,7 +162,7 @@ def describe_error(exc: BaseException, student_file: str | None) -> dict[str, An
         "message": message,
         "traceback": [
             {"line": frame.lineno, "function": frame.name, "code": (frame.line or "")[:200]}
-            for frame in own[-MAX_FRAMES:]
+            for frame in own[-protocol.MAX_FRAMES:]
         ],
     }
     if note:

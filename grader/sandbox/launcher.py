@@ -25,6 +25,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from grader.sandbox.protocol import CASES_UNKNOWN
+
 SANDBOX_DIR = Path(__file__).resolve().parent
 SANDBOX_FILES = ("protocol.py", "child.py", "zygote.py")
 INSIDE_DIR = "/exgrader"
@@ -38,7 +40,6 @@ TMP_FILES = 20_000  # files a submission may create there (the watchdog kills it
 PASSED_ENVIRONMENT = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE",  # needed for correct BLAS on some CPUs
                       "SYSTEMROOT", "WINDIR")  # Windows: Python cannot start without them
 START_TIMEOUT = 60.0
-CASES_UNKNOWN = "cases_unknown"  # the zygote's answer to a job whose cases it does not hold (zygote.py)
 FORK = hasattr(os, "fork")  # False on Windows: the worker then runs each job in a fresh interpreter
 
 

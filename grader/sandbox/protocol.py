@@ -22,6 +22,9 @@ MAX_ARRAY_BYTES = 64 * 1024 * 1024
 MAX_DEPTH = 6
 MAX_DIMENSIONS = 64
 MAX_ITEMS = 100_000
+MAX_FRAMES = 8  # the student's own traceback frames an error report keeps (child sends, engine re-checks)
+#: the zygote's answer to a job that names, by ``cases_key``, cases it does not hold (the launcher resends them)
+CASES_UNKNOWN = "cases_unknown"
 
 
 def encode(value: Any, _depth: int = 0) -> Any:

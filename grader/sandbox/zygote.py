@@ -43,7 +43,6 @@ PR_SET_CHILD_SUBREAPER = 36
 PR_SET_NO_NEW_PRIVS = 38
 IPC_RMID = 0
 MAX_RESULT_BYTES = 32 * 1024 * 1024
-CASES_UNKNOWN = "cases_unknown"  # answer to a job that names cases this zygote does not hold (launcher.py)
 RESULT_PIPE_BYTES = 1024 * 1024  # the default pipe-max-size; a job's results are ~50 KB
 POLL_SECONDS = 0.05  # how often the watchdog looks at /tmp while the child runs
 SWEEP_SECONDS = 5.0
@@ -572,7 +571,7 @@ def main() -> None:
             elif job.get("cases_key") is not None and job.get("cases_key") == held.get("key"):
                 job["cases"] = held["cases"]
             else:
-                answer = {"job": None, "zygote_error": CASES_UNKNOWN}
+                answer = {"job": None, "zygote_error": child.protocol.CASES_UNKNOWN}
                 job = None
             if job is not None:
                 answer = run_job_spawned(job, config) if spawn else run_job(job, config)
