@@ -135,10 +135,7 @@ def result_bytes(plan: Plan, submissions: Sequence[Submission], count: int = 20)
 def fingerprint_bytes(submissions: Sequence[Submission], count: int = 200) -> int:
     """Bytes copy detection keeps per student (its fingerprint) until the pairs are found: the other
     per-student state that a class-level result needs, in the copy-detection process."""
-    template: set[int] = set()
-    for path in DEFAULT_TEMPLATES:
-        for material in similarity.template_material(path.read_text(encoding="utf-8")):
-            template.update(similarity.windows(material, similarity.TEMPLATE_K))
+    template = similarity.template_windows(path.read_text(encoding="utf-8") for path in DEFAULT_TEMPLATES)
     sources = [decode_submission(item.path, item.kind).source or "" for item in submissions]
     similarity.fingerprint("warm", sources[0], template)
     gc.collect()

@@ -69,10 +69,7 @@ def main() -> None:
     for line in handed_over + [f"DIFFERENT: {name}" for name in different]:
         print("   ", line)
 
-    template: set[int] = set()
-    for path in DEFAULT_TEMPLATES:
-        for stream in similarity.template_material(path.read_text(encoding="utf-8")):
-            template.update(similarity.windows(stream, similarity.TEMPLATE_K))
+    template = similarity.template_windows(path.read_text(encoding="utf-8") for path in DEFAULT_TEMPLATES)
     sources = list(named.values())
     lexable = [named[name] for name in taken]
 

@@ -85,6 +85,13 @@ def template_material(source: str) -> list[list[str]]:
     return [code, stream("\n".join(hints))[0], *(stream(hint)[0] for hint in hints)]
 
 
+def template_windows(template_sources: Iterable[str]) -> set[int]:
+    """The hashes of every ``TEMPLATE_K`` window of the templates' material: what :func:`fingerprint`
+    takes out of a submission as "told to write"."""
+    return {value for text in template_sources for material in template_material(text)
+            for value in windows(material, TEMPLATE_K)}
+
+
 _NO_HASHES = np.empty(0, dtype=np.uint64)
 _NO_STARTS = np.empty(0, dtype=np.int32)
 
@@ -262,10 +269,7 @@ def similar_pairs(sources: Mapping[str, str] | Iterable[tuple[str, str]], templa
     order: then each source is dropped once fingerprinted, and a class is held as fingerprints only
     (a few KB per student, instead of its decoded text).
     """
-    template: set[int] = set()
-    for text in template_sources:
-        for material in template_material(text):
-            template.update(windows(material, TEMPLATE_K))
+    template = template_windows(template_sources)
     items = ((student_id, sources[student_id]) for student_id in sorted(sources)) \
         if isinstance(sources, Mapping) else sources
     prints = [fingerprint(student_id, source, template) for student_id, source in items]
