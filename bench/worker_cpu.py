@@ -18,7 +18,6 @@ Rounds alternate "start only" and "start + jobs" so that the machine's noise hit
 from __future__ import annotations
 
 import argparse
-import os
 import resource
 import statistics
 import sys
@@ -29,6 +28,8 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
 
+from procmon import descendants, read_stat  # noqa: E402
+
 from grader.assignment import Assignment  # noqa: E402
 from grader.decode import decode_submission  # noqa: E402
 from grader.definitions import definitions_only  # noqa: E402
@@ -37,7 +38,6 @@ from grader.sandbox.launcher import SandboxSettings, Worker  # noqa: E402
 
 SOLUTION = PROJECT / "tests" / "fixtures" / "solutions" / "ex_02_S0001.py"
 DATA = PROJECT / "data" / "advertising.csv"
-TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def cpu(who: int) -> float:
@@ -48,23 +48,8 @@ def cpu(who: int) -> float:
 def tree_cpu(root: int) -> float:
     """CPU seconds of a process tree from /proc: each process's own time plus that of the children it
     reaped (the zygote reaps every child it forked, so their time is in its cutime/cstime)."""
-    parents: dict[int, int] = {}
-    times: dict[int, float] = {}
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            fields = Path(f"/proc/{name}/stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        parents[int(name)] = int(fields[1])
-        times[int(name)] = sum(int(value) for value in fields[11:15]) / TICKS
-    total, pending = 0.0, [root]
-    while pending:
-        pid = pending.pop()
-        total += times.get(pid, 0.0)
-        pending += [child for child, parent in parents.items() if parent == pid]
-    return total
+    infos = (read_stat(pid) for pid in descendants(root))
+    return sum(info.cpu_own + info.cpu_children for info in infos if info is not None)
 
 
 def one_round(plan: Plan, settings: SandboxSettings, jobs: int) -> tuple[float, float, float]:
