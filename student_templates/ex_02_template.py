@@ -5,8 +5,7 @@
 
 提出の仕方:
   このファイルを ex_02_<学籍番号>.py (例: ex_02_S1234567.py) という名前で
-  このファイルと同じフォルダ (student_templates/) に保存し、
-  TODO の部分を実装してから提出してください。
+  同じ scripts/ フォルダにコピーし、TODO の部分を実装して Moodle に提出してください。
 
 やること (TODO の部分を実装してください):
   1. normalize(x): Min-Max 正規化 (列ごと)
@@ -14,14 +13,14 @@
   3. Perceptron, MeanSquaredError, train:
      演習4 (perceptron.py) で書いたコードをそのままコピーしてください。
 
-実行方法 (プロジェクトのルートで):
-    uv run python student_templates/ex_02_<学籍番号>.py
-  データは このファイルの位置から見た ../data/advertising.csv を読みます。
-  損失のグラフは ../outputs/ex_02_<学籍番号>_loss.png に保存されます。
+実行方法 (scripts/ フォルダで):
+    uv run ex_02_<学籍番号>.py
+  データは ../data/advertising.csv を読み、
+  損失のグラフを ../outputs/ex_02_<学籍番号>_loss.png に保存します。
 
-自己チェック:
-    uv run pytest student_templates
-    uv run grade student_templates/ex_02_<学籍番号>.py   (採点プログラム)
+自己チェック (02_perceptron フォルダか scripts/ フォルダで):
+    uv run pytest
+  テスト名は採点のチェック ID と同じで、採点と同じ結果になります。
 
 注意:
   - 関数・クラス・属性 (w, b, lr, g_w, g_b) の名前と引数は変えないでください。
@@ -50,8 +49,8 @@ def normalize(x: np.ndarray) -> np.ndarray:
     戻り値:
         正規化した新しい配列, 形 (n, d)。引数の x は書き換えないこと。
     """
-    # TODO: np.min(x, axis=0), np.max(x, axis=0) を使って
-    #       (x - min) / (max - min) を返してください。
+    # TODO: 上の式の結果を新しい配列として返してください。
+    #   列ごとの最小値・最大値は np.min / np.max に axis=0 を指定して求めます。
     raise NotImplementedError("normalize を実装してください")
 
 
@@ -66,8 +65,8 @@ def standardize(x: np.ndarray) -> np.ndarray:
     戻り値:
         標準化した新しい配列, 形 (n, d)。引数の x は書き換えないこと。
     """
-    # TODO: np.mean(x, axis=0), np.std(x, axis=0) を使って
-    #       (x - mean) / std を返してください。
+    # TODO: 上の式の結果を新しい配列として返してください。
+    #   列ごとの平均・標準偏差は np.mean / np.std に axis=0 を指定して求めます。
     raise NotImplementedError("standardize を実装してください")
 
 
@@ -98,12 +97,9 @@ class Perceptron:
             learning_rate: 学習率 η
             rng: 乱数生成器 (np.random.default_rng(0) など)
         """
-        # TODO: 次の属性を作ってください。
-        #   self.w = rng.standard_normal((input_dim, output_dim))
-        #   self.b = np.zeros(output_dim)
-        #   self.lr = learning_rate
-        #   self.x = None (forward で入力を覚えておく)
-        #   self.g_w = None, self.g_b = None (backward で計算する)
+        # TODO: 上の「属性」をすべて作ってください。
+        #   w の初期値は標準正規分布の乱数 (rng.standard_normal、形に注意)、b の初期値は 0 (np.zeros)。
+        #   x, g_w, g_b は forward / backward で値が入るまで None にしておきます。
         raise NotImplementedError("Perceptron.__init__ を実装してください")
 
     def forward(self, x: np.ndarray) -> np.ndarray:
@@ -116,23 +112,19 @@ class Perceptron:
         戻り値:
             y: 形 (k, output_dim)
         """
-        # TODO: backward で使うので x を self.x に覚えておき、
-        #       x @ self.w + self.b を返してください。
+        # TODO: 上の式で y を計算して返してください。
+        #   backward で使うので、入力 x を属性 x に覚えておきます。
         raise NotImplementedError("Perceptron.forward を実装してください")
 
     def backward(self, g: np.ndarray) -> np.ndarray:
         """逆伝播とパラメータの更新
 
-        g はデータごとの dE/dy (形 (k, output_dim))。
-        順伝播の式と、その局所的な微分 (k 個のデータの総和):
-        # y = x @ w + b
-        # dE/dw = x.T @ g            形 (input_dim, output_dim)
-        # dE/db = g.sum(axis=0)      形 (output_dim,)
-        # dE/dx = g @ w.T            形 (k, input_dim)
-        総和ではなく平均でも良い (x.T @ g / k, g.mean(axis=0))。
-        総和にした場合は、学習率を k で割った値にすると
-        平均と同じ更新になります。
-        更新 (η = self.lr):
+        g はデータごとの dE/dy (形 (k, output_dim))。計算グラフの局所的な微分を
+        k 個のデータで平均したものが、パラメータの勾配です:
+        # dE/dw = x.T @ g / k        形 (input_dim, output_dim)
+        # dE/db = g の k 個の平均     形 (output_dim,)
+        # dE/dx = g @ w.T            形 (k, input_dim)   (前の層へ返す勾配)
+        勾配法の更新 (η = self.lr):
         # w ← w - η * dE/dw,  b ← b - η * dE/db
 
         引数:
@@ -140,10 +132,9 @@ class Perceptron:
         戻り値:
             dE/dx, 形 (k, input_dim)。更新「前」の w で計算すること。
         """
-        # TODO: (1) g_x = g @ self.w.T を先に計算する (更新前の w)
-        #       (2) self.g_w, self.g_b を計算する (総和または平均)
-        #       (3) self.w, self.b を学習率 self.lr で更新する
-        #       (4) g_x を返す
+        # TODO: 上の式で g_w, g_b を求めて属性に入れ、w, b を更新し、dE/dx を返してください。
+        #   平均はサンプル方向 (axis=0) にとります (np.mean(..., axis=0) または .mean(axis=0))。
+        #   dE/dx は w を更新する前の値で計算しておきます。
         raise NotImplementedError("Perceptron.backward を実装してください")
 
 
@@ -152,22 +143,21 @@ class MeanSquaredError:
 
     def __init__(self) -> None:
         """forward で計算した y - t を覚えておく属性を用意する"""
-        # TODO: self.diff = None としてください (forward で y - t を入れる)。
+        # TODO: backward で使う y - t を入れておく属性 (例: self.diff) を None で用意してください。
         raise NotImplementedError("MeanSquaredError.__init__ を実装してください")
 
     def forward(self, y: np.ndarray, t: np.ndarray) -> float:
         """損失を計算する
 
-        # E = mean((y - t)^2)    (全要素の平均)
+        # E = mean((y - t)^2)    (全要素の平均, np.mean)
 
         引数:
             y: 予測, 形 (n, output_dim)
             t: 正解, 形 (n, output_dim)
         戻り値:
-            E (float)
+            E (float, 1 つの数)
         """
-        # TODO: self.diff = y - t を覚えておき、
-        #       float(np.mean(self.diff ** 2)) を返してください。
+        # TODO: 上の式で E を計算し、float にして返してください。y - t は backward のために覚えておきます。
         raise NotImplementedError("MeanSquaredError.forward を実装してください")
 
     def backward(self) -> np.ndarray:
@@ -176,10 +166,12 @@ class MeanSquaredError:
         # E_i = (y_i - t_i)^2
         # dE_i/dy_i = 2 * (y_i - t_i)
 
+        (全体の平均は Perceptron.backward の ÷k でとるので、ここでは n で割りません。)
+
         戻り値:
-            2 * (y - t), 形は y と同じ (n, output_dim)
+            形は y と同じ (n, output_dim)
         """
-        # TODO: 2 * self.diff を返してください。
+        # TODO: forward で覚えた y - t から、上の式の dE_i/dy_i を返してください。
         raise NotImplementedError("MeanSquaredError.backward を実装してください")
 
 
@@ -206,13 +198,11 @@ def train(
         rng: 乱数生成器 (重みの初期値に使う)
     戻り値:
         (perceptron, losses)
-        perceptron: 学習後の Perceptron
+        perceptron: 学習後の Perceptron (入力の次元 x.shape[1], 出力の次元 t.shape[1])
         losses: 各回の損失 (float のリスト, 長さ max_iteration)
     """
-    # TODO: Perceptron(x.shape[1], t.shape[1], learning_rate, rng) と
-    #       MeanSquaredError() を作り、max_iteration 回
-    #       forward → 損失 → backward を繰り返してください。
-    #       損失は毎回 losses に append し、(perceptron, losses) を返します。
+    # TODO: Perceptron と MeanSquaredError を作り、上の 1 回の更新を max_iteration 回
+    #   繰り返してください。毎回の損失 E を losses に追加し、(perceptron, losses) を返します。
     raise NotImplementedError("train を実装してください")
 
 
@@ -244,9 +234,8 @@ def main() -> None:
     print("標準化した x の標準偏差:", x_std.std(axis=0).round(6))
 
     rng = np.random.default_rng(0)
-    # backward で平均 (÷k) を使う場合の学習率。
-    # 総和を使った場合は勾配が n 倍になるので、学習率を n で割ってください:
-    #   learning_rate = 0.1 / n
+    # 勾配は平均二乗誤差の勾配 (Perceptron.backward で k 個の平均) なので、
+    # 標準化したデータでは学習率 0.1 で 300 回あれば最小二乗解に収束します。
     learning_rate = 0.1
     max_iteration = 300
     perceptron, losses = train(x_std, t_std, learning_rate, max_iteration, rng)

@@ -8,13 +8,13 @@
   2. gradient_descent(...): 勾配法で x を更新し、x の履歴を返す
   3. fit_line(...): 平均二乗誤差を勾配法で最小化して w, b を求める
 
-実行方法 (プロジェクトのルートで):
-    uv run python student_templates/gradient_method.py
-  データは このファイルの位置から見た ../data/advertising.csv を読みます。
+実行方法 (scripts/ フォルダで):
+    uv run gradient_method.py
+  データは ../data/advertising.csv を読みます。
   グラフは ../outputs/gradient_method.png に保存されます。
 
-自己チェック:
-    uv run pytest student_templates
+自己チェック (02_perceptron フォルダか scripts/ フォルダで):
+    uv run pytest
 
 注意: 関数の名前と引数は変えないでください。
 テストはこの名前で関数を呼び出します。

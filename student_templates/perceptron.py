@@ -15,13 +15,13 @@ Advertising データ (TV, Radio, Newspaper → Sales) で学習します。
   MeanSquaredError.__init__, MeanSquaredError.forward,
   MeanSquaredError.backward, train
 
-実行方法 (プロジェクトのルートで):
-    uv run python student_templates/perceptron.py
-  データは このファイルの位置から見た ../data/advertising.csv を読みます。
+実行方法 (scripts/ フォルダで):
+    uv run perceptron.py
+  データは ../data/advertising.csv を読みます。
   損失のグラフは ../outputs/perceptron_loss.png に保存されます。
 
-自己チェック:
-    uv run pytest student_templates
+自己チェック (02_perceptron フォルダか scripts/ フォルダで):
+    uv run pytest
 
 注意: クラス・関数・属性 (w, b, lr, g_w, g_b) の名前と引数は
 変えないでください。課題 (ex_02) でもこのコードを使います。
@@ -56,12 +56,9 @@ class Perceptron:
             learning_rate: 学習率 η
             rng: 乱数生成器 (np.random.default_rng(0) など)
         """
-        # TODO: 次の属性を作ってください。
-        #   self.w = rng.standard_normal((input_dim, output_dim))
-        #   self.b = np.zeros(output_dim)
-        #   self.lr = learning_rate
-        #   self.x = None (forward で入力を覚えておく)
-        #   self.g_w = None, self.g_b = None (backward で計算する)
+        # TODO: 上の「属性」をすべて作ってください。
+        #   w の初期値は標準正規分布の乱数 (rng.standard_normal、形に注意)、b の初期値は 0 (np.zeros)。
+        #   x, g_w, g_b は forward / backward で値が入るまで None にしておきます。
         raise NotImplementedError("Perceptron.__init__ を実装してください")
 
     def forward(self, x: np.ndarray) -> np.ndarray:
@@ -74,23 +71,19 @@ class Perceptron:
         戻り値:
             y: 形 (k, output_dim)
         """
-        # TODO: backward で使うので x を self.x に覚えておき、
-        #       x @ self.w + self.b を返してください。
+        # TODO: 上の式で y を計算して返してください。
+        #   backward で使うので、入力 x を属性 x に覚えておきます。
         raise NotImplementedError("Perceptron.forward を実装してください")
 
     def backward(self, g: np.ndarray) -> np.ndarray:
         """逆伝播とパラメータの更新
 
-        g はデータごとの dE/dy (形 (k, output_dim))。
-        順伝播の式と、その局所的な微分 (k 個のデータの総和):
-        # y = x @ w + b
-        # dE/dw = x.T @ g            形 (input_dim, output_dim)
-        # dE/db = g.sum(axis=0)      形 (output_dim,)
-        # dE/dx = g @ w.T            形 (k, input_dim)
-        総和ではなく平均でも良い (x.T @ g / k, g.mean(axis=0))。
-        総和にした場合は、学習率を k で割った値にすると
-        平均と同じ更新になります。
-        更新 (η = self.lr):
+        g はデータごとの dE/dy (形 (k, output_dim))。計算グラフの局所的な微分を
+        k 個のデータで平均したものが、パラメータの勾配です:
+        # dE/dw = x.T @ g / k        形 (input_dim, output_dim)
+        # dE/db = g の k 個の平均     形 (output_dim,)
+        # dE/dx = g @ w.T            形 (k, input_dim)   (前の層へ返す勾配)
+        勾配法の更新 (η = self.lr):
         # w ← w - η * dE/dw,  b ← b - η * dE/db
 
         引数:
@@ -98,10 +91,9 @@ class Perceptron:
         戻り値:
             dE/dx, 形 (k, input_dim)。更新「前」の w で計算すること。
         """
-        # TODO: (1) g_x = g @ self.w.T を先に計算する (更新前の w)
-        #       (2) self.g_w, self.g_b を計算する (総和または平均)
-        #       (3) self.w, self.b を学習率 self.lr で更新する
-        #       (4) g_x を返す
+        # TODO: 上の式で g_w, g_b を求めて属性に入れ、w, b を更新し、dE/dx を返してください。
+        #   平均はサンプル方向 (axis=0) にとります (np.mean(..., axis=0) または .mean(axis=0))。
+        #   dE/dx は w を更新する前の値で計算しておきます。
         raise NotImplementedError("Perceptron.backward を実装してください")
 
 
@@ -110,22 +102,21 @@ class MeanSquaredError:
 
     def __init__(self) -> None:
         """forward で計算した y - t を覚えておく属性を用意する"""
-        # TODO: self.diff = None としてください (forward で y - t を入れる)。
+        # TODO: backward で使う y - t を入れておく属性 (例: self.diff) を None で用意してください。
         raise NotImplementedError("MeanSquaredError.__init__ を実装してください")
 
     def forward(self, y: np.ndarray, t: np.ndarray) -> float:
         """損失を計算する
 
-        # E = mean((y - t)^2)    (全要素の平均)
+        # E = mean((y - t)^2)    (全要素の平均, np.mean)
 
         引数:
             y: 予測, 形 (n, output_dim)
             t: 正解, 形 (n, output_dim)
         戻り値:
-            E (float)
+            E (float, 1 つの数)
         """
-        # TODO: self.diff = y - t を覚えておき、
-        #       float(np.mean(self.diff ** 2)) を返してください。
+        # TODO: 上の式で E を計算し、float にして返してください。y - t は backward のために覚えておきます。
         raise NotImplementedError("MeanSquaredError.forward を実装してください")
 
     def backward(self) -> np.ndarray:
@@ -134,10 +125,12 @@ class MeanSquaredError:
         # E_i = (y_i - t_i)^2
         # dE_i/dy_i = 2 * (y_i - t_i)
 
+        (全体の平均は Perceptron.backward の ÷k でとるので、ここでは n で割りません。)
+
         戻り値:
-            2 * (y - t), 形は y と同じ (n, output_dim)
+            形は y と同じ (n, output_dim)
         """
-        # TODO: 2 * self.diff を返してください。
+        # TODO: forward で覚えた y - t から、上の式の dE_i/dy_i を返してください。
         raise NotImplementedError("MeanSquaredError.backward を実装してください")
 
 
@@ -164,13 +157,11 @@ def train(
         rng: 乱数生成器 (重みの初期値に使う)
     戻り値:
         (perceptron, losses)
-        perceptron: 学習後の Perceptron
+        perceptron: 学習後の Perceptron (入力の次元 x.shape[1], 出力の次元 t.shape[1])
         losses: 各回の損失 (float のリスト, 長さ max_iteration)
     """
-    # TODO: Perceptron(x.shape[1], t.shape[1], learning_rate, rng) と
-    #       MeanSquaredError() を作り、max_iteration 回
-    #       forward → 損失 → backward を繰り返してください。
-    #       損失は毎回 losses に append し、(perceptron, losses) を返します。
+    # TODO: Perceptron と MeanSquaredError を作り、上の 1 回の更新を max_iteration 回
+    #   繰り返してください。毎回の損失 E を losses に追加し、(perceptron, losses) を返します。
     raise NotImplementedError("train を実装してください")
 
 
@@ -197,8 +188,7 @@ def main() -> None:
     n = x.shape[0]
 
     rng = np.random.default_rng(0)
-    # backward で平均 (÷k) を使う場合の学習率。3e-5 くらいを超えると発散します。
-    # 総和を使った場合は n で割ってください: learning_rate = 1e-5 / n
+    # 生のデータでは、学習率が 3e-5 くらいを超えると損失が発散します。
     learning_rate = 1e-5
     max_iteration = 1000
     perceptron, losses = train(x, t, learning_rate, max_iteration, rng)

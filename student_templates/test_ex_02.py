@@ -1,58 +1,53 @@
-"""課題 ex_02 の自己チェック。テスト名は採点のチェック ID と同じです (spec の表を参照)。
+"""課題 ex_02 の自己チェック。テスト名は採点のチェック ID と同じです。
 Self-check of the assignment; each test is named after the grader's check id."""
 
-from grader.selfcheck import check, fail
+SUITE = "ex_02"
 
 
-def saved_under_own_name(submission, lang):
-    if submission.name == "ex_02_template.py":
-        raise fail("student.save_as", lang)
-
-
-def test_load(submission, verify):
-    verify(saved_under_own_name, submission)
-    verify(check, submission, "load")
+def test_load(submission, verify, save_as):
+    save_as(submission)
+    verify(submission, SUITE, "load")
 
 
 def test_normalize(submission, verify):
-    verify(check, submission, "normalize")
+    verify(submission, SUITE, "normalize")
 
 
 def test_standardize(submission, verify):
-    verify(check, submission, "standardize")
+    verify(submission, SUITE, "standardize")
 
 
 def test_forward(submission, verify):
-    verify(check, submission, "forward")
+    verify(submission, SUITE, "forward")
 
 
 def test_grad_w(submission, verify):
-    verify(check, submission, "grad_w")
+    verify(submission, SUITE, "grad_w")
 
 
 def test_grad_b(submission, verify):
-    verify(check, submission, "grad_b")
+    verify(submission, SUITE, "grad_b")
 
 
 def test_grad_x(submission, verify):
-    verify(check, submission, "grad_x")
+    verify(submission, SUITE, "grad_x")
 
 
 def test_update(submission, verify):
-    verify(check, submission, "update")
+    verify(submission, SUITE, "update")
 
 
 def test_mse_forward(submission, verify):
-    verify(check, submission, "mse_forward")
+    verify(submission, SUITE, "mse_forward")
 
 
 def test_mse_backward(submission, verify):
-    verify(check, submission, "mse_backward")
+    verify(submission, SUITE, "mse_backward")
 
 
 def test_gradcheck(submission, verify):
-    verify(check, submission, "gradcheck")
+    verify(submission, SUITE, "gradcheck")
 
 
 def test_converge(submission, verify):
-    verify(check, submission, "converge")
+    verify(submission, SUITE, "converge")

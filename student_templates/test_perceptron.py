@@ -3,48 +3,41 @@ Self-check of exercise 4: the assignment's perceptron and loss checks, applied t
 
 from pathlib import Path
 
-from grader.selfcheck import check
-
-PERCEPTRON = Path(__file__).resolve().parent / "perceptron.py"
-CHECKS = ("forward", "grad_w", "grad_b", "grad_x", "update", "mse_forward", "mse_backward", "gradcheck",
-          "converge")
-
-
-def run(verify, check_id):
-    verify(check, PERCEPTRON, check_id, check_ids=CHECKS)
+TARGET = Path(__file__).resolve().parent / "perceptron.py"
+SUITE = "perceptron"
 
 
 def test_forward(verify):
-    run(verify, "forward")
+    verify(TARGET, SUITE, "forward")
 
 
 def test_grad_w(verify):
-    run(verify, "grad_w")
+    verify(TARGET, SUITE, "grad_w")
 
 
 def test_grad_b(verify):
-    run(verify, "grad_b")
+    verify(TARGET, SUITE, "grad_b")
 
 
 def test_grad_x(verify):
-    run(verify, "grad_x")
+    verify(TARGET, SUITE, "grad_x")
 
 
 def test_update(verify):
-    run(verify, "update")
+    verify(TARGET, SUITE, "update")
 
 
 def test_mse_forward(verify):
-    run(verify, "mse_forward")
+    verify(TARGET, SUITE, "mse_forward")
 
 
 def test_mse_backward(verify):
-    run(verify, "mse_backward")
+    verify(TARGET, SUITE, "mse_backward")
 
 
 def test_gradcheck(verify):
-    run(verify, "gradcheck")
+    verify(TARGET, SUITE, "gradcheck")
 
 
 def test_converge(verify):
-    run(verify, "converge")
+    verify(TARGET, SUITE, "converge")

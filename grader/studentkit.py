@@ -1,0 +1,286 @@
+"""``student-kit --out DIR [--data CSV]``: the folder and zip an instructor uploads to Moodle.
+
+Why a separate release (like nbgrader's ``generate_assignment`` or Otter's ``otter assign``): students must
+not work inside this repository, whose ``reference/``, fixtures and example class hold complete solutions.
+The kit is built from ``student_templates/`` and carries, besides the templates, only what the self-check
+needs and nothing that computes an answer:
+
+- ``scripts/selfcheck/plan.json``: the grader's own cases for this seed (inputs and calls only) and its
+  tolerances; ``converge`` trains on a synthetic standardized data set made here (never the course data
+  standardized, which would be the answer of ``standardize``);
+- ``scripts/selfcheck/messages.json``: the grader's sentences for those checks, ja and en;
+- ``scripts/selfcheck/_vendor/``: the grader's child-side runner, plain-data protocol, definitions-only
+  filter and comparison helpers, copied with their ``grader.*`` imports pointed at the kit. A vendored file
+  that imports anything else stops the build (so no solution can come in through an import).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import os
+import shutil
+import stat
+import sys
+import tempfile
+import zipfile
+from collections.abc import Mapping, Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from grader.assignment import Assignment
+from grader.checks.base import Check
+from grader.checks.training import Converge
+from grader.i18n import DEFAULT_LANGUAGE, LANGUAGES
+from grader.sandbox.protocol import encode
+from reference.data import DEFAULT_DATA_PATH, MissingColumnError, load_xt
+from reference.least_squares import least_squares, least_squares_loss
+from reference.perceptron import standardize
+from reference.synthetic import make_advertising
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATES = ROOT / "student_templates"
+KIT_NAME = "02_perceptron"
+SEED = 0
+#: files of student_templates/ that go to scripts/ (a whitelist: a solution saved there never travels)
+SCRIPT_FILES = ("gradient_method.py", "perceptron.py", "ex_02_template.py", "test_ex_02.py",
+                "test_perceptron.py", "test_gradient_method.py")
+SELFCHECK_FILES = ("__init__.py", "messages.py", "plan.py", "runner.py", "session.py", "judge.py", "verdicts.py",
+                   "plugin.py")
+ROOT_FILES = ("pyproject.toml", "README.md")  # student_templates/kit/ -> the kit's root
+VENDORED = {"protocol.py": "grader/sandbox/protocol.py", "child.py": "grader/sandbox/child.py",
+            "definitions.py": "grader/definitions.py", "base.py": "grader/checks/base.py",
+            "compare.py": "grader/checks/compare.py"}
+IMPORT_REWRITES = {"from grader.i18n import": "from selfcheck.messages import",
+                   "from grader.sandbox.protocol import": "from selfcheck._vendor.protocol import",
+                   "from grader.sandbox import protocol": "from selfcheck._vendor import protocol",
+                   "from grader.checks.compare import": "from selfcheck._vendor.compare import",
+                   "from grader.checks.base import": "from selfcheck._vendor.base import"}
+#: modules a vendored file may import: the standard library, numpy and the kit itself
+ALLOWED_IMPORTS = frozenset(sys.stdlib_module_names) | {"numpy", "selfcheck", "protocol"}
+SUITES = {"ex_02": None, "perceptron": ("forward", "grad_w", "grad_b", "grad_x", "update", "mse_forward",
+                                        "mse_backward", "gradcheck", "converge"),
+          "gradient_method": ("df", "gradient_descent", "fit_line")}
+MESSAGE_PREFIXES = ("check.", "compare.", "common.", "convention.", "decode.fallback_encoding", "student.",
+                    "selfcheck.", "load.", "normalize.", "standardize.", "forward.", "grad_w.", "grad_b.",
+                    "grad_x.", "update.", "mse_forward.", "mse_backward.", "gradcheck.", "converge.")
+ZIP_DATE = (1980, 1, 1, 0, 0, 0)
+
+
+class KitError(Exception):
+    """A build that cannot be made; ``key`` and ``params`` are a message of the catalogue."""
+
+    def __init__(self, key: str, **params: Any) -> None:
+        super().__init__(key)
+        self.key, self.params = key, params
+
+
+# --- plan.json -------------------------------------------------------------------------------------
+class KitConverge(Converge):
+    """The grader's converge check on a synthetic stand-in of the standardized course data: same shape,
+    same kind of correlations, mean 0 so that the optimal b is 0 as on the course data; not the course
+    data, whose standardized values are the answer of ``standardize``."""
+
+    @cached_property
+    def problem(self) -> dict[str, Any]:
+        frame = make_advertising(n=200, seed=int(self.params.get("kit_data_seed", 20260)))
+        x = standardize(frame[["TV", "Radio", "Newspaper"]].to_numpy(dtype=float))
+        t = standardize(frame[["Sales"]].to_numpy(dtype=float))
+        w, b = least_squares(x, t)
+        return {"x": x, "t": t, "w": w, "b": b, "loss": least_squares_loss(x, t)}
+
+
+def encode_tree(value: Any) -> Any:
+    """Plain data (``protocol.encode``) for nested dicts of arrays and numbers."""
+    if isinstance(value, Mapping):
+        return {str(key): encode_tree(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [encode_tree(item) for item in value]
+    return encode(value)
+
+
+def check_inputs(check: Check, cases: list[dict[str, Any]]) -> dict[str, Any]:
+    """What each case of a grader check gives the student's code, by case id (inputs, never answers)."""
+    if not cases:  # load: judged from the load report alone
+        return {}
+    if check.id in ("normalize", "standardize"):
+        return {case_id: {"x": x} for case_id, x in check._inputs.items()}  # type: ignore[attr-defined]
+    if check.id == "forward":
+        return {case_id: dict(zip("xwb", data, strict=True))
+                for case_id, data in check._inputs.items()}  # type: ignore[attr-defined]
+    if check.id in ("grad_w", "grad_b", "grad_x", "update"):
+        return dict(check._inputs)  # type: ignore[attr-defined]
+    if check.id in ("mse_forward", "mse_backward"):
+        return {case_id: dict(zip("yt", data, strict=True))
+                for case_id, data in check._inputs.items()}  # type: ignore[attr-defined]
+    if check.id == "gradcheck":
+        labels = [op["out"] for op in cases[0]["ops"] if str(op.get("out", "")).startswith("E_")]
+        probes = [[label, name, list(index), sign]
+                  for label, (name, index, sign) in zip(labels, check.probes, strict=True)]  # type: ignore[attr-defined]
+        return {cases[0]["id"]: {"x": check.x, "t": check.t, "w": check.w, "b": check.b,  # type: ignore[attr-defined]
+                                 "h": check.h, "lr": check.lr, "probes": probes}}  # type: ignore[attr-defined]
+    if isinstance(check, Converge):
+        problem = check.problem
+        return {check.case_id(name): {"x": problem["x"], "t": problem["t"], "lr": rate,
+                                      "iterations": check.iterations}
+                for name, rate in check.learning_rates().items()}
+    raise KitError("kit.unknown_check", check=check.id)
+
+
+def gradient_method_suite() -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Exercise 3: df at a few points, gradient descent on (x - 1)², a line fit on noisy data."""
+    xs = [-2.0, 0.0, 1.0, 2.5, 10.0]
+    rng = np.random.default_rng([SEED, 3])
+    x = rng.uniform(0, 1, 50)
+    y = 2.5 * x - 0.7 + rng.normal(0, 0.1, 50)
+    cases = [
+        {"id": "df/0", "ops": [{"op": "call", "fn": "df", "args": [value], "out": f"d{index}"}
+                               for index, value in enumerate(xs)]},
+        {"id": "gradient_descent/0", "ops": [
+            {"op": "call", "fn": "__selfcheck_derivative__", "save": "derivative", "label": "df"},
+            {"op": "call", "fn": "gradient_descent", "args": [{"__ref__": "derivative"}, 3.0, 0.1, 100],
+             "out": "result"}]},
+        {"id": "fit_line/0", "ops": [{"op": "call", "fn": "fit_line", "args": [encode(x), encode(y), 0.5, 3000],
+                                      "out": "result"}]},
+    ]
+    inputs = {"df": {"df/0": {"xs": xs}}, "gradient_descent": {"gradient_descent/0": {"x0": 3.0, "lr": 0.1,
+                                                                                      "steps": 100}},
+              "fit_line": {"fit_line/0": {"x": x, "y": y, "steps": 3000}}}
+    return cases, inputs
+
+
+def build_plan(seed: int = SEED) -> dict[str, Any]:
+    assignment = Assignment.named("ex_02")
+    checks = assignment.build_checks(seed, {"data_file": str(DEFAULT_DATA_PATH)})
+    kit_checks = [KitConverge(check.id, check.params, seed) if isinstance(check, Converge) else check
+                  for check in checks]
+    cases_by_check = {check.id: check.cases() for check in kit_checks}
+    inputs = {check.id: check_inputs(check, cases_by_check[check.id]) for check in kit_checks}
+    suites: dict[str, Any] = {}
+    for suite, ids in SUITES.items():
+        if suite == "gradient_method":
+            continue
+        chosen = list(ids) if ids else [check.id for check in kit_checks]
+        suites[suite] = {"checks": chosen, "cases": [case for check_id in chosen for case in cases_by_check[check_id]]}
+    exercise3_cases, exercise3_inputs = gradient_method_suite()
+    suites["gradient_method"] = {"checks": list(SUITES["gradient_method"]), "cases": exercise3_cases}
+    inputs.update(exercise3_inputs)
+    params = {spec.id: {key: value for key, value in spec.params.items() if isinstance(value, int | float)}
+              for spec in assignment.checks}
+    return {"seed": seed, "limits": dict(assignment.limits), "suites": suites, "inputs": encode_tree(inputs),
+            "params": params}
+
+
+# --- messages.json and _vendor/ ------------------------------------------------------------------------
+def kit_messages() -> dict[str, dict[str, str]]:
+    catalogue = Assignment.named("ex_02").catalogue()
+    return {key: {lang: catalogue.text(key, lang) for lang in LANGUAGES} for key in catalogue.keys()
+            if key.startswith(MESSAGE_PREFIXES)}
+
+
+def vendored_source(relative: str) -> str:
+    """A grader module with its ``grader.*`` imports pointed at the kit; any other import stops the build."""
+    text = (ROOT / relative).read_text(encoding="utf-8")
+    for old, new in IMPORT_REWRITES.items():
+        text = text.replace(old, new)
+    for node in ast.walk(ast.parse(text)):
+        names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else \
+            [node.module or ""] if isinstance(node, ast.ImportFrom) and node.level == 0 else []
+        for name in names:
+            if name.partition(".")[0] not in ALLOWED_IMPORTS:
+                raise KitError("kit.vendor_import", file=relative, module=name)
+    return text
+
+
+# --- the kit ---------------------------------------------------------------------------------------------
+def write_tree(kit: Path, data_file: Path) -> None:
+    scripts = kit / "scripts"
+    package = scripts / "selfcheck"
+    vendor = package / "_vendor"
+    for folder in (kit, kit / "data", kit / "outputs", scripts, package, vendor):
+        folder.mkdir()
+    for name in ROOT_FILES:
+        shutil.copyfile(TEMPLATES / "kit" / name, kit / name)
+    shutil.copyfile(data_file, kit / "data" / "advertising.csv")
+    for name in SCRIPT_FILES:
+        shutil.copyfile(TEMPLATES / name, scripts / name)
+    for name in SELFCHECK_FILES:
+        shutil.copyfile(TEMPLATES / "selfcheck" / name, package / name)
+    (package / "plan.json").write_text(json.dumps(build_plan(), separators=(",", ":")), encoding="utf-8")
+    (package / "messages.json").write_text(json.dumps(kit_messages(), ensure_ascii=False, indent=1, sort_keys=True),
+                                           encoding="utf-8")
+    (vendor / "__init__.py").write_text('"""Copied from the grader by student-kit; do not edit."""\n', encoding="utf-8")
+    for name, relative in VENDORED.items():
+        (vendor / name).write_text(vendored_source(relative), encoding="utf-8")
+
+
+def write_zip(kit: Path, archive: Path) -> None:
+    """Deterministic (sorted entries, fixed times and modes) and safe (relative names, no links)."""
+    entries = sorted(kit.rglob("*"), key=lambda path: path.relative_to(kit).as_posix())
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as bundle:
+        for path in [kit, *entries]:
+            relative = KIT_NAME if path == kit else f"{KIT_NAME}/{path.relative_to(kit).as_posix()}"
+            if path.is_symlink():
+                raise KitError("kit.symlink", path=str(path))
+            info = zipfile.ZipInfo(relative + ("/" if path.is_dir() else ""), date_time=ZIP_DATE)
+            info.create_system = 3  # unix, so that the modes below are honoured
+            if path.is_dir():
+                info.external_attr = (stat.S_IFDIR | 0o755) << 16 | 0x10
+                bundle.writestr(info, b"")
+            else:
+                info.external_attr = (stat.S_IFREG | 0o644) << 16
+                info.compress_type = zipfile.ZIP_DEFLATED
+                bundle.writestr(info, path.read_bytes())
+
+
+def build(out: Path, data_file: Path = DEFAULT_DATA_PATH) -> tuple[Path, Path]:
+    """Write ``out/02_perceptron/`` and ``out/02_perceptron.zip``; refuse to overwrite either."""
+    kit, archive = out / KIT_NAME, out / f"{KIT_NAME}.zip"
+    for existing in (kit, archive):
+        if existing.exists() or existing.is_symlink():
+            raise KitError("kit.exists", path=str(existing))
+    try:
+        load_xt(data_file)
+    except FileNotFoundError:
+        raise KitError("cli.data_missing", path=str(data_file)) from None
+    except MissingColumnError as exc:
+        raise KitError("cli.data_columns", path=str(data_file), missing=", ".join(exc.missing)) from None
+    except (ValueError, OSError) as exc:
+        raise KitError("cli.data_unreadable", path=str(data_file), detail=str(exc)) from None
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out, prefix=".student-kit-") as scratch:
+        staged = Path(scratch) / KIT_NAME
+        write_tree(staged, data_file)
+        write_zip(staged, Path(scratch) / "kit.zip")
+        os.replace(Path(scratch) / "kit.zip", archive)
+        os.replace(staged, kit)
+    return kit, archive
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    catalogue = Assignment.named("ex_02").catalogue()
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    lang = DEFAULT_LANGUAGE
+    if "--lang" in arguments[:-1]:
+        lang = arguments[arguments.index("--lang") + 1]
+    parser = argparse.ArgumentParser(prog="student-kit", description=catalogue.text("kit.description", "en"))
+    parser.add_argument("--out", type=Path, required=True, help="folder to write 02_perceptron/ and its zip into")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA_PATH, help="advertising.csv to ship")
+    parser.add_argument("--lang", choices=LANGUAGES, default=DEFAULT_LANGUAGE)
+    args = parser.parse_args(arguments)
+    lang = args.lang
+    try:
+        kit, archive = build(args.out, args.data)
+    except KitError as exc:
+        print(catalogue.text(exc.key, lang, **exc.params), file=sys.stderr)
+        return 2
+    print(catalogue.text("kit.written", lang, kit=str(kit), archive=str(archive)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,548 @@
+"""Verdicts of the self-check, one per check id of the grader, decided without any solution.
+
+What each check compares with (the grader's tolerances, from ``plan.json``):
+
+- ``normalize`` / ``standardize``: properties of the answer — per column min 0 and max 1, or mean 0
+  and std 1 (ddof 0 or 1), an increasing linear function of the column (correlation 1), the shape, and
+  ``x`` left as it was. Together these pin the answer down as tightly as the grader's comparison does.
+- ``forward``, ``mse_forward``: the formulas the slides print, ``y = x @ w + b`` and ``E = mean((y - t)²)``.
+- ``grad_w``, ``grad_b``, ``grad_x``, ``mse_backward``: central differences of those printed formulas
+  (never a backward formula), with the same accepted forms as the grader (batch sum or mean, ÷N).
+- ``update``: ``w ← w − lr·g_w`` with the student's own ``g_w`` or the numerical one.
+- ``gradcheck``: central differences of the student's own loss against their own chain, as the grader.
+- ``converge``: ``train`` must reach the least-squares solution of the data it was given (lstsq).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from selfcheck import plan
+from selfcheck._vendor.base import (
+    CaseOutcome,
+    Check,
+    Facts,
+    Verdict,
+    as_array,
+    describe_type,
+    error_details,
+    first_error,
+)
+from selfcheck._vendor.compare import Tolerance, explain, first_match, fmt, matches
+from selfcheck._vendor.protocol import Failed
+from selfcheck.messages import Message
+
+STEP = 1e-3  # the functions differentiated below are linear or quadratic: central differences are exact
+
+
+def central_difference(function: Callable[[np.ndarray], float], at: np.ndarray) -> np.ndarray:
+    """d function / d at, element by element, by central differences."""
+    gradient = np.zeros_like(at, dtype=float)
+    for index in np.ndindex(*at.shape):
+        plus, minus = at.astype(float), at.astype(float)
+        plus[index] += STEP
+        minus[index] -= STEP
+        gradient[index] = (function(plus) - function(minus)) / (2 * STEP)
+    return gradient
+
+
+def slides_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """y = x @ w + b, as printed on the slides (the perceptron's forward formula)."""
+    return x @ w + b
+
+
+def numerical_step_gradients(data: Mapping[str, Any], w: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """dL/dw, dL/db, dL/dx of L = Σ g ⊙ y(x, w, b): what backward(g) must produce (batch sum form)."""
+    x, b, g = data["x"], data["b"], data["g"]
+    w = data["w"] if w is None else w
+    return {"w": central_difference(lambda v: float(np.sum(g * slides_forward(x, v, b))), w),
+            "b": central_difference(lambda v: float(np.sum(g * slides_forward(x, w, v))), b),
+            "x": central_difference(lambda v: float(np.sum(g * slides_forward(v, w, b))), x)}
+
+
+class KitCheck(Check):
+    """A check of the kit: the grader's check id, the grader's params and inputs from ``plan.json``."""
+
+    def data(self, outcome: CaseOutcome) -> dict[str, Any]:
+        return plan.inputs(self.id)[outcome.case_id]
+
+
+# --- normalize, standardize: properties ----------------------------------------------------------------
+class _Scaling(KitCheck):
+    function_name = ""
+
+    def judge(self, outcomes: Mapping[str, CaseOutcome], facts: Facts) -> Verdict:
+        mine = self.mine(outcomes)
+        error = self.stopped(mine)
+        if error:
+            return error
+        forms: set[int] = set()
+        for outcome in mine:
+            x = self.data(outcome)["x"]
+            obtained = as_array(outcome.get("y"))
+            problems, form = self.properties(x, obtained, describe_type(outcome.get("y")))
+            if problems:
+                details = [Message("check.example_input", {"shape": str(x.shape), "x": np.array2string(
+                    x, precision=4, threshold=20, max_line_width=100)}), *problems]
+                return Verdict.fail(Message(f"{self.id}.wrong"), details, self.hint())
+            x_after = as_array(outcome.get("x_after"))
+            if x_after is None or x_after.shape != x.shape or not np.array_equal(x_after, x):
+                return Verdict.fail(Message("check.input_modified", {"name": self.function_name}), hint=self.hint())
+            forms.add(form)
+        return Verdict.ok(Message("check.passed_examples", {"count": len(mine)}), self.form_notes(forms))
+
+    def properties(self, x: np.ndarray, y: np.ndarray | None, shown: str) -> tuple[list[Message], int]:
+        if y is None:
+            return [Message("compare.not_numeric", {"name": "y", "obtained": shown})], 0
+        if y.shape != x.shape:
+            return [Message("compare.shape", {"name": "y", "obtained": str(y.shape), "expected": str(x.shape)})], 0
+        if not np.all(np.isfinite(y)):
+            count = int(np.sum(~np.isfinite(y)))
+            return [Message("compare.not_finite", {"name": "y", "count": count, "total": y.size})], 0
+        problems, form = self.column_properties(y)
+        for column in range(x.shape[1]):
+            if x.shape[0] > 2 and not self.linear(x[:, column], y[:, column]):
+                problems.append(Message("selfcheck.not_linear", {"column": column}))
+        return problems, form
+
+    @staticmethod
+    def linear(x: np.ndarray, y: np.ndarray) -> bool:
+        """y is an increasing linear function a·x + c of x (a > 0): their correlation is 1."""
+        if np.ptp(y) == 0:
+            return False
+        return bool(np.corrcoef(x, y)[0, 1] > 1 - 1e-9)
+
+    def column_properties(self, y: np.ndarray) -> tuple[list[Message], int]:
+        raise NotImplementedError
+
+    def form_notes(self, forms: set[int]) -> list[Message]:
+        return []
+
+
+class Normalize(_Scaling):
+    function_name = "normalize"
+
+    def column_properties(self, y: np.ndarray) -> tuple[list[Message], int]:
+        atol, rtol = self.params.get("atol", 1e-9), self.params.get("rtol", 1e-7)
+        problems = []
+        for column, (low, high) in enumerate(zip(y.min(axis=0), y.max(axis=0), strict=True)):
+            if abs(low) > atol or abs(high - 1) > atol + rtol:
+                problems.append(Message("selfcheck.min_max", {"column": column, "min": fmt(low), "max": fmt(high)}))
+        return problems, 0
+
+
+class Standardize(_Scaling):
+    function_name = "standardize"
+
+    def column_properties(self, y: np.ndarray) -> tuple[list[Message], int]:
+        tolerance = 10 * (self.params.get("atol", 1e-9) + self.params.get("rtol", 1e-7))
+        means = y.mean(axis=0)
+        problems = [Message("selfcheck.mean", {"column": column, "mean": fmt(mean)})
+                    for column, mean in enumerate(means) if abs(mean) > tolerance]
+        stds = {ddof: y.std(axis=0, ddof=ddof) for ddof in (0, 1)}
+        form = next((ddof for ddof, std in stds.items() if np.all(np.abs(std - 1) <= tolerance)), None)
+        if form is None:
+            problems += [Message("selfcheck.std", {"column": column, "std0": fmt(stds[0][column]),
+                                                   "std1": fmt(stds[1][column])}) for column in range(y.shape[1])
+                         if abs(stds[0][column] - 1) > tolerance and abs(stds[1][column] - 1) > tolerance]
+            problems = problems or [Message("selfcheck.std_mixed")]
+        return problems, form or 0
+
+    def form_notes(self, forms: set[int]) -> list[Message]:
+        return [Message("standardize.ddof", {"ddof": ", ".join(str(form) for form in sorted(forms))})]
+
+
+# --- the perceptron's forward and one backward step ----------------------------------------------------
+class Forward(KitCheck):
+    def judge(self, outcomes: Mapping[str, CaseOutcome], facts: Facts) -> Verdict:
+        mine = self.mine(outcomes)
+        error = self.stopped(mine)
+        if error:
+            return error
+        tolerance = Tolerance(self.params.get("rtol", 1e-9), self.params.get("atol", 1e-12))
+        for outcome in mine:
+            data = self.data(outcome)
+            x, w, b = data["x"], data["w"], data["b"]
+            expected = slides_forward(x, w, b)
+            obtained = as_array(outcome.get("y"))
+            if not matches(obtained, expected, tolerance):
+                details = [Message("check.shapes_used", {"x": str(x.shape), "w": str(w.shape), "b": str(b.shape)})]
+                details += explain("y", obtained, expected, tolerance, describe_type(outcome.get("y")))
+                return Verdict.fail(Message("forward.wrong"), details, self.hint())
+        return Verdict.ok(Message("check.passed_examples", {"count": len(mine)}))
+
+
+class _BackwardStep(KitCheck):
+    def tolerance(self) -> Tolerance:
+        return Tolerance(self.params.get("rtol", 1e-7), self.params.get("atol", 1e-10))
+
+    def judge(self, outcomes: Mapping[str, CaseOutcome], facts: Facts) -> Verdict:
+        mine = self.mine(outcomes)
+        error = self.stopped(mine)
+        if error:
+            return error
+        for outcome in mine:
+            data = self.data(outcome)
+            verdict = self.judge_one(data, numerical_step_gradients(data), outcome, facts)
+            if not verdict.passed:
+                verdict.hint = verdict.hint or self.hint()
+                k, d = data["x"].shape
+                verdict.details.insert(0, Message("check.step_shapes", {"k": k, "d": d, "m": data["g"].shape[1]}))
+                return verdict
+        return Verdict.ok(Message("check.passed_examples", {"count": len(mine)}), self.notes(facts))
+
+    def judge_one(self, data: dict[str, Any], numerical: dict[str, np.ndarray], outcome: CaseOutcome,
+                  facts: Facts) -> Verdict:
+        raise NotImplementedError
+
+    def notes(self, facts: Facts) -> list[Message]:
+        return []
+
+    @staticmethod
+    def accepted(data: Mapping[str, Any], numerical: Mapping[str, np.ndarray], name: str) -> list[np.ndarray]:
+        """Batch sum (the numerical gradient of Σ g ⊙ y), then batch mean."""
+        return [numerical[name], numerical[name] / data["x"].shape[0]]
+
+    @staticmethod
+    def reported_or_inferred(data: Mapping[str, Any], outcome: CaseOutcome, name: str) -> tuple[Any, bool]:
+        value = outcome.get(f"g_{name}")
+        if not isinstance(value, Failed):
+            return value, False
+        after = as_array(outcome.get(f"{name}_after"))
+        if after is None or after.shape != data[name].shape:
+            return value, True
+        return (data[name] - after) / data["lr"], True
+
+
+class _ParameterGradient(_BackwardStep):
+    parameter = "w"
+
+    def judge_one(self, data, numerical, outcome, facts) -> Verdict:  # type: ignore[no-untyped-def]
+        value, inferred = self.reported_or_inferred(data, outcome, self.parameter)
+        candidates = self.accepted(data, numerical, self.parameter)
+        form = first_match(as_array(value), candidates, self.tolerance())
+        if form is None:
+            name = f"g_{self.parameter}"
+            details = [Message("check.inferred_from_update", {"name": name})] if inferred else []
+            details += explain(name, as_array(value), candidates[0], self.tolerance(), describe_type(value))
+            return Verdict.fail(Message(f"{self.id}.wrong"), details)
+        facts.values[f"{self.id}.convention"] = ("sum", "mean")[form]
+        return Verdict.ok()
+
+    def notes(self, facts: Facts) -> list[Message]:
+        convention = facts.values.get(f"{self.id}.convention")
+        return [Message(f"convention.{convention}")] if convention else []
+
+
+class GradW(_ParameterGradient):
+    parameter = "w"
+
+
+class GradB(_ParameterGradient):
+    parameter = "b"
+
+
+class GradX(_BackwardStep):
+    def judge_one(self, data, numerical, outcome, facts) -> Verdict:  # type: ignore[no-untyped-def]
+        obtained = as_array(outcome.get("g_x"))
+        if matches(obtained, numerical["x"], self.tolerance()):
+            return Verdict.ok()
+        w_after = as_array(outcome.get("w_after"))
+        if w_after is not None and w_after.shape == data["w"].shape and not np.allclose(w_after, data["w"]) \
+                and matches(obtained, numerical_step_gradients(data, w_after)["x"], self.tolerance()):
+            return Verdict.fail(Message("grad_x.after_update"), hint=self.hint())
+        details = explain("g_x", obtained, numerical["x"], self.tolerance(), describe_type(outcome.get("g_x")))
+        return Verdict.fail(Message("grad_x.wrong"), details)
+
+
+class Update(_BackwardStep):
+    def judge_one(self, data, numerical, outcome, facts) -> Verdict:  # type: ignore[no-untyped-def]
+        for name in ("w", "b"):
+            after = as_array(outcome.get(f"{name}_after"))
+            steps = self.accepted(data, numerical, name)
+            reported = as_array(outcome.get(f"g_{name}"))
+            if reported is not None:
+                try:
+                    steps = [np.broadcast_to(reported, data[name].shape), *steps]
+                except ValueError:
+                    pass
+            expected = [data[name] - data["lr"] * step for step in steps]
+            if first_match(after, expected, self.tolerance()) is None:
+                details = explain(f"{name}_after", after, expected[0], self.tolerance(),
+                                  describe_type(outcome.get(f"{name}_after")))
+                if after is not None and after.shape == data[name].shape and np.allclose(after, data[name]):
+                    details = [Message("update.unchanged", {"name": name})]
+                elif after is not None and first_match(after, [data[name] + data["lr"] * s for s in steps],
+                                                       self.tolerance()) is not None:
+                    details = [Message("update.sign", {"name": name})]
+                return Verdict.fail(Message("update.wrong", {"name": name}), details)
+        return Verdict.ok()
+
+
+# --- the loss -----------------------------------------------------------------------------------------
+def slides_loss(y: np.ndarray, t: np.ndarray) -> float:
+    """E = mean((y - t)²), as printed on the slides."""
+    return float(np.mean((y - t) ** 2))
+
+
+class _Mse(KitCheck):
+    output = "loss"
+
+    def judge(self, outcomes: Mapping[str, CaseOutcome], facts: Facts) -> Verdict:
+        mine = self.mine(outcomes)
+        relevant = [outcome for outcome in mine if outcome.error and (self.output == "grad" or "loss" not in
+                                                                      outcome.outputs)]
+        error = self.stopped(relevant)
+        if error:
+            return error
+        tolerance = Tolerance(self.params.get("rtol", 1e-9), self.params.get("atol", 1e-12))
+        for outcome in mine:
+            data = self.data(outcome)
+            value = outcome.get(self.output)
+            candidates = self.accepted(data["y"], data["t"])
+            if first_match(as_array(value), candidates, tolerance) is None:
+                details = [Message("check.mse_shapes", {"y": str(data["y"].shape)})]
+                details += explain(self.output, as_array(value), candidates[0], tolerance, describe_type(value))
+                return Verdict.fail(Message(f"{self.id}.wrong"), details, self.hint())
+        return Verdict.ok(Message("check.passed_examples", {"count": len(mine)}))
+
+    def accepted(self, y: np.ndarray, t: np.ndarray) -> list[np.ndarray]:
+        raise NotImplementedError
+
+
+class MseForward(_Mse):
+    output = "loss"
+
+    def accepted(self, y: np.ndarray, t: np.ndarray) -> list[np.ndarray]:
+        return [np.asarray(slides_loss(y, t))]
+
+
+class MseBackward(_Mse):
+    output = "grad"
+
+    def accepted(self, y: np.ndarray, t: np.ndarray) -> list[np.ndarray]:
+        """Central differences of each sample's (y_i − t_i)², then the accepted ÷N forms."""
+        per_element = (((y + STEP) - t) ** 2 - ((y - STEP) - t) ** 2) / (2 * STEP)
+        return [per_element, per_element / y.size, per_element / y.shape[0]]
+
+
+# --- the whole chain ------------------------------------------------------------------------------------
+class Gradcheck(KitCheck):
+    """Central differences of the student's own loss against their own chain (as the grader)."""
+
+    def judge(self, outcomes: Mapping[str, CaseOutcome], facts: Facts) -> Verdict:
+        mine = self.mine(outcomes)
+        error = self.stopped(mine)
+        if error:
+            return error
+        data, outputs = self.data(mine[0]), mine[0].outputs
+        numerical = {"w": np.zeros_like(data["w"]), "b": np.zeros_like(data["b"])}
+        for label, name, index, sign in data["probes"]:
+            value = as_array(outputs.get(label))
+            if value is None or value.size != 1:
+                return Verdict.fail(Message("gradcheck.loss_not_scalar"), hint=self.hint())
+            numerical[name][tuple(index)] += sign * float(value.reshape(())) / (2 * data["h"])
+        parts = {name: self.chain(data, outputs, name) for name in ("w", "b")}
+        if any(part is None or part.size != data[name].size for name, part in parts.items()):
+            shown = [describe_type(outputs.get("g_w")), describe_type(outputs.get("g_b"))]
+            return Verdict.fail(Message("gradcheck.no_gradient", {"g_w": shown[0], "g_b": shown[1]}),
+                                hint=self.hint())
+        fd = {name: numerical[name].reshape(-1) for name in numerical}
+        n = data["x"].shape[0]
+        tolerance = Tolerance(self.params.get("rtol", 1e-5), self.params.get("atol", 1e-8))
+        factors = {name: [factor for factor in (1.0, float(n)) if tolerance.close(parts[name], factor * fd[name])]
+                   for name in parts}
+        for factor, convention in ((1.0, "mean"), (float(n), "sum")):
+            if all(factor in found for found in factors.values()):
+                facts.values["convention"] = convention
+                return Verdict.ok(Message("gradcheck.passed", {"factor": fmt(factor)}),
+                                  [Message(f"convention.{convention}")])
+        reference_factor = next((found[0] for found in factors.values() if found), 1.0)
+        details: list[Message] = []
+        for name in ("w", "b"):
+            if factors[name]:
+                details.append(Message("gradcheck.part_ok", {"name": name, "factor": fmt(factors[name][0])}))
+                continue
+            denominator = float(np.vdot(fd[name], fd[name]))
+            ratio = fmt(float(np.vdot(fd[name], parts[name])) / denominator) if denominator > 0 else "-"
+            details.append(Message("gradcheck.ratio", {"name": name, "ratio": ratio, "n": n}))
+            details += explain(f"dE/d{name}", parts[name], reference_factor * fd[name], tolerance)
+        return Verdict.fail(Message("gradcheck.wrong"), details, self.hint())
+
+    @staticmethod
+    def chain(data: Mapping[str, Any], outputs: Mapping[str, Any], name: str) -> np.ndarray | None:
+        value = outputs.get(f"g_{name}")
+        if isinstance(value, Failed):
+            after = as_array(outputs.get(f"{name}_after"))
+            return None if after is None or after.shape != data[name].shape else (data[name] - after) / data["lr"]
+        array = as_array(value)
+        return None if array is None else array.reshape(-1)
+
+
+class Converge(KitCheck):
+    """``train`` must reach the least-squares solution of the standardized data it is given."""
+
+    def judge(self, outcomes: Mapping[str, CaseOutcome], facts: Facts) -> Verdict:
+        convention = facts.values.get("convention")
+        conventions = [convention] if convention else ["mean", "sum"]
+        verdicts = [self.judge_one(outcomes[self.case_id(name)], name) for name in conventions]
+        passed = [verdict for verdict in verdicts if verdict.passed]
+        return passed[0] if passed else verdicts[0]
+
+    def judge_one(self, outcome: CaseOutcome, convention: str) -> Verdict:
+        error = self.stopped([outcome])
+        if error:
+            return error
+        data = self.data(outcome)
+        x, t, iterations = data["x"], data["t"], int(data["iterations"])
+        design = np.hstack([x, np.ones((x.shape[0], 1))])
+        coefficients = np.linalg.lstsq(design, t, rcond=None)[0]
+        expected = {"w": coefficients[:-1], "b": coefficients[-1]}
+        best_loss = slides_loss(design @ coefficients, t)
+        context = Message(f"converge.setting_{convention}", {"lr": fmt(data["lr"]), "iterations": iterations})
+        losses = as_array(outcome.get("losses"))
+        if losses is None or losses.ndim != 1 or losses.size != iterations:
+            shown = describe_type(outcome.get("losses")) if losses is None else str(losses.shape)
+            return Verdict.fail(Message("converge.losses", {"iterations": iterations, "obtained": shown}),
+                                [context], self.hint())
+        tolerance = Tolerance(self.params.get("rtol", 1e-4), self.params.get("atol", 1e-4))
+        for name in ("w", "b"):
+            obtained = as_array(outcome.get(name))
+            if obtained is not None and obtained.size == expected[name].size:
+                obtained = obtained.reshape(expected[name].shape)
+            if obtained is None or obtained.shape != expected[name].shape or not tolerance.close(obtained,
+                                                                                                  expected[name]):
+                details = [context, *explain(name, obtained, expected[name], tolerance,
+                                             describe_type(outcome.get(name)))]
+                details.append(Message("converge.final_loss", {"obtained": fmt(float(losses[-1])),
+                                                               "expected": fmt(best_loss)}))
+                return Verdict.fail(Message("converge.wrong"), details, self.hint())
+        return Verdict.ok(Message("converge.passed", {"loss": fmt(float(losses[-1]))}), [context])
+
+
+class Load(KitCheck):
+    """The file's top-level code ran to the end (the same sentences as the grader's report)."""
+
+    def judge(self, outcomes: Mapping[str, CaseOutcome], facts: Facts) -> Verdict:
+        report = facts.load
+        error = report.get("error")
+        if report.get("mode") == "full" and not error:
+            return Verdict.ok()
+        error = error or {"type": "unknown", "message": ""}
+        details = error_details(error)
+        kind = error.get("type")
+        if kind in ("CaseTimeout", "timeout"):
+            summary = Message("load.timeout", {"seconds": error.get("seconds", "")})
+        elif kind == "crash":
+            summary = Message("load.crashed", {"detail": error.get("message", "")})
+        elif kind == "SystemExit":
+            summary = Message("load.exited", {"code": error.get("message", "")})
+        else:
+            summary = Message("load.raised", {"type": kind, "message": error.get("message", "")})
+        details.append(Message("load.definitions_graded"))
+        return Verdict.fail(summary, details, self.hint())
+
+
+# --- exercise 3 (gradient_method.py) --------------------------------------------------------------------
+def scalar(value: Any) -> float | None:
+    """One number from what came back (a float, a 0-d or one-element array), or None."""
+    array = as_array(value)
+    return None if array is None or array.size != 1 else float(array.reshape(()))
+
+
+class Df(KitCheck):
+    """df(x) against central differences of f(x) = (x - 1)²."""
+
+    def judge(self, outcomes: Mapping[str, CaseOutcome], facts: Facts) -> Verdict:
+        mine = self.mine(outcomes)
+        error = first_error(mine)
+        if error:
+            return error
+        data = self.data(mine[0])
+        for index, x in enumerate(data["xs"]):
+            obtained = scalar(mine[0].get(f"d{index}"))
+            expected = float(central_difference(lambda v: float(((v - 1) ** 2).sum()), np.array([x]))[0])
+            if obtained is None or not np.isclose(obtained, expected, rtol=1e-8, atol=1e-8):
+                shown = describe_type(mine[0].get(f"d{index}")) if obtained is None else fmt(obtained)
+                return Verdict.fail(Message("student.df_wrong", {"x": x, "obtained": shown, "expected": fmt(expected)}))
+        return Verdict.ok()
+
+
+class GradientDescent(KitCheck):
+    def judge(self, outcomes: Mapping[str, CaseOutcome], facts: Facts) -> Verdict:
+        mine = self.mine(outcomes)
+        error = first_error(mine)
+        if error:
+            return error
+        data = self.data(mine[0])
+        x0, rate, steps = data["x0"], data["lr"], int(data["steps"])
+        result = mine[0].get("result")
+        if not (isinstance(result, tuple) and len(result) == 2):
+            return Verdict.fail(Message("student.gd_return", {"obtained": describe_type(result)}))
+        x_final, history = scalar(result[0]), as_array(result[1])
+        if history is None or history.ndim != 1 or len(history) != steps + 1 or not np.isclose(history[0], x0):
+            count = "-" if history is None or history.ndim != 1 else len(history)
+            return Verdict.fail(Message("student.gd_history", {"obtained": count, "expected": steps + 1}))
+        first = x0 - rate * 2 * (x0 - 1)  # one step of x ← x − η f'(x) from x0
+        if not np.isclose(history[1], first, rtol=1e-12):
+            return Verdict.fail(Message("student.gd_step", {"obtained": fmt(history[1]), "expected": fmt(first)}))
+        if x_final is None or not np.isclose(x_final, history[-1]) or abs(x_final - 1) > 1e-6:
+            shown = describe_type(result[0]) if x_final is None else fmt(x_final)
+            return Verdict.fail(Message("student.gd_converge", {"obtained": shown}))
+        return Verdict.ok()
+
+
+class FitLine(KitCheck):
+    def judge(self, outcomes: Mapping[str, CaseOutcome], facts: Facts) -> Verdict:
+        mine = self.mine(outcomes)
+        error = first_error(mine)
+        if error:
+            return error
+        data = self.data(mine[0])
+        x, y, steps = data["x"], data["y"], int(data["steps"])
+        result = mine[0].get("result")
+        if not (isinstance(result, tuple) and len(result) == 3):
+            return Verdict.fail(Message("student.fit_return", {"obtained": describe_type(result)}))
+        w, b, losses = scalar(result[0]), scalar(result[1]), as_array(result[2])
+        if losses is None or losses.ndim != 1 or len(losses) != steps:
+            count = "-" if losses is None or losses.ndim != 1 else len(losses)
+            return Verdict.fail(Message("student.fit_losses", {"obtained": count, "expected": steps}))
+        first_loss = slides_loss(np.zeros_like(y), y)  # w = b = 0 before the first update
+        if not np.isclose(losses[0], first_loss, rtol=1e-9):
+            return Verdict.fail(Message("student.fit_first_loss", {"obtained": fmt(losses[0]),
+                                                                   "expected": fmt(first_loss)}))
+        (w_ls, b_ls), *_ = np.linalg.lstsq(np.column_stack([x, np.ones_like(x)]), y, rcond=None)
+        if w is None or b is None or not (np.isclose(w, w_ls, atol=1e-4) and np.isclose(b, b_ls, atol=1e-4)):
+            shown = [describe_type(item) if number is None else fmt(number) for item, number in zip(result, (w, b))]
+            return Verdict.fail(Message("student.fit_wrong", {"w": shown[0], "b": shown[1], "w_ls": fmt(w_ls),
+                                                              "b_ls": fmt(b_ls)}))
+        return Verdict.ok()
+
+
+JUDGES: dict[str, type[KitCheck]] = {
+    "load": Load, "normalize": Normalize, "standardize": Standardize, "forward": Forward, "grad_w": GradW,
+    "grad_b": GradB, "grad_x": GradX, "update": Update, "mse_forward": MseForward, "mse_backward": MseBackward,
+    "gradcheck": Gradcheck, "converge": Converge, "df": Df, "gradient_descent": GradientDescent,
+    "fit_line": FitLine,
+}
+
+
+def judge_all(suite: str, load: Mapping[str, Any], outcomes: Mapping[str, CaseOutcome]) -> dict[str, Verdict]:
+    """Every check of the suite in the grader's order (gradcheck's convention feeds converge)."""
+    facts = Facts(load=dict(load))
+    verdicts = {}
+    syntax = (load.get("error") or {}).get("type") == "SyntaxError" and load.get("mode") != "full"
+    for check_id in plan.check_ids(suite):
+        check = JUDGES[check_id](check_id, plan.params(check_id), plan.seed())
+        if syntax and check_id != "load":  # nothing of the file could run: say why, once per check
+            verdicts[check_id] = Verdict.fail(Message("selfcheck.syntax_error", dict(load["error"])))
+            continue
+        try:
+            verdicts[check_id] = check.judge(outcomes, facts)
+        except Exception as exc:  # a self-check bug must not look like the student's
+            error = f"{type(exc).__name__}: {exc}"
+            verdicts[check_id] = Verdict.fail(Message("check.internal_error", {"error": error}))
+    return verdicts

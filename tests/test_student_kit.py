@@ -1,0 +1,342 @@
+"""The student kit (`student-kit`) as an instructor builds it and a student meets it.
+
+Every test works on a kit built into a temporary folder outside the project and run with pytest in a
+subprocess, as a student's ``uv run pytest`` runs it. Files saved into the kit's ``scripts/`` (a correct
+solution, the example class) behave exactly as they would on a student's machine.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import re
+import shutil
+import stat
+import subprocess
+import sys
+import textwrap
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from submissions import CLASS, ROOT, ROSTER
+
+from grader.assignment import Assignment
+from grader.cli import main as grade_main
+from grader.sandbox import protocol
+from grader.studentkit import KIT_NAME, build
+from grader.studentkit import main as kit_main
+from reference.data import DEFAULT_DATA_PATH, load_xt
+from reference.perceptron import normalize, standardize
+
+SOLUTIONS = ROOT / "tests" / "fixtures" / "solutions"
+CHECK_IDS = Assignment.named("ex_02").check_ids
+EXERCISE_TESTS = {"test_gradient_method::test_df", "test_gradient_method::test_gradient_descent",
+                  "test_gradient_method::test_fit_line", *(f"test_perceptron::test_{check_id}" for check_id in CHECK_IDS
+                                                            if check_id not in ("load", "normalize", "standardize"))}
+#: the names of the exercises' TODOs: nothing in the kit may define them, except the templates' stubs
+TODO_NAMES = {"normalize", "standardize", "forward", "backward", "train", "df", "gradient_descent", "fit_line",
+              "Perceptron", "MeanSquaredError"}
+TEMPLATE_FILES = {"ex_02_template.py", "perceptron.py", "gradient_method.py"}
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    kit, archive = build(tmp_path_factory.mktemp("out"))
+    assert archive.is_file()
+    return kit
+
+
+@pytest.fixture
+def kit(built: Path, tmp_path: Path) -> Path:
+    """A fresh copy of the built kit, away from the project and from the folder it was built in."""
+    return Path(shutil.copytree(built, tmp_path / KIT_NAME))
+
+
+def run_selfcheck(kit: Path, *extra: str, cwd: Path | None = None,
+                  env: dict[str, str] | None = None) -> tuple[dict[str, str], str]:
+    """Outcome per test (``module::test[param]`` -> PASSED/FAILED/ERROR) and the whole output."""
+    environment = {key: value for key, value in os.environ.items() if not key.startswith(("PYTEST", "EXGRADER"))}
+    completed = subprocess.run([sys.executable, "-m", "pytest", "-rA", *extra], capture_output=True, text=True,
+                               cwd=cwd or kit, env={**environment, **(env or {})}, timeout=600)
+    outcomes = {}
+    for line in completed.stdout.splitlines():
+        match = re.match(r"^(PASSED|FAILED|ERROR) (?:scripts/)?(\w+)\.py::(\S+)", line)
+        if match:
+            outcomes[f"{match.group(2)}::{match.group(3)}"] = match.group(1)
+    return outcomes, completed.stdout + completed.stderr
+
+
+def ex02(check_id: str, file: str) -> str:
+    return f"test_ex_02::test_{check_id}[{file}]"
+
+
+# --- what is in the kit ------------------------------------------------------------------------------
+def test_the_layout_is_the_slides(built: Path) -> None:
+    files = {path.relative_to(built).as_posix() for path in built.rglob("*") if path.is_file()}
+    assert {"pyproject.toml", "README.md", "data/advertising.csv", "scripts/gradient_method.py",
+            "scripts/perceptron.py", "scripts/ex_02_template.py", "scripts/selfcheck/plugin.py",
+            "scripts/test_ex_02.py"} <= files
+    assert (built / "outputs").is_dir() and not any((built / "outputs").iterdir())
+    assert (built / "data" / "advertising.csv").read_bytes() == DEFAULT_DATA_PATH.read_bytes()
+    pyproject = (built / "pyproject.toml").read_text(encoding="utf-8")
+    for needed in ('"numpy', '"pandas', '"matplotlib', "[dependency-groups]", '"pytest', "package = false"):
+        assert needed in pyproject
+    assert "compile-bytecode" not in pyproject  # `uv run` prints "Bytecode compiled ..." every time otherwise
+    readme = (built / "README.md").read_text(encoding="utf-8")
+    for needed in ("ex_02_<学籍番号>.py", "ex_02_<学籍番号>.ipynb", "考察", "uv run pytest", "uv run perceptron.py",
+                   "uv run gradient_method.py", "../data/advertising.csv", "../outputs/"):
+        assert needed in readme
+
+
+def test_the_zip_is_deterministic_safe_and_holds_the_folder(tmp_path: Path) -> None:
+    first_kit, first = build(tmp_path / "a")
+    _, second = build(tmp_path / "b")
+    assert first.read_bytes() == second.read_bytes()
+    with zipfile.ZipFile(first) as bundle:
+        infos = bundle.infolist()
+        for info in infos:
+            assert info.filename.startswith(f"{KIT_NAME}/") or info.filename == f"{KIT_NAME}/"
+            assert ".." not in info.filename.split("/") and "\\" not in info.filename
+            assert info.date_time == (1980, 1, 1, 0, 0, 0)
+            mode = info.external_attr >> 16
+            assert stat.S_ISDIR(mode) or (stat.S_ISREG(mode) and stat.S_IMODE(mode) == 0o644)
+        bundle.extractall(tmp_path / "unzipped")
+    unzipped = tmp_path / "unzipped" / KIT_NAME
+    assert sorted(p.relative_to(unzipped).as_posix() for p in unzipped.rglob("*")) == \
+        sorted(p.relative_to(first_kit).as_posix() for p in first_kit.rglob("*"))
+    assert all((unzipped / p.relative_to(first_kit)).read_bytes() == p.read_bytes()
+               for p in first_kit.rglob("*") if p.is_file())
+
+
+def test_the_cli_ships_the_given_data_and_never_overwrites(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    data = tmp_path / "course.csv"
+    data.write_text("TV,Radio,Newspaper,Sales\n1,2,3,4\n5,6,7,9\n8,1,2,3\n", encoding="utf-8")
+    assert kit_main(["--out", str(tmp_path / "out"), "--data", str(data)]) == 0
+    assert (tmp_path / "out" / KIT_NAME / "data" / "advertising.csv").read_bytes() == data.read_bytes()
+    assert kit_main(["--out", str(tmp_path / "out")]) == 2
+    assert "すでにあります" in capsys.readouterr().err
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b\n1,2\n", encoding="utf-8")
+    assert kit_main(["--out", str(tmp_path / "other"), "--data", str(bad), "--lang", "en"]) == 2
+    assert "Sales" in capsys.readouterr().err or "column" in capsys.readouterr().err.lower()
+    assert not (tmp_path / "other" / KIT_NAME).exists()
+
+
+def project_files() -> dict[bytes, str]:
+    """Every file of the solutions the project holds, by its content."""
+    folders = [ROOT / "reference", ROOT / "tests" / "fixtures", CLASS]
+    return {path.read_bytes().strip(): str(path) for folder in folders for path in folder.rglob("*")
+            if path.is_file() and path.stat().st_size > 0}
+
+
+def test_no_solution_travels_with_the_kit(built: Path) -> None:
+    solutions = project_files()
+    for path in built.rglob("*"):
+        parts = set(path.relative_to(built).parts)
+        assert not parts & {"reference", "fixtures", "examples", "class", "solutions", "tests"}, path
+        if not path.is_file():
+            continue
+        assert path.read_bytes().strip() not in solutions, f"{path} is {solutions.get(path.read_bytes().strip())}"
+        if path.suffix != ".py":
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import | ast.ImportFrom):
+                names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+                assert not any(name.split(".")[0] in ("grader", "reference") for name in names), path
+            if isinstance(node, ast.FunctionDef | ast.ClassDef) and node.name in TODO_NAMES:
+                assert path.name in TEMPLATE_FILES and path.parent.name == "scripts", f"{path}: {node.name}"
+                functions = [node] if isinstance(node, ast.FunctionDef) else \
+                    [item for item in node.body if isinstance(item, ast.FunctionDef)]
+                for function in functions:  # a template's TODO: docstring, then raise NotImplementedError
+                    body = [statement for statement in function.body if not (
+                        isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant))]
+                    assert len(body) == 1 and isinstance(body[0], ast.Raise), f"{path}: {function.name}"
+                    assert "NotImplementedError" in ast.unparse(body[0])
+
+
+def test_the_plan_carries_no_scaled_course_data(built: Path) -> None:
+    """plan.json holds inputs only: nothing in it is the course data normalized or standardized."""
+    plan = json.loads((built / "scripts" / "selfcheck" / "plan.json").read_text(encoding="utf-8"))
+    arrays: list[np.ndarray] = []
+
+    def collect(value: object) -> None:
+        decoded = protocol.decode(value) if isinstance(value, dict) and "__nd__" in value else None
+        if isinstance(decoded, np.ndarray):
+            arrays.append(decoded)
+        elif isinstance(value, dict):
+            for item in value.values():
+                collect(item)
+        elif isinstance(value, list):
+            for item in value:
+                collect(item)
+
+    collect(plan)
+    assert len(arrays) > 100
+    x, t = load_xt(DEFAULT_DATA_PATH)
+    answers = [normalize(x), standardize(x), standardize(x, ddof=1), normalize(t), standardize(t),
+               standardize(t, ddof=1)]
+    for array in arrays:
+        for answer in answers:
+            assert not (array.shape == answer.shape and np.allclose(array, answer, atol=1e-3))
+
+
+# --- the self-check -----------------------------------------------------------------------------------
+def test_untouched_kit_fails_every_test_with_a_one_line_todo(kit: Path) -> None:
+    for cwd in (kit, kit / "scripts"):
+        outcomes, output = run_selfcheck(kit, cwd=cwd)
+        assert {ex02(check_id, "ex_02_template.py") for check_id in CHECK_IDS} | EXERCISE_TESTS == set(outcomes)
+        assert set(outcomes.values()) == {"FAILED"}, output
+        assert "Traceback" not in output and "During handling" not in output and "NotImplementedError" not in output
+        assert "ERROR" not in output and " error" not in output  # no collection error, no "1 error" in the summary
+        for name in ("normalize", "standardize", "Perceptron.__init__", "MeanSquaredError.__init__", "train", "df",
+                     "gradient_descent", "fit_line"):
+            assert f"{name} が未実装です" in output
+        assert "ex_02_<学籍番号>.py" in output  # test_load tells the student to save the file under their id
+
+
+def test_english_messages(kit: Path) -> None:
+    _, output = run_selfcheck(kit, "--lang", "en", "-k", "normalize or test_df")
+    assert "normalize is not implemented yet" in output and "df is not implemented yet" in output
+
+
+def test_correct_work_in_both_conventions_passes_everything(kit: Path) -> None:
+    for name in ("ex_02_S0001.py", "ex_02_S0002.py", "perceptron.py", "gradient_method.py"):
+        shutil.copy(SOLUTIONS / name, kit / "scripts" / name)
+    outcomes, output = run_selfcheck(kit)
+    assert set(outcomes.values()) == {"PASSED"}, output
+    assert {ex02(check_id, f"ex_02_S000{n}.py") for check_id in CHECK_IDS for n in (1, 2)} | EXERCISE_TESTS \
+        == set(outcomes)
+
+
+def fill(template: str, solution: str) -> str:
+    """The template with each TODO body (``raise NotImplementedError``) replaced by the solution's."""
+    def spans(text: str) -> dict[str, tuple[int, int]]:
+        found = {}
+        for top in ast.parse(text).body:
+            if not isinstance(top, ast.FunctionDef | ast.ClassDef):
+                continue
+            members = [(top.name, top)] + [(f"{top.name}.{item.name}", item) for item in getattr(top, "body", [])
+                                           if isinstance(top, ast.ClassDef) and isinstance(item, ast.FunctionDef)]
+            for name, node in members:
+                if isinstance(node, ast.FunctionDef):
+                    found[name] = (node.lineno, node.end_lineno or node.lineno)
+        return found
+
+    lines, given = template.splitlines(), solution.splitlines()
+    ours, theirs = spans(template), spans(solution)
+    for name, (start, end) in sorted(ours.items(), key=lambda item: -item[1][0]):
+        if "raise NotImplementedError" in "\n".join(lines[start - 1:end]):
+            first, last = theirs[name]
+            lines[start - 1:end] = given[first - 1:last]
+    return "\n".join(lines) + "\n"
+
+
+def test_the_filled_in_templates_run_from_scripts_and_converge_with_their_defaults(kit: Path) -> None:
+    """Item 5: one convention, whose learning rate in main() converges; run as the slides say."""
+    scripts = kit / "scripts"
+    mean_solution = (SOLUTIONS / "ex_02_S0001.py").read_text(encoding="utf-8")
+    assert "/ k" in mean_solution  # the convention the template teaches: the batch mean
+    (scripts / "ex_02_S9999.py").write_text(fill((scripts / "ex_02_template.py").read_text(encoding="utf-8"),
+                                                 mean_solution), encoding="utf-8")
+    for name, solution in (("perceptron.py", "perceptron.py"), ("gradient_method.py", "gradient_method.py")):
+        (scripts / name).write_text(fill((scripts / name).read_text(encoding="utf-8"),
+                                         (SOLUTIONS / solution).read_text(encoding="utf-8")), encoding="utf-8")
+    for name in ("ex_02_S9999.py", "perceptron.py", "gradient_method.py"):
+        completed = subprocess.run([sys.executable, name], capture_output=True, text=True, cwd=scripts, timeout=300,
+                                   env={**os.environ, "MPLBACKEND": "Agg"})
+        assert completed.returncode == 0, completed.stderr
+        if name == "ex_02_S9999.py":
+            final = float(re.search(r"最後の損失: ([0-9.e+-]+)", completed.stdout).group(1))
+            best = float(re.search(r"最小二乗解の損失\): ([0-9.e+-]+)", completed.stdout).group(1))
+            assert abs(final - best) < 1e-5, completed.stdout
+    assert {path.name for path in (kit / "outputs").iterdir()} == {"ex_02_S9999_loss.png", "perceptron_loss.png",
+                                                                    "gradient_method.png"}
+    outcomes, output = run_selfcheck(kit)
+    assert set(outcomes.values()) == {"PASSED"}, output
+
+
+def utf8(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+# --- self-check == grader --------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def graded_class(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("graded")
+    assert grade_main([str(CLASS), "--out", str(out), "--roster", str(ROSTER), "--jobs", "2"]) == 0
+    return out
+
+
+def test_the_selfcheck_agrees_with_grade_check_by_check(kit: Path, graded_class: Path) -> None:
+    """The example class (both conventions, each single bug, a notebook, Shift_JIS, top-level scripts, a
+    syntax error): the kit's verdict of every check of every file is grade's."""
+    files = sorted(path for path in CLASS.rglob("ex_02_*") if path.is_file())
+    assert len(files) >= 20
+    for path in files:
+        shutil.copy(path, kit / "scripts" / path.name)
+    outcomes, output = run_selfcheck(kit, "scripts/test_ex_02.py")
+    disagreements = []
+    for path in files:
+        report = json.loads((graded_class / "reports" / f"{path.stem.removeprefix('ex_02_')}.json").read_text("utf-8"))
+        for check in report["checks"]:
+            kit_passed = outcomes.get(ex02(check["id"], path.name)) == "PASSED"
+            if kit_passed != check["passed"]:
+                disagreements.append(f"{path.name} {check['id']}: grade {check['passed']}, kit {kit_passed}")
+    assert not disagreements, "\n".join(disagreements) + "\n" + output
+    assert len(outcomes) == len(files) * len(CHECK_IDS)
+    shift_jis = [path.name for path in files if not utf8(path.read_bytes())]
+    assert shift_jis and all(f"python {name} の実行が SyntaxError" in output for name in shift_jis)
+
+
+# --- Windows and macOS -------------------------------------------------------------------------------------
+NO_POSIX = """
+import builtins, os, signal, sys
+for name in ("SIGALRM", "setitimer", "alarm", "ITIMER_REAL", "siginterrupt"):
+    if hasattr(signal, name):
+        delattr(signal, name)
+for name in ("fork", "forkpty", "register_at_fork", "wait3", "wait4"):
+    if hasattr(os, name):
+        delattr(os, name)
+
+class Blocked:
+    # neither POSIX-only modules nor the project: the kit must work alone
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("resource", "fcntl", "grader", "reference", "termios"):
+            raise ImportError(f"{name} is not available here")
+        return None
+
+sys.meta_path.insert(0, Blocked())
+for name in ("resource", "fcntl", "termios", "grader", "reference"):
+    sys.modules.pop(name, None)
+"""
+
+HANGING_TRAIN = """
+def train(x, t, learning_rate, max_iteration, rng):
+    while True:
+        pass
+"""
+
+
+def test_the_selfcheck_needs_no_posix_api_and_not_the_project(kit: Path, tmp_path: Path) -> None:
+    shim = tmp_path / "shim"
+    shim.mkdir()
+    (shim / "sitecustomize.py").write_text(textwrap.dedent(NO_POSIX), encoding="utf-8")
+    probe = subprocess.run([sys.executable, "-c", "import signal, os; print(hasattr(signal, 'SIGALRM'), "
+                            "hasattr(os, 'fork')); import resource"], capture_output=True, text=True,
+                           env={**os.environ, "PYTHONPATH": str(shim)})
+    assert probe.stdout.split() == ["False", "False"] and "resource is not available" in probe.stderr
+    shutil.copy(SOLUTIONS / "ex_02_S0002.py", kit / "scripts" / "ex_02_S0002.py")
+    source = (SOLUTIONS / "ex_02_S0001.py").read_text(encoding="utf-8")
+    (kit / "scripts" / "ex_02_H0001.py").write_text(source + HANGING_TRAIN, encoding="utf-8")
+    outcomes, output = run_selfcheck(kit, "scripts/test_ex_02.py", env={"PYTHONPATH": str(shim)})
+    failed = {name for name, outcome in outcomes.items() if outcome != "PASSED"}
+    assert failed == {ex02("converge", "ex_02_H0001.py")}, output
+    assert "train" in output and "時間" in output  # the hang is named as a time limit, not as a crash
