@@ -516,7 +516,8 @@ class FitLine(KitCheck):
                                                                    "expected": fmt(first_loss)}))
         (w_ls, b_ls), *_ = np.linalg.lstsq(np.column_stack([x, np.ones_like(x)]), y, rcond=None)
         if w is None or b is None or not (np.isclose(w, w_ls, atol=1e-4) and np.isclose(b, b_ls, atol=1e-4)):
-            shown = [describe_type(item) if number is None else fmt(number) for item, number in zip(result[:2], (w, b), strict=True)]
+            shown = [describe_type(item) if number is None else fmt(number)
+                     for item, number in zip(result[:2], (w, b), strict=True)]
             return Verdict.fail(Message("student.fit_wrong", {"w": shown[0], "b": shown[1], "w_ls": fmt(w_ls),
                                                               "b_ls": fmt(b_ls)}))
         return Verdict.ok()
