@@ -56,9 +56,12 @@ class Perceptron:
             learning_rate: 学習率 η
             rng: 乱数生成器 (np.random.default_rng(0) など)
         """
-        # TODO: 上の「属性」をすべて作ってください。
-        #   w の初期値は標準正規分布の乱数 (rng.standard_normal、形に注意)、b の初期値は 0 (np.zeros)。
-        #   x, g_w, g_b は forward / backward で値が入るまで None にしておきます。
+        # TODO: 次の属性を作ってください (属性の名前と初期値は採点の約束です)。
+        #   self.w = rng.standard_normal((input_dim, output_dim))
+        #   self.b = np.zeros(output_dim)
+        #   self.lr = learning_rate
+        #   self.x = None (forward で入力を覚えておく)
+        #   self.g_w = None, self.g_b = None (backward で計算する)
         raise NotImplementedError("Perceptron.__init__ を実装してください")
 
     def forward(self, x: np.ndarray) -> np.ndarray:
@@ -71,8 +74,8 @@ class Perceptron:
         戻り値:
             y: 形 (k, output_dim)
         """
-        # TODO: 上の式で y を計算して返してください。
-        #   backward で使うので、入力 x を属性 x に覚えておきます。
+        # TODO: 上の式の y を返してください。backward のため入力を self.x = x と覚えておきます。
+        #   y = x @ self.w + self.b
         raise NotImplementedError("Perceptron.forward を実装してください")
 
     def backward(self, g: np.ndarray) -> np.ndarray:
@@ -80,10 +83,11 @@ class Perceptron:
 
         g はデータごとの dE/dy (形 (k, output_dim))。計算グラフの局所的な微分を
         k 個のデータで平均したものが、パラメータの勾配です:
+        # y = x @ w + b
         # dE/dw = x.T @ g / k        形 (input_dim, output_dim)
-        # dE/db = g の k 個の平均     形 (output_dim,)
+        # dE/db = g.mean(axis=0)     形 (output_dim,)
         # dE/dx = g @ w.T            形 (k, input_dim)   (前の層へ返す勾配)
-        勾配法の更新 (η = self.lr):
+        更新 (η = self.lr):
         # w ← w - η * dE/dw,  b ← b - η * dE/db
 
         引数:
@@ -91,9 +95,8 @@ class Perceptron:
         戻り値:
             dE/dx, 形 (k, input_dim)。更新「前」の w で計算すること。
         """
-        # TODO: 上の式で g_w, g_b を求めて属性に入れ、w, b を更新し、dE/dx を返してください。
-        #   平均はサンプル方向 (axis=0) にとります (np.mean(..., axis=0) または .mean(axis=0))。
-        #   dE/dx は w を更新する前の値で計算しておきます。
+        # TODO: 上の式で勾配 self.g_w, self.g_b を求め、w, b を更新して、dE/dx を返してください。
+        #   dE/dx (g_x = g @ self.w.T) は更新「前」の w で求めます。
         raise NotImplementedError("Perceptron.backward を実装してください")
 
 
@@ -102,21 +105,22 @@ class MeanSquaredError:
 
     def __init__(self) -> None:
         """forward で計算した y - t を覚えておく属性を用意する"""
-        # TODO: backward で使う y - t を入れておく属性 (例: self.diff) を None で用意してください。
+        # TODO: forward で y - t を入れる属性を用意してください: self.diff = None
         raise NotImplementedError("MeanSquaredError.__init__ を実装してください")
 
     def forward(self, y: np.ndarray, t: np.ndarray) -> float:
         """損失を計算する
 
-        # E = mean((y - t)^2)    (全要素の平均, np.mean)
+        # E = mean((y - t)^2)    (全要素の平均)
 
         引数:
             y: 予測, 形 (n, output_dim)
             t: 正解, 形 (n, output_dim)
         戻り値:
-            E (float, 1 つの数)
+            E (float)
         """
-        # TODO: 上の式で E を計算し、float にして返してください。y - t は backward のために覚えておきます。
+        # TODO: 上の式の E を 1 つの数で返してください。y - t は backward のために覚えておきます。
+        #   self.diff = y - t,  E = float(np.mean(self.diff ** 2))
         raise NotImplementedError("MeanSquaredError.forward を実装してください")
 
     def backward(self) -> np.ndarray:
@@ -125,12 +129,10 @@ class MeanSquaredError:
         # E_i = (y_i - t_i)^2
         # dE_i/dy_i = 2 * (y_i - t_i)
 
-        (全体の平均は Perceptron.backward の ÷k でとるので、ここでは n で割りません。)
-
         戻り値:
-            形は y と同じ (n, output_dim)
+            2 * (y - t), 形は y と同じ (n, output_dim)
         """
-        # TODO: forward で覚えた y - t から、上の式の dE_i/dy_i を返してください。
+        # TODO: forward で覚えた self.diff (= y - t) から、上の式の dE_i/dy_i = 2 * self.diff を返してください。
         raise NotImplementedError("MeanSquaredError.backward を実装してください")
 
 
@@ -157,11 +159,12 @@ def train(
         rng: 乱数生成器 (重みの初期値に使う)
     戻り値:
         (perceptron, losses)
-        perceptron: 学習後の Perceptron (入力の次元 x.shape[1], 出力の次元 t.shape[1])
+        perceptron: 学習後の Perceptron
         losses: 各回の損失 (float のリスト, 長さ max_iteration)
     """
-    # TODO: Perceptron と MeanSquaredError を作り、上の 1 回の更新を max_iteration 回
-    #   繰り返してください。毎回の損失 E を losses に追加し、(perceptron, losses) を返します。
+    # TODO: Perceptron(x.shape[1], t.shape[1], learning_rate, rng) と MeanSquaredError() を作り、
+    #   上の 1 回の更新を max_iteration 回繰り返してください。
+    #   毎回の損失 E を losses に追加し、(perceptron, losses) を返します。
     raise NotImplementedError("train を実装してください")
 
 
