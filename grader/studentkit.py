@@ -66,6 +66,7 @@ SUITES = {"ex_02": None, "perceptron": ("forward", "grad_w", "grad_b", "grad_x",
                                         "mse_backward", "gradcheck", "converge"),
           "gradient_method": ("df", "gradient_descent", "fit_line")}
 MESSAGE_PREFIXES = ("check.", "compare.", "common.", "convention.", "decode.fallback_encoding", "student.",
+                    "report.syntax_error",
                     "selfcheck.", "load.", "normalize.", "standardize.", "forward.", "grad_w.", "grad_b.",
                     "grad_x.", "update.", "mse_forward.", "mse_backward.", "gradcheck.", "converge.")
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
@@ -153,11 +154,13 @@ def gradient_method_suite() -> tuple[list[dict[str, Any]], dict[str, Any]]:
     return cases, inputs
 
 
-def build_plan(seed: int = SEED) -> dict[str, Any]:
+def build_plan(data_file: Path = DEFAULT_DATA_PATH, seed: int = SEED) -> dict[str, Any]:
+    """The kit's cases and inputs. ``converge`` keeps the grader's number of steps for ``data_file`` (the
+    data the kit ships), so that a ``train`` that stops early fails with the same count in both."""
     assignment = Assignment.named("ex_02")
-    checks = assignment.build_checks(seed, {"data_file": str(DEFAULT_DATA_PATH)})
-    kit_checks = [KitConverge(check.id, check.params, seed) if isinstance(check, Converge) else check
-                  for check in checks]
+    checks = assignment.build_checks(seed, {"data_file": str(data_file)})
+    kit_checks = [KitConverge(check.id, {**check.params, "iterations": check.iterations}, seed)
+                  if isinstance(check, Converge) else check for check in checks]
     cases_by_check = {check.id: check.cases() for check in kit_checks}
     inputs = {check.id: check_inputs(check, cases_by_check[check.id]) for check in kit_checks}
     suites: dict[str, Any] = {}
@@ -210,7 +213,7 @@ def write_tree(kit: Path, data_file: Path) -> None:
         shutil.copyfile(TEMPLATES / name, scripts / name)
     for name in SELFCHECK_FILES:
         shutil.copyfile(TEMPLATES / "selfcheck" / name, package / name)
-    (package / "plan.json").write_text(json.dumps(build_plan(), separators=(",", ":")), encoding="utf-8")
+    (package / "plan.json").write_text(json.dumps(build_plan(data_file), separators=(",", ":")), encoding="utf-8")
     (package / "messages.json").write_text(json.dumps(kit_messages(), ensure_ascii=False, indent=1, sort_keys=True),
                                            encoding="utf-8")
     (vendor / "__init__.py").write_text('"""Copied from the grader by student-kit; do not edit."""\n', encoding="utf-8")
@@ -254,7 +257,10 @@ def build(out: Path, data_file: Path = DEFAULT_DATA_PATH) -> tuple[Path, Path]:
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out, prefix=".student-kit-") as scratch:
         staged = Path(scratch) / KIT_NAME
-        write_tree(staged, data_file)
+        try:
+            write_tree(staged, data_file)
+        except ValueError as exc:  # e.g. data on which the grader's learning rate cannot converge
+            raise KitError("kit.data_unsuitable", path=str(data_file), detail=str(exc)) from None
         write_zip(staged, Path(scratch) / "kit.zip")
         os.replace(Path(scratch) / "kit.zip", archive)
         os.replace(staged, kit)

@@ -30,6 +30,7 @@ from grader.studentkit import KIT_NAME, build
 from grader.studentkit import main as kit_main
 from reference.data import DEFAULT_DATA_PATH, load_xt
 from reference.perceptron import normalize, standardize
+from reference.synthetic import make_advertising
 
 SOLUTIONS = ROOT / "tests" / "fixtures" / "solutions"
 CHECK_IDS = Assignment.named("ex_02").check_ids
@@ -113,11 +114,16 @@ def test_the_zip_is_deterministic_safe_and_holds_the_folder(tmp_path: Path) -> N
 
 def test_the_cli_ships_the_given_data_and_never_overwrites(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     data = tmp_path / "course.csv"
-    data.write_text("TV,Radio,Newspaper,Sales\n1,2,3,4\n5,6,7,9\n8,1,2,3\n", encoding="utf-8")
+    make_advertising(n=120, seed=7).to_csv(data)
     assert kit_main(["--out", str(tmp_path / "out"), "--data", str(data)]) == 0
     assert (tmp_path / "out" / KIT_NAME / "data" / "advertising.csv").read_bytes() == data.read_bytes()
     assert kit_main(["--out", str(tmp_path / "out")]) == 2
     assert "すでにあります" in capsys.readouterr().err
+    tiny = tmp_path / "tiny.csv"
+    tiny.write_text("TV,Radio,Newspaper,Sales\n1,2,3,4\n5,6,7,9\n8,1,2,3\n", encoding="utf-8")
+    assert kit_main(["--out", str(tmp_path / "tiny"), "--data", str(tiny)]) == 2
+    assert "収束しない" in capsys.readouterr().err
+    assert not (tmp_path / "tiny" / KIT_NAME).exists() and not (tmp_path / "tiny" / f"{KIT_NAME}.zip").exists()
     bad = tmp_path / "bad.csv"
     bad.write_text("a,b\n1,2\n", encoding="utf-8")
     assert kit_main(["--out", str(tmp_path / "other"), "--data", str(bad), "--lang", "en"]) == 2
@@ -292,6 +298,17 @@ def test_the_selfcheck_agrees_with_grade_check_by_check(kit: Path, graded_class:
                 disagreements.append(f"{path.name} {check['id']}: grade {check['passed']}, kit {kit_passed}")
     assert not disagreements, "\n".join(disagreements) + "\n" + output
     assert len(outcomes) == len(files) * len(CHECK_IDS)
+    # and in the same words: the first line of each failure is the grader's
+    said = {f"{name}[{file}]": text.strip().splitlines()[0] for name, file, text in re.findall(
+        r"^_+ test_(\w+)\[(ex_02_\w+\.\w+)\] _+\n(.*?)(?=^_+ test_|^=+ )", output, re.S | re.M)}
+    worded = []
+    for path in files:
+        report = json.loads((graded_class / "reports" / f"{path.stem.removeprefix('ex_02_')}.json").read_text("utf-8"))
+        for check in report["checks"]:
+            if not check["passed"] and said.get(f"{check['id']}[{path.name}]") != check["message"].splitlines()[0]:
+                worded.append(f"{path.name} {check['id']}: grade {check['message'].splitlines()[0]!r}, "
+                              f"kit {said.get(check['id'] + '[' + path.name + ']')!r}")
+    assert not worded, "\n".join(worded)
     shift_jis = [path.name for path in files if not utf8(path.read_bytes())]
     assert shift_jis and all(f"python {name} の実行が SyntaxError" in output for name in shift_jis)
 

@@ -535,11 +535,12 @@ def judge_all(suite: str, load: Mapping[str, Any], outcomes: Mapping[str, CaseOu
     """Every check of the suite in the grader's order (gradcheck's convention feeds converge)."""
     facts = Facts(load=dict(load))
     verdicts = {}
-    syntax = (load.get("error") or {}).get("type") == "SyntaxError" and load.get("mode") != "full"
     for check_id in plan.check_ids(suite):
         check = JUDGES[check_id](check_id, plan.params(check_id), plan.seed())
-        if syntax and check_id != "load":  # nothing of the file could run: say why, once per check
-            verdicts[check_id] = Verdict.fail(Message("selfcheck.syntax_error", dict(load["error"])))
+        if load.get("syntax_error"):  # nothing of the file could run: every check says why, as in grade
+            error = load["error"]
+            verdicts[check_id] = Verdict.fail(Message("report.syntax_error", {"message": error["message"],
+                                                                              "line": error["line"]}))
             continue
         try:
             verdicts[check_id] = check.judge(outcomes, facts)

@@ -8,6 +8,7 @@ no POSIX-only API (``SIGALRM``, ``fork``, ``resource``, ``fcntl``) is needed, on
 
 from __future__ import annotations
 
+import ast
 import functools
 import json
 import os
@@ -219,6 +220,13 @@ def run(path: Path, suite: str) -> Execution:
         return Execution({"mode": "definitions", "error": {"type": "unreadable", "message": ""}},
                          {case["id"]: CaseOutcome(case["id"], {}, error) for case in cases},
                          [*source.warnings, *([source.error] if source.error else [])])
+    try:  # parsed only, never run: a file Python cannot read is said to be so for every check, as grade does
+        ast.parse(source.text, str(path))
+    except SyntaxError as exc:
+        error = {"type": "SyntaxError", "message": str(exc.msg), "line": exc.lineno}
+        return Execution({"mode": "definitions", "error": error, "syntax_error": True},
+                         {case["id"]: CaseOutcome(case["id"], {}, {"type": "not_run", "message": ""})
+                          for case in plan.cases(suite)}, source.warnings)
     load, outcomes = execute(path, source.text, plan.cases(suite))
     execution = Execution(load, outcomes, source.warnings)
     execution.seconds = time.monotonic() - started  # type: ignore[attr-defined]
