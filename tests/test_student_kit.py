@@ -353,7 +353,9 @@ def test_the_selfcheck_needs_no_posix_api_and_not_the_project(kit: Path, tmp_pat
     shutil.copy(SOLUTIONS / "ex_02_S0002.py", kit / "scripts" / "ex_02_S0002.py")
     source = (SOLUTIONS / "ex_02_S0001.py").read_text(encoding="utf-8")
     (kit / "scripts" / "ex_02_H0001.py").write_text(source + HANGING_TRAIN, encoding="utf-8")
+    (kit / "scripts" / "ex_02_H0002.py").write_text(source + "\nwhile True:\n    pass\n", encoding="utf-8")
     outcomes, output = run_selfcheck(kit, "scripts/test_ex_02.py", env={"PYTHONPATH": str(shim)})
     failed = {name for name, outcome in outcomes.items() if outcome != "PASSED"}
-    assert failed == {ex02("converge", "ex_02_H0001.py")}, output
+    assert failed == {ex02("converge", "ex_02_H0001.py"), ex02("load", "ex_02_H0002.py")}, output
     assert "train" in output and "時間" in output  # the hang is named as a time limit, not as a crash
+    assert "トップレベルのコードが制限時間内に終わりませんでした" in output

@@ -167,10 +167,12 @@ def execute(path: Path, source: str, cases: list[dict[str, Any]]) -> tuple[dict[
                "definitions": definitions_of(source), "start": start, "mode": mode, "load_error": load_error,
                "seed": plan.seed(), "cases": cases}
         child = Child(job)
-        first = child.next_line(STARTUP_SECONDS + load_seconds)
+        ready = child.next_line(STARTUP_SECONDS)  # Python and numpy started: the student's code runs next
+        first = child.next_line(load_seconds) if isinstance(ready, dict) and ready.get("ready") else ready
         if not isinstance(first, dict) or "load" not in first:
             ended = child.stop()
-            failure = {"type": "timeout" if first == "timeout" else "crash", "message": ended}
+            failure = {"type": "timeout" if first == "timeout" else "crash", "message": ended,
+                       "seconds": limits.get("load_seconds", "")}
             if mode == "full":
                 mode, load_error = "definitions", failure
                 continue
