@@ -200,19 +200,47 @@ def vendored_source(relative: str) -> str:
 
 
 # --- the kit ---------------------------------------------------------------------------------------------
-def write_tree(kit: Path, data_file: Path) -> None:
+#: the exercises' TODOs: each must still be a stub in the templates, or the kit would hand out a solution
+STUBS = {"ex_02_template.py": ("normalize", "standardize", "Perceptron.__init__", "Perceptron.forward",
+                               "Perceptron.backward", "MeanSquaredError.__init__", "MeanSquaredError.forward",
+                               "MeanSquaredError.backward", "train"),
+         "perceptron.py": ("Perceptron.__init__", "Perceptron.forward", "Perceptron.backward",
+                           "MeanSquaredError.__init__", "MeanSquaredError.forward", "MeanSquaredError.backward",
+                           "train"),
+         "gradient_method.py": ("df", "gradient_descent", "fit_line")}
+
+
+def filled_in(path: Path, names: Sequence[str]) -> list[str]:
+    """The TODOs of a template that no longer just raise NotImplementedError (someone filled them in)."""
+    bodies: dict[str, list[ast.stmt]] = {}
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.FunctionDef):
+            bodies[node.name] = node.body
+        elif isinstance(node, ast.ClassDef):
+            bodies.update({f"{node.name}.{item.name}": item.body for item in node.body
+                           if isinstance(item, ast.FunctionDef)})
+
+    def stub(body: list[ast.stmt]) -> bool:
+        code = [statement for statement in body
+                if not (isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant))]
+        return len(code) == 1 and isinstance(code[0], ast.Raise) and "NotImplementedError" in ast.unparse(code[0])
+
+    return [name for name in names if name not in bodies or not stub(bodies[name])]
+
+
+def write_tree(kit: Path, data_file: Path, templates: Path = TEMPLATES) -> None:
     scripts = kit / "scripts"
     package = scripts / "selfcheck"
     vendor = package / "_vendor"
     for folder in (kit, kit / "data", kit / "outputs", scripts, package, vendor):
         folder.mkdir()
     for name in ROOT_FILES:
-        shutil.copyfile(TEMPLATES / "kit" / name, kit / name)
+        shutil.copyfile(templates / "kit" / name, kit / name)
     shutil.copyfile(data_file, kit / "data" / "advertising.csv")
     for name in SCRIPT_FILES:
-        shutil.copyfile(TEMPLATES / name, scripts / name)
+        shutil.copyfile(templates / name, scripts / name)
     for name in SELFCHECK_FILES:
-        shutil.copyfile(TEMPLATES / "selfcheck" / name, package / name)
+        shutil.copyfile(templates / "selfcheck" / name, package / name)
     (package / "plan.json").write_text(json.dumps(build_plan(data_file), separators=(",", ":")), encoding="utf-8")
     (package / "messages.json").write_text(json.dumps(kit_messages(), ensure_ascii=False, indent=1, sort_keys=True),
                                            encoding="utf-8")
@@ -240,12 +268,17 @@ def write_zip(kit: Path, archive: Path) -> None:
                 bundle.writestr(info, path.read_bytes())
 
 
-def build(out: Path, data_file: Path = DEFAULT_DATA_PATH) -> tuple[Path, Path]:
-    """Write ``out/02_perceptron/`` and ``out/02_perceptron.zip``; refuse to overwrite either."""
+def build(out: Path, data_file: Path = DEFAULT_DATA_PATH, templates: Path = TEMPLATES) -> tuple[Path, Path]:
+    """Write ``out/02_perceptron/`` and ``out/02_perceptron.zip`` from ``templates``; refuse to overwrite
+    either, and refuse templates whose TODOs were filled in (work saved beside them is never copied)."""
     kit, archive = out / KIT_NAME, out / f"{KIT_NAME}.zip"
     for existing in (kit, archive):
         if existing.exists() or existing.is_symlink():
             raise KitError("kit.exists", path=str(existing))
+    for name, stubs in STUBS.items():
+        filled = filled_in(templates / name, stubs)
+        if filled:
+            raise KitError("kit.template_filled", file=str(templates / name), names=", ".join(filled))
     try:
         load_xt(data_file)
     except FileNotFoundError:
@@ -258,7 +291,7 @@ def build(out: Path, data_file: Path = DEFAULT_DATA_PATH) -> tuple[Path, Path]:
     with tempfile.TemporaryDirectory(dir=out, prefix=".student-kit-") as scratch:
         staged = Path(scratch) / KIT_NAME
         try:
-            write_tree(staged, data_file)
+            write_tree(staged, data_file, templates)
         except ValueError as exc:  # e.g. data on which the grader's learning rate cannot converge
             raise KitError("kit.data_unsuitable", path=str(data_file), detail=str(exc)) from None
         write_zip(staged, Path(scratch) / "kit.zip")

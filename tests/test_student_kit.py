@@ -26,7 +26,7 @@ from submissions import CLASS, ROOT, ROSTER
 from grader.assignment import Assignment
 from grader.cli import main as grade_main
 from grader.sandbox import protocol
-from grader.studentkit import KIT_NAME, build
+from grader.studentkit import KIT_NAME, KitError, build
 from grader.studentkit import main as kit_main
 from reference.data import DEFAULT_DATA_PATH, load_xt
 from reference.perceptron import normalize, standardize
@@ -129,6 +129,22 @@ def test_the_cli_ships_the_given_data_and_never_overwrites(tmp_path: Path, capsy
     assert kit_main(["--out", str(tmp_path / "other"), "--data", str(bad), "--lang", "en"]) == 2
     assert "Sales" in capsys.readouterr().err or "column" in capsys.readouterr().err.lower()
     assert not (tmp_path / "other" / KIT_NAME).exists()
+
+
+def test_work_saved_beside_the_templates_never_travels_and_filled_templates_are_refused(tmp_path: Path) -> None:
+    """A developer (or a student of the old layout) who saved work in student_templates/ breaks nothing: a
+    saved file is not copied, and a template whose TODOs were filled in is refused instead of shipped."""
+    templates = Path(shutil.copytree(ROOT / "student_templates", tmp_path / "templates"))
+    shutil.copy(SOLUTIONS / "ex_02_S0001.py", templates / "ex_02_S0001.py")
+    (templates / "__pycache__").mkdir(exist_ok=True)
+    (templates / "__pycache__" / "perceptron.cpython-311.pyc").write_bytes(b"\0" * 16)
+    kit, _ = build(tmp_path / "out", templates=templates)
+    assert not list(kit.rglob("ex_02_S0001.py")) and not list(kit.rglob("*.pyc"))
+    shutil.copy(SOLUTIONS / "perceptron.py", templates / "perceptron.py")
+    with pytest.raises(KitError) as refused:
+        build(tmp_path / "again", templates=templates)
+    assert refused.value.key == "kit.template_filled" and "Perceptron.forward" in refused.value.params["names"]
+    assert not (tmp_path / "again" / KIT_NAME).exists()
 
 
 def project_files() -> dict[bytes, str]:
