@@ -329,6 +329,24 @@ def test_the_selfcheck_agrees_with_grade_check_by_check(kit: Path, graded_class:
     assert shift_jis and all(f"python {name} の実行が SyntaxError" in output for name in shift_jis)
 
 
+@pytest.mark.skipif(shutil.which("uv") is None, reason="uv is not installed")
+def test_uv_run_pytest_works_in_a_kit_copied_away_and_says_nothing_about_bytecode(kit: Path) -> None:
+    """As a student runs it: uv makes the kit's own environment from its pyproject (offline, from uv's cache
+    filled by the project's own set-up) and runs the self-check, from the root and from scripts/."""
+    environment = {key: value for key, value in os.environ.items()
+                   if not key.startswith(("VIRTUAL_ENV", "UV_PROJECT", "UV_COMPILE", "PYTEST", "EXGRADER"))}
+    lock = subprocess.run(["uv", "lock", "--offline"], cwd=kit, capture_output=True, text=True, env=environment,
+                          timeout=300)
+    if lock.returncode != 0:
+        pytest.skip(f"uv cannot resolve the kit's packages offline here: {lock.stderr.strip()[-300:]}")
+    for cwd in (kit, kit / "scripts"):
+        completed = subprocess.run(["uv", "run", "--offline", "pytest", "-q"], cwd=cwd, capture_output=True,
+                                   text=True, env=environment, timeout=600)
+        output = completed.stdout + completed.stderr
+        assert completed.returncode == 1 and f"{len(CHECK_IDS) + len(EXERCISE_TESTS)} failed" in output, output
+        assert "Bytecode compiled" not in output
+
+
 # --- Windows and macOS -------------------------------------------------------------------------------------
 NO_POSIX = """
 import builtins, os, signal, sys
