@@ -297,36 +297,66 @@ def graded_class(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def test_the_selfcheck_agrees_with_grade_check_by_check(kit: Path, graded_class: Path) -> None:
-    """The example class (both conventions, each single bug, a notebook, Shift_JIS, top-level scripts, a
-    syntax error): the kit's verdict of every check of every file is grade's."""
-    files = sorted(path for path in CLASS.rglob("ex_02_*") if path.is_file())
-    assert len(files) >= 20
+def compare_with_grade(kit: Path, files: list[Path], graded: Path) -> tuple[list[str], list[str], str]:
+    """Run the kit on ``files`` (copied into its scripts/) and compare each check with grade's report in
+    ``graded``: verdicts that differ, first lines of failure messages that differ, and the kit's output."""
     for path in files:
         shutil.copy(path, kit / "scripts" / path.name)
     outcomes, output = run_selfcheck(kit, "scripts/test_ex_02.py")
-    disagreements = []
+    assert len(outcomes) == len(files) * len(CHECK_IDS), output
+    said = {f"{name}[{file}]": text.strip().splitlines()[0] for name, file, text in re.findall(
+        r"^_+ test_(\w+)\[(ex_02_\w+\.\w+)\] _+\n(.*?)(?=^_+ test_|^=+ )", output, re.S | re.M)}
+    verdicts, words = [], []
     for path in files:
-        report = json.loads((graded_class / "reports" / f"{path.stem.removeprefix('ex_02_')}.json").read_text("utf-8"))
+        report = json.loads((graded / "reports" / f"{path.stem.removeprefix('ex_02_')}.json").read_text("utf-8"))
         for check in report["checks"]:
             kit_passed = outcomes.get(ex02(check["id"], path.name)) == "PASSED"
             if kit_passed != check["passed"]:
-                disagreements.append(f"{path.name} {check['id']}: grade {check['passed']}, kit {kit_passed}")
-    assert not disagreements, "\n".join(disagreements) + "\n" + output
-    assert len(outcomes) == len(files) * len(CHECK_IDS)
-    # and in the same words: the first line of each failure is the grader's
-    said = {f"{name}[{file}]": text.strip().splitlines()[0] for name, file, text in re.findall(
-        r"^_+ test_(\w+)\[(ex_02_\w+\.\w+)\] _+\n(.*?)(?=^_+ test_|^=+ )", output, re.S | re.M)}
-    worded = []
-    for path in files:
-        report = json.loads((graded_class / "reports" / f"{path.stem.removeprefix('ex_02_')}.json").read_text("utf-8"))
-        for check in report["checks"]:
-            if not check["passed"] and said.get(f"{check['id']}[{path.name}]") != check["message"].splitlines()[0]:
-                worded.append(f"{path.name} {check['id']}: grade {check['message'].splitlines()[0]!r}, "
-                              f"kit {said.get(check['id'] + '[' + path.name + ']')!r}")
-    assert not worded, "\n".join(worded)
+                verdicts.append(f"{path.name} {check['id']}: grade {check['passed']}, kit {kit_passed}")
+            first, ours = check["message"].splitlines()[0], said.get(f"{check['id']}[{path.name}]")
+            if not check["passed"] and ours != first:
+                words.append(f"{path.name} {check['id']}: grade {first!r}, kit {ours!r}")
+    return verdicts, words, output
+
+
+def test_the_selfcheck_agrees_with_grade_check_by_check(kit: Path, graded_class: Path) -> None:
+    """The example class (both conventions, each single bug, a notebook, Shift_JIS, top-level scripts, a
+    syntax error): the kit's verdict of every check of every file is grade's, and so is its first sentence."""
+    files = sorted(path for path in CLASS.rglob("ex_02_*") if path.is_file())
+    assert len(files) >= 20
+    verdicts, words, output = compare_with_grade(kit, files, graded_class)
+    assert not verdicts, "\n".join(verdicts) + "\n" + output
+    assert not words, "\n".join(words)
     shift_jis = [path.name for path in files if not utf8(path.read_bytes())]
     assert shift_jis and all(f"python {name} の実行が SyntaxError" in output for name in shift_jis)
+
+
+#: correct or wrong in ways the example class does not show: the properties must still agree with the values
+ODD_FORMS = {
+    "V0001": ("    return (x - x_min) / (x_max - x_min)",
+              "    return ((x - x_min) / (x_max - x_min)).astype(np.float32)"),
+    "V0002": ("    return (x - x_min) / (x_max - x_min)", "    return ((x - x_min) / (x_max - x_min)).tolist()"),
+    "V0003": ("        self.g_b = g.mean(axis=0)", "        self.g_b = g.mean(axis=0, keepdims=True)"),
+    "V0004": ("        self.b = np.zeros(output_dim)", "        self.b = rng.standard_normal(3)"),
+    "V0005": ("    return (x - mean) / std", "    return (x - mean) / np.std(x, axis=0, ddof=1)"),
+    "V0006": ("    return (x - x_min) / (x_max - x_min)", "    return (x - x_min) / (x_max - x_min) * 0.999999"),
+    "V0007": ("        return x @ self.w + self.b", "        return (x @ self.w + self.b).ravel()"),
+    "V0008": ("        return float(np.mean(self.diff**2))", "        return np.mean(self.diff**2, axis=0)"),
+    "V0009": ("    return (x - mean) / std", "    return (x - mean) / std.mean()"),
+}
+
+
+def test_the_selfcheck_agrees_with_grade_on_odd_forms(kit: Path, tmp_path: Path) -> None:
+    source = (SOLUTIONS / "ex_02_S0001.py").read_text(encoding="utf-8")
+    folder = tmp_path / "odd"
+    folder.mkdir()
+    for student_id, (old, new) in ODD_FORMS.items():
+        assert source.count(old) == 1
+        (folder / f"ex_02_{student_id}.py").write_text(source.replace(old, new), encoding="utf-8")
+    assert grade_main([str(folder), "--out", str(tmp_path / "graded")]) == 0
+    verdicts, words, output = compare_with_grade(kit, sorted(folder.iterdir()), tmp_path / "graded")
+    assert not verdicts, "\n".join(verdicts) + "\n" + output
+    assert not words, "\n".join(words)
 
 
 @pytest.mark.skipif(shutil.which("uv") is None, reason="uv is not installed")
