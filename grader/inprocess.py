@@ -1,8 +1,8 @@
-"""Run a plan's cases in this process, for ``pytest student_templates``.
+"""Run a plan's cases in this process, for the engine's tests and the compute benchmark.
 
-A student checking their own file runs their own code on their own machine: no sandbox is needed,
-and running in-process keeps the self-check fast and its tracebacks local. The very same cases and
-judges as the grader are used, so a student sees exactly the verdicts the TA will.
+Trusted code only (the project's own fixtures): no sandbox, no time limit but the alarm. Students do not
+use it: the student kit's self-check runs their file in a child process of its own
+(``student_templates/selfcheck/``), with no POSIX-only API, so that it also works on Windows.
 """
 
 from __future__ import annotations
