@@ -22,7 +22,8 @@ MAKE_CLASS = load_make_class()
 ALL_CHECKS = frozenset({"load", "normalize", "standardize", "forward", "grad_w", "grad_b", "grad_x", "update",
                         "mse_forward", "mse_backward", "gradcheck", "converge"})
 
-NORMALIZE_BODY = "    x_min = np.min(x, axis=0)\n    x_max = np.max(x, axis=0)\n    return (x - x_min) / (x_max - x_min)\n"
+NORMALIZE_BODY = ("    x_min = np.min(x, axis=0)\n    x_max = np.max(x, axis=0)\n"
+                  "    return (x - x_min) / (x_max - x_min)\n")
 STANDARDIZE_MEAN = "    mean = np.mean(x, axis=0)\n    std = np.std(x, axis=0)\n    return (x - mean) / std\n"
 MSE_FORWARD = "        return float(np.mean(self.diff**2))\n"
 TRAIN_LOOP = """    for _ in range(max_iteration):
@@ -117,7 +118,8 @@ VARIANTS: dict[str, Variant] = {
         frozenset(), {}),
     "V07": ("mean", "printing inside forward", (
         ("        self.x = x\n        return x @ self.w + self.b\n",
-         "        self.x = x\n        y = x @ self.w + self.b\n        print('forward', y.shape)\n        return y\n"),),
+         "        self.x = x\n        y = x @ self.w + self.b\n        print('forward', y.shape)\n"
+         "        return y\n"),),
         frozenset(), {}),
     "V08": ("mean", "the mean convention in Perceptron.backward with len(g)",
             (("        k = g.shape[0]\n", "        k = len(g)\n"),), frozenset(), {}),
