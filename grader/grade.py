@@ -31,9 +31,10 @@ from grader.decode import decode_submission
 from grader.definitions import definitions_only
 from grader.discover import Submission, discover_all
 from grader.engine import CheckResult, Plan, Runner, RunnerLost, execute, judge
+from grader.failures import syntax_error_verdicts
 from grader.i18n import Catalogue, Message
 from grader.manual import ManualSheet, read_manual, remember, unknown_students
-from grader.report import GRADED, MISSING, SubmissionResult, scores_csv, write_atomic, write_student
+from grader.report import ERROR, GRADED, MISSING, SubmissionResult, scores_csv, write_atomic, write_student
 from grader.sandbox.launcher import Isolation, SandboxSettings, WorkerLost, WorkerPool
 from grader.similarity import DEFAULT_THRESHOLD, Pair, read_template
 from grader.summary import summarize, to_html, to_markdown
@@ -72,6 +73,10 @@ class GradeOptions:
 Progress = Callable[[int, int, SubmissionResult, bool], None]
 
 
+#: The summary of a verdict the grader could not reach because its own code raised (engine.judge).
+INTERNAL_ERROR = "check.internal_error"
+
+
 def failed_everywhere(plan: Plan, summary: Message) -> list[CheckResult]:
     return [CheckResult(spec.id, False, 0.0, spec.points, Verdict.fail(summary)) for spec in plan.assignment.checks]
 
@@ -80,15 +85,21 @@ def grade_submission(plan: Plan, submission: Submission, runner: Runner,
                      extra_warnings: list[Message]) -> SubmissionResult:
     """Decode, execute and judge one submission; every failure ends up in its result.
 
-    Even a bug of the grader's own (anything the steps below did not foresee) becomes this student's
-    result, with a message telling the TA, instead of ending the run for the whole class.
+    Even a bug of the grader's own (anything the steps below did not foresee, or a check that raised
+    while judging) becomes this student's result with status ``error`` and a message telling the TA,
+    instead of ending the run for the whole class or passing for the student's zero.
     """
     try:
-        return _grade_submission(plan, submission, runner, extra_warnings)
+        result = _grade_submission(plan, submission, runner, extra_warnings)
     except Exception as exc:
-        summary = Message("check.internal_error", {"error": f"{type(exc).__name__}: {exc}"})
-        return SubmissionResult(submission.student_id, GRADED, submission.source, failed_everywhere(plan, summary),
+        summary = Message(INTERNAL_ERROR, {"error": f"{type(exc).__name__}: {exc}"})
+        return SubmissionResult(submission.student_id, ERROR, submission.source, failed_everywhere(plan, summary),
                                 plan.assignment.max_points, [*submission.warnings, *extra_warnings, summary])
+    faults = [check.verdict.summary for check in result.checks if check.verdict.summary.key == INTERNAL_ERROR]
+    if faults:
+        result.status = ERROR
+        result.warnings.append(faults[0])
+    return result
 
 
 def _grade_submission(plan: Plan, submission: Submission, runner: Runner,
@@ -106,8 +117,9 @@ def _grade_submission(plan: Plan, submission: Submission, runner: Runner,
     try:  # the definitions-only fallback is extracted only if the file fails to load
         execution = execute(plan, runner, module_name, source, lambda: definitions_only(source))
     except SyntaxError as exc:
-        result.checks = failed_everywhere(plan, Message("report.syntax_error", {"message": exc.msg,
-                                                                                 "line": exc.lineno}))
+        verdicts = syntax_error_verdicts(plan.assignment.check_ids, exc)
+        result.checks = [CheckResult(spec.id, False, 0.0, spec.points, verdicts[spec.id])
+                         for spec in plan.assignment.checks]
         return result
     result.checks = judge(plan, execution)
     result.output, result.output_bytes = execution.output, execution.output_bytes
@@ -269,7 +281,8 @@ def grade_class(options: GradeOptions, catalogue: Catalogue, progress: Progress 
 
         def finish(submission: Submission, result: SubmissionResult, from_cache: bool) -> None:
             key = keys[submission.student_id]
-            if not from_cache and key is not None:
+            if not from_cache and key is not None and result.status != ERROR:
+                # a grader fault is not kept: the next run (with the grader fixed) grades it again
                 cache.store(key, result, submission)  # before the report: a report never lacks its entry
             result = apply_manual(result, sheet)
             write_student(options.out, result, catalogue, options.lang, title)

@@ -27,8 +27,13 @@ from grader.i18n import Catalogue, Message
 if TYPE_CHECKING:
     from grader.manual import ManualPoints
 
+#: The status of a result (scores.csv, reports, summary): a submission judged, a roster entry without a
+#: submission, or a submission the grader itself failed on (a grader fault: never a student's zero,
+#: never in the class statistics, and ``grade`` exits with GRADER_ERROR_EXIT so that a script notices).
 GRADED = "graded"
 MISSING = "missing"
+ERROR = "error"
+STATUSES = (GRADED, MISSING, ERROR)
 
 
 @dataclass
@@ -128,6 +133,8 @@ def to_markdown(result: SubmissionResult, catalogue: Catalogue, lang: str, title
     text = lambda key, **params: catalogue.text(key, lang, **params)  # noqa: E731
     lines = [f"# {text('report.title', title=title, student_id=result.student_id)}", ""]
     lines.append(f"- {text('report.score', total=points(result.total), max=points(result.max))}")
+    if result.status == ERROR:
+        lines += [f"- {text('report.grader_error')}"]
     if result.status == MISSING:
         lines += [f"- {text('report.missing')}", ""]
         lines += manual_lines(result, catalogue, lang)
@@ -173,6 +180,10 @@ def scores_csv(results: Sequence[SubmissionResult], check_ids: Sequence[str], *,
     for result in sorted(results, key=lambda item: item.student_id):
         scores = {check.id: points(check.score) for check in result.checks}
         extra = [points(result.manual.points) if result.manual else ""] if manual else []
+        if result.status == ERROR:  # not judged: empty cells, never a zero a spreadsheet would add up
+            writer.writerow([result.student_id, "", points(result.max), result.status, *("" for _ in check_ids),
+                             *extra])
+            continue
         writer.writerow([result.student_id, points(result.total), points(result.max), result.status,
                          *(scores.get(check_id, 0) for check_id in check_ids), *extra])
     return "\ufeff" + buffer.getvalue()

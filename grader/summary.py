@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from urllib.parse import quote
 
 from grader.i18n import Catalogue, Message
-from grader.report import GRADED, MISSING, SubmissionResult, points
+from grader.report import ERROR, GRADED, SubmissionResult, points
 from grader.similarity import Pair, passage_text
 
 TOP_FAILURES = 10
@@ -108,7 +108,13 @@ def _report_link(student_id: str) -> str:
 
 
 def _status(result: SubmissionResult, text: Callable[[str], str]) -> str:
-    return text("summary.status_graded") if result.status == GRADED else text("summary.status_missing")
+    return text({GRADED: "summary.status_graded", ERROR: "summary.status_error"}.get(result.status,
+                                                                                     "summary.status_missing"))
+
+
+def _total(result: SubmissionResult) -> str:
+    """A grader fault has no total: it is not the student's zero."""
+    return f"{'–' if result.status == ERROR else points(result.total)} / {points(result.max)}"
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -202,11 +208,11 @@ def to_html(summary: ClassSummary, catalogue: Catalogue, lang: str) -> str:
         marks = {check.id: check.passed for check in result.checks}
         cells = [f'<a href="{esc(_report_link(result.student_id))}">{esc(result.student_id)}</a>',
                  esc(_status(result, lambda key: catalogue.text(key, lang))),
-                 f"{points(result.total)} / {points(result.max)}"]
+                 _total(result)]
         for check_id in summary.check_ids:
             passed = marks.get(check_id)
             cells.append('<span class="ok">✓</span>' if passed else '<span class="ng">✗</span>'
-                         if result.status != MISSING else "")
+                         if result.status == GRADED else "")
         if manual:
             cells.append("" if result.manual is None else str(points(result.manual.points)))
         out.append("<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>")
@@ -286,8 +292,8 @@ def to_markdown(summary: ClassSummary, catalogue: Catalogue, lang: str) -> str:
         marks = {check.id: check.passed for check in result.checks}
         cells = [f"[{result.student_id}]({_report_link(result.student_id)})",
                  _status(result, lambda key: catalogue.text(key, lang)),
-                 f"{points(result.total)} / {points(result.max)}",
-                 *("" if result.status == MISSING else "✓" if marks.get(check_id) else "✗"
+                 _total(result),
+                 *("" if result.status != GRADED else "✓" if marks.get(check_id) else "✗"
                    for check_id in summary.check_ids)]
         if manual:
             cells.append("" if result.manual is None else str(points(result.manual.points)))

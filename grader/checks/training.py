@@ -20,6 +20,7 @@ from grader.checks.base import (
     describe_type,
     error_details,
     error_message,
+    missing_module,
 )
 from grader.checks.compare import Tolerance, explain, fmt
 from grader.checks.ops import call, get, ref, rng
@@ -340,6 +341,8 @@ class Load(Check):
             summary = Message("load.crashed", {"detail": error.get("message", "")})
         elif kind == "SystemExit":
             summary = Message("load.exited", {"code": error.get("message", "")})
+        elif missing_module(error) is not None:
+            summary = Message("load.library_unavailable", {"module": missing_module(error)})
         else:
             summary = Message("load.raised", {"type": kind, "message": error.get("message", "")})
         details.append(Message("load.definitions_graded"))
