@@ -300,6 +300,15 @@ def test_relative_differences_are_not_divisions_by_zero(graded_en: Path) -> None
     assert shown["S1004/normalize"] < 10
 
 
+def test_a_missing_factor_2_is_named_as_such(graded: Path) -> None:
+    """Issue 12.6: S1014 (no factor 2 in MeanSquaredError.backward) gets a hint about the 2 in both checks
+    it fails, not the hint about dividing by N twice."""
+    for check_id in ("mse_backward", "gradcheck"):
+        text = message(graded, "S1014", check_id)
+        assert "係数 2" in text and "両方" not in text, text
+    assert "両方" in message(graded, "S1015", "gradcheck")  # S1015 does divide twice
+
+
 def test_a_failed_gradcheck_names_the_wrong_parameter(graded_en: Path) -> None:
     """S1007 (forward without + b): dE/dw is right (N times the numerical gradient) but the numerical
     dE/db is 0 and the chain's is not. Regression test: gradcheck used to report one ratio for (w, b)

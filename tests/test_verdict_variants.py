@@ -144,6 +144,26 @@ VARIANTS: dict[str, Variant] = {
     "V41": ("mean", "bias drawn with shape (input_dim,)", (
         ("        self.b = np.zeros(output_dim)\n", "        self.b = rng.standard_normal(input_dim)\n"),),
         frozenset({"converge"}), {"converge": ["(3,)", "(1,)", "b"]}),
+    # --- messages at the cause (issues 12.6, 14.3, 16.1, 16.4) ---
+    "V42": ("mean", "normalize without return", (
+        ("    return (x - x_min) / (x_max - x_min)\n", "    (x - x_min) / (x_max - x_min)\n"),),
+        frozenset({"normalize"}), {"normalize": ["None", "return"]}),
+    "V43": ("sum", "class Perceptron misspelt", (("class Perceptron:\n", "class Perceptoron:\n"),
+                                                  (") -> tuple[Perceptron,", ") -> tuple[Perceptoron,")),
+            frozenset({"forward", "grad_w", "grad_b", "grad_x", "update", "gradcheck", "converge"}),
+            {"forward": ["Perceptron", "見つかりません"], "grad_w": ["`forward`"], "gradcheck": ["`forward`"]}),
+    "V50": ("mean", "standardize with sklearn's StandardScaler (imported inside)", (
+        (STANDARDIZE_MEAN, "    from sklearn.preprocessing import StandardScaler\n\n"
+                           "    return StandardScaler().fit_transform(x)\n"),),
+        frozenset({"standardize"}), {"standardize": ["sklearn", "この課題では使えません", "np.mean", "np.std"]}),
+    "V51": ("sum", "standardize with scipy.stats.zscore (imported at top)", (
+        ("import pandas as pd\n", "import pandas as pd\nfrom scipy.stats import zscore\n"),
+        ("    mean = np.mean(x, axis=0)\n    std = np.std(x, axis=0, ddof=1)  # 不偏標準偏差\n"
+         "    return (x - mean) / std\n", "    return zscore(x, axis=0)\n")),
+        frozenset({"load", "standardize"}), {"load": ["scipy", "np.mean"], "standardize": ["`load`"]}),
+    "V52": ("mean", "normalize returns a DataFrame", (
+        (NORMALIZE_BODY, "    df = pd.DataFrame(x)\n    return (df - df.min()) / (df.max() - df.min())\n"),),
+        frozenset({"normalize"}), {"normalize": ["値は正しい", "DataFrame", ".to_numpy()"]}),
 }
 
 
@@ -189,6 +209,12 @@ def test_one_deviation_costs_its_own_check(graded: Path, variant_id: str) -> Non
     for check_id, parts in fragments.items():
         missing = [part for part in parts if part not in messages[check_id]]
         assert not missing, f"{variant_id}: {missing} not in\n{messages[check_id]}"
+
+
+def test_a_none_result_gets_no_formula_hint(graded: Path) -> None:
+    """Issue 12.6: "y が数値の配列ではありません: NoneType" and an axis hint used to be all a student saw."""
+    (text,) = [check["message"] for check in report(graded, "V42")["checks"] if check["id"] == "normalize"]
+    assert "axis" not in text and "NoneType" not in text
 
 
 def test_a_file_without_machine_learning_earns_nothing_for_training(graded: Path) -> None:

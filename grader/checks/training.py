@@ -152,7 +152,18 @@ class Gradcheck(Check):
             details.append(Message("gradcheck.ratio", {"name": name, "ratio": ratio, "n": n}))
             details += explain(f"dE/d{name}", parts[name], reference_factor * fd[name], tolerance)
         summary = "gradcheck.loss_mismatch" if chain_factor is not None else "gradcheck.wrong"
-        return Verdict.fail(Message(summary), details, self.hint())
+        return Verdict.fail(Message(summary), details, self.chain_hint(parts, true, tolerance))
+
+    def chain_hint(self, parts: Mapping[str, np.ndarray], true: Mapping[str, np.ndarray],
+                   tolerance: Tolerance) -> Message:
+        """The hint for the factor the chain is off by: half (the 2 of the square left out), 1/N (divided
+        by N twice), or anything else (the chain rule itself)."""
+        n = float(self.x.shape[0])
+        for factors, key in (((0.5, 0.5 * n), "gradcheck.hint_two"), ((1.0 / n,), "gradcheck.hint")):
+            for factor in factors:
+                if all(tolerance.close(parts[name], factor * true[name]) for name in parts):
+                    return Message(key)
+        return Message("gradcheck.hint_chain")
 
 
 class Converge(Check):
