@@ -54,7 +54,8 @@ def grade_file(path: Path, assignment_name: str, check_ids: tuple[str, ...] | No
         definitions = definitions_only(decoded.source)
     except SyntaxError:
         definitions = ""
-    execution = execute(plan, in_process_runner(path), f"selfcheck_{path.stem}", decoded.source, definitions)
+    runner = in_process_runner(path, plan.assignment.unavailable_libraries)
+    execution = execute(plan, runner, f"selfcheck_{path.stem}", decoded.source, definitions)
     return {result.id: result for result in judge(plan, execution)}
 
 

@@ -10,6 +10,7 @@ test), or a whole file for the hostile no-ML case. The class is graded once thro
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -233,3 +234,24 @@ def test_the_self_check_agrees_with_grade(graded: Path, variants_folder: Path, v
     results = selfcheck.grade_file(path.resolve(), "ex_02", None)
     assert {check_id for check_id, result in results.items() if not result.passed} == failed(
         report(graded, variant_id))
+
+
+def test_the_self_check_hides_unavailable_libraries_a_student_has(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 16.1: a student with scikit-learn installed learns from the self-check, as from grade, that it
+    is not available for this assignment (here a stand-in ``sklearn`` package is importable)."""
+    fake = tmp_path / "site" / "sklearn"
+    (fake / "preprocessing").mkdir(parents=True)
+    (fake / "__init__.py").write_text("")
+    (fake / "preprocessing" / "__init__.py").write_text(
+        "class StandardScaler:\n    def fit_transform(self, x):\n        return (x - x.mean(0)) / x.std(0)\n")
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    import sklearn.preprocessing  # noqa: F401  # loaded before the self-check runs: it must be hidden too
+
+    path = tmp_path / "ex_02_V50.py"
+    path.write_text(variant_text("V50"), encoding="utf-8")
+    results = selfcheck.grade_file(path.resolve(), "ex_02", None)
+    assert [check_id for check_id, result in results.items() if not result.passed] == ["standardize"]
+    text = selfcheck.failure_text(results["standardize"], selfcheck.catalogue_for("ex_02"), "en")
+    assert "sklearn" in text and "not available for this assignment" in text and "np.mean" in text
+    assert "sklearn.preprocessing" in sys.modules  # given back afterwards
