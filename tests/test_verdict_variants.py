@@ -131,6 +131,9 @@ VARIANTS: dict[str, Variant] = {
         (MSE_FORWARD, "        return np.mean(self.diff**2, axis=0)\n"),), frozenset({"mse_forward"}), {}),
     "V22": ("sum", "mse_forward: per-axis mean, shape (1,), batch-sum chain", (
         (MSE_FORWARD, "        return np.mean(self.diff**2, axis=0)\n"),), frozenset({"mse_forward"}), {}),
+    "V24": ("mean", "mse_forward: the root of the mean (RMSE); the chain is not its gradient", (
+        (MSE_FORWARD, "        return float(np.sqrt(np.mean(self.diff**2)))\n"),),
+        frozenset({"mse_forward", "gradcheck"}), {"gradcheck": ["正しいのですが"]}),
     "V23": ("sum", "mse_backward: t - y (sign)", (
         ("        return 2 * self.diff\n", "        return -2 * self.diff\n"),),
         frozenset({"mse_backward", "gradcheck", "converge"}), {}),

@@ -280,7 +280,9 @@ class Converge(Check):
                 or step_losses.size != self.DESCENT_STEPS:
             return [Message("converge.descent_unreadable")]
         step_losses = step_losses.reshape(-1)
-        rates, ratios = [], []
+        rates: list[float] = []
+        model_losses: list[float] = []
+        reported: list[float] = []
         size = self.problem["w"].size
         for index, (before, after) in enumerate(itertools.pairwise(points)):
             loss, gradient = self.mean_loss(before[:size], before[size:])
@@ -292,14 +294,22 @@ class Converge(Check):
             if rate <= 0 or float(np.linalg.norm(move + rate * gradient)) > 0.05 * float(np.linalg.norm(move)):
                 return [Message("converge.not_gradient", {"step": index + 2})]
             rates.append(rate)
-            ratios.append(float(step_losses[index + 1]) / loss if loss > 0 else math.nan)
+            model_losses.append(loss)
+            reported.append(float(step_losses[index + 1]))
         if max(rates) > 1.05 * min(rates):
             return [Message("converge.rate_changes", {"rates": ", ".join(fmt(rate) for rate in rates)})]
-        final_loss = self.mean_loss(final[:size], final[size:])[0]
-        ratios.append(float(losses[-1]) / final_loss if final_loss > 0 else math.nan)
-        if not all(math.isfinite(ratio) and ratio > 0 for ratio in ratios) or max(ratios) > 1.05 * min(ratios):
+        model_losses.append(self.mean_loss(final[:size], final[size:])[0])
+        reported.append(float(losses[-1]))
+        if not any(self.proportional(reported, [loss**power for loss in model_losses]) for power in (1.0, 0.5)):
             return [Message("converge.losses_made_up")]
         return []
+
+    @staticmethod
+    def proportional(reported: list[float], model: list[float]) -> bool:
+        """reported = c * model for one c > 0, within 5 %: the mean or the sum of the squared errors (the
+        root of the mean for a loss written as RMSE, which mse_forward judges)."""
+        ratios = [value / base if base > 0 else math.nan for value, base in zip(reported, model, strict=True)]
+        return all(math.isfinite(ratio) and ratio > 0 for ratio in ratios) and max(ratios) <= 1.05 * min(ratios)
 
     def judge_one(self, outcome: CaseOutcome, steps: CaseOutcome, convention: str) -> Verdict:
         error = self.stopped([outcome])
