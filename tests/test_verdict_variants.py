@@ -147,7 +147,8 @@ VARIANTS: dict[str, Variant] = {
         frozenset({"grad_b"}), {"grad_b": ["(1, 1)", "(1,)"]}),
     "V41": ("mean", "bias drawn with shape (input_dim,)", (
         ("        self.b = np.zeros(output_dim)\n", "        self.b = rng.standard_normal(input_dim)\n"),),
-        frozenset({"converge"}), {"converge": ["(3,)", "(1,)", "b"]}),
+        frozenset({"converge"}), {"converge": ["Perceptron(3, 1, ...) が作る b の形が (3,) です (期待 (1,))",
+                                               "np.zeros(output_dim)"]}),
     # --- messages at the cause (issues 12.6, 14.3, 16.1, 16.4) ---
     "V42": ("mean", "normalize without return", (
         ("    return (x - x_min) / (x_max - x_min)\n", "    (x - x_min) / (x_max - x_min)\n"),),

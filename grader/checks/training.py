@@ -314,7 +314,10 @@ class Converge(Check):
     def judge_one(self, outcome: CaseOutcome, steps: CaseOutcome, convention: str) -> Verdict:
         error = self.stopped([outcome])
         if error:
-            error.details[:0] = self.shape_details(steps)
+            shapes = self.shape_details(steps)
+            if shapes:  # the cause first (issue 12.6): what the constructor made, then what it led to
+                return Verdict.fail(shapes[0], [*shapes[1:], error.summary, *error.details],
+                                    Message("converge.hint_shapes"))
             return error
         iterations = self.iterations
         rate = fmt(self.learning_rates()[convention])
@@ -367,4 +370,5 @@ class Load(Check):
         else:
             summary = Message("load.raised", {"type": kind, "message": error.get("message", "")})
         details.append(Message("load.definitions_graded"))
-        return Verdict.fail(summary, details, self.hint())
+        # the main() hint is about code that runs on import; an unavailable library's message says it all
+        return Verdict.fail(summary, details, None if missing_module(error) else self.hint())
