@@ -259,3 +259,15 @@ def test_the_self_check_hides_unavailable_libraries_a_student_has(tmp_path: Path
     text = selfcheck.failure_text(results["standardize"], selfcheck.catalogue_for("ex_02"), "en")
     assert "sklearn" in text and "not available for this assignment" in text and "np.mean" in text
     assert "sklearn.preprocessing" in sys.modules  # given back afterwards
+
+
+def test_the_self_check_says_a_syntax_error_as_grade_does() -> None:
+    """Issue 13.4, self-check side: the same messages as grade's report for S1022 (a missing colon)."""
+    from submissions import submission_file
+
+    results = selfcheck.grade_file(submission_file("S1022").resolve(), "ex_02", None)
+    catalogue = selfcheck.catalogue_for("ex_02")
+    texts = {check_id: selfcheck.failure_text(result, catalogue, "en") for check_id, result in results.items()}
+    assert "syntax error" in texts["load"] and "^" in texts["load"]
+    assert all(texts[check_id] == "could not be judged for the same reason as `load` (see `load` above)"
+               for check_id in texts if check_id != "load")
