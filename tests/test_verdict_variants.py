@@ -124,6 +124,13 @@ VARIANTS: dict[str, Variant] = {
         frozenset(), {}),
     "V08": ("mean", "the mean convention in Perceptron.backward with len(g)",
             (("        k = g.shape[0]\n", "        k = len(g)\n"),), frozenset(), {}),
+    "V09": ("sum", "w drawn with np.random.randn (the rng argument unused)", (
+        ("        self.w = rng.standard_normal((input_dim, output_dim))\n",
+         "        self.w = np.random.randn(input_dim, output_dim)\n"),), frozenset(), {}),
+    "V10": ("mean", "the loss recorded after the update", (
+        (TRAIN_LOOP, TRAIN_LOOP.replace("        losses.append(loss)\n",
+                                        "        losses.append(mse.forward(perceptron.forward(x), t))\n")),),
+        frozenset(), {}),
     # --- one deviation of the loss: one check (issues 14.1, 16.3) ---
     "V20": ("sum", "mse_forward: the sum, with a batch-sum chain", (
         (MSE_FORWARD, "        return float(np.sum(self.diff**2))\n"),), frozenset({"mse_forward"}), {}),

@@ -223,7 +223,9 @@ class Converge(Check):
                            save="p0", out="p0"), "optional": True},
                    get("$p0.w", "w0", optional=True), get("$p0.b", "b0", optional=True)]
             for steps in range(1, self.DESCENT_STEPS + 1):
-                ops += [call("train", x, t, rate, steps, rng(self.seed), save=f"r{steps}"),
+                # the legacy global generator too starts each run alike, for a w drawn with np.random.randn
+                ops += [{**call("np.random.seed", self.seed % 2**32, out=f"seeded{steps}"), "optional": True},
+                        call("train", x, t, rate, steps, rng(self.seed), save=f"r{steps}"),
                         get(f"$r{steps}[0].w", f"w{steps}"), get(f"$r{steps}[0].b", f"b{steps}")]
             ops.append(get(f"$r{self.DESCENT_STEPS}[1]", "losses_steps"))
             cases.append({"id": self.case_id(f"{convention}_steps"), "ops": ops})
@@ -281,7 +283,7 @@ class Converge(Check):
             return [Message("converge.descent_unreadable")]
         step_losses = step_losses.reshape(-1)
         rates: list[float] = []
-        model_losses: list[float] = []
+        model_losses: list[float] = []  # the model's mean loss at the points after steps 1, 2, 3
         reported: list[float] = []
         size = self.problem["w"].size
         for index, (before, after) in enumerate(itertools.pairwise(points)):
@@ -298,9 +300,13 @@ class Converge(Check):
             reported.append(float(step_losses[index + 1]))
         if max(rates) > 1.05 * min(rates):
             return [Message("converge.rate_changes", {"rates": ", ".join(fmt(rate) for rate in rates)})]
-        model_losses.append(self.mean_loss(final[:size], final[size:])[0])
+        model_losses.append(self.mean_loss(points[-1][:size], points[-1][size:])[0])
+        final_loss = self.mean_loss(final[:size], final[size:])[0]
+        # the loss of step k is taken before its update (the course's loop), or after it (recorded late)
+        alignments = [[*model_losses[:-1], final_loss], [*model_losses[1:], final_loss]]
         reported.append(float(losses[-1]))
-        if not any(self.proportional(reported, [loss**power for loss in model_losses]) for power in (1.0, 0.5)):
+        if not any(self.proportional(reported, [loss**power for loss in model])
+                   for model in alignments for power in (1.0, 0.5)):
             return [Message("converge.losses_made_up")]
         return []
 
