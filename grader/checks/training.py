@@ -33,9 +33,15 @@ from reference.perceptron import standardize
 
 
 class Gradcheck(Check):
-    """Central differences of E(w, b) = mse.forward(p.forward(x), t), one output as in the course,
-    against the gradient the student's chain (mse.backward -> p.backward) produces. The chain may be
-    the gradient of the mean loss or N times it (the slides allow the batch sum in the update)."""
+    """The student's chain (mse.backward -> p.backward), one output as in the course, against two things.
+
+    The grader's own gradient G of the mean loss at the same w, b, x, t decides the convention: the chain
+    must be G (mean) or N·G (batch sum, which the slides allow); converge trains with the learning rate
+    for it (issue 14.1: never read from the student's loss value, so a summed loss with right gradients
+    does not make training diverge). Central differences of the student's own loss E(w, b) =
+    mse.forward(p.forward(x), t) must be G or N·G too: the chain is the gradient of the loss the student
+    wrote, and whether that loss is the mean or the sum is mse_forward's verdict, not this one's. A loss
+    that does not move with w and b (a constant, zero gradients) passes nothing (issue 11.5)."""
 
     def cases(self) -> list[dict[str, Any]]:
         rng = self.rng()
