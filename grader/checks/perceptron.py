@@ -205,9 +205,12 @@ class Update(BackwardStep):
     def own_update(self, data: dict[str, Any], name: str, reported: np.ndarray, after: np.ndarray) -> bool:
         """after = before - lr * g as the student computed g, in the student's own shapes (issue 16.2): a
         g_b of shape (1, m) makes b (1, m), which grad_b judges; the update itself is right."""
-        try:
-            expected = data[name] - data["lr"] * reported
+        try:  # the shape first: a hostile g must not make the grader build a huge array
+            if np.broadcast_shapes(data[name].shape, reported.shape) != after.shape:
+                return False
         except ValueError:  # shapes that do not broadcast
             return False
+        with np.errstate(all="ignore"):
+            expected = data[name] - data["lr"] * reported
         return after.shape == expected.shape and bool(np.all(np.isfinite(after))) \
             and self.tolerance().close(after, expected)

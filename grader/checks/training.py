@@ -272,6 +272,10 @@ class Converge(Check):
         return details
 
     def descent(self, steps: CaseOutcome, losses: np.ndarray, final: np.ndarray) -> list[Message]:
+        with np.errstate(all="ignore"):  # the student's numbers may overflow; that is a verdict, not a fault
+            return self.descent_problems(steps, losses, final)
+
+    def descent_problems(self, steps: CaseOutcome, losses: np.ndarray, final: np.ndarray) -> list[Message]:
         """Nothing when train() visibly does gradient descent, else why not.
 
         From the models after 1, 2 and 3 steps: each step must move the parameters against the
@@ -292,6 +296,8 @@ class Converge(Check):
         model_losses: list[float] = []  # the model's mean loss at the points after steps 1, 2, 3
         reported: list[float] = []
         size = self.problem["w"].size
+        if not all(np.all(np.isfinite(point)) for point in points) or not np.all(np.isfinite(step_losses)):
+            return [Message("converge.descent_unreadable")]
         for index, (before, after) in enumerate(itertools.pairwise(points)):
             loss, gradient = self.mean_loss(before[:size], before[size:])
             move = after - before
