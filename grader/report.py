@@ -101,7 +101,7 @@ def to_json(result: SubmissionResult, catalogue: Catalogue, lang: str) -> dict[s
     data: dict[str, Any] = {
         "student_id": result.student_id,
         "status": result.status,
-        "total": points(result.total),
+        "total": None if result.status == ERROR else points(result.total),  # not judged: no score, not 0
         "max": points(result.max),
         "source": result.source,
         "warnings": [catalogue.render(warning, lang) for warning in result.warnings],
@@ -132,7 +132,8 @@ def manual_lines(result: SubmissionResult, catalogue: Catalogue, lang: str) -> l
 def to_markdown(result: SubmissionResult, catalogue: Catalogue, lang: str, title: str) -> str:
     text = lambda key, **params: catalogue.text(key, lang, **params)  # noqa: E731
     lines = [f"# {text('report.title', title=title, student_id=result.student_id)}", ""]
-    lines.append(f"- {text('report.score', total=points(result.total), max=points(result.max))}")
+    total = "–" if result.status == ERROR else points(result.total)
+    lines.append(f"- {text('report.score', total=total, max=points(result.max))}")
     if result.status == ERROR:
         lines += [f"- {text('report.grader_error')}"]
     if result.status == MISSING:

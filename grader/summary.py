@@ -60,7 +60,7 @@ def summarize(title: str, check_ids: Sequence[str], results: Sequence[Submission
     grouped: dict[tuple[str, str], list[str]] = {}
     for result in graded:
         for check in result.checks:
-            if not check.passed:
+            if not check.passed and check.verdict.summary.key != "check.because_of":  # counted at its cause
                 line = catalogue.render(check.verdict.summary, lang).split("\n", 1)[0]
                 grouped.setdefault((check.id, line), []).append(result.student_id)
     order = {check_id: index for index, check_id in enumerate(check_ids)}

@@ -476,7 +476,9 @@ def test_a_fault_in_a_check_is_a_grader_error_not_a_zero(tmp_path: Path, monkeyp
     assert rows["S1002"]["total"] == "" and rows["S1002"]["converge"] == ""
     data = json.loads((out / "reports" / "S1002.json").read_text("utf-8"))
     assert data["status"] == "error" and any("ZeroDivisionError: injected" in text for text in data["warnings"])
-    assert "the grader itself failed" in (out / "reports" / "S1002.md").read_text("utf-8")
+    assert data["total"] is None
+    markdown = (out / "reports" / "S1002.md").read_text("utf-8")
+    assert "the grader itself failed" in markdown and "score: – / 16" in markdown
     summary = (out / "summary.md").read_text("utf-8")
     assert "| grader error | – / 16 |" in summary
     # statistics of the two graded students only: S1001 16, S1012 13 (update and converge fail)
