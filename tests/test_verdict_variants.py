@@ -167,6 +167,8 @@ VARIANTS: dict[str, Variant] = {
     "V42": ("mean", "normalize without return", (
         ("    return (x - x_min) / (x_max - x_min)\n", "    (x - x_min) / (x_max - x_min)\n"),),
         frozenset({"normalize"}), {"normalize": ["None", "return"]}),
+    "V44": ("mean", "train without return", (("    return perceptron, losses\n", ""),),
+            frozenset({"converge"}), {"converge": ["None", "return perceptron, losses"]}),
     "V43": ("sum", "class Perceptron misspelt", (("class Perceptron:\n", "class Perceptoron:\n"),
                                                   (") -> tuple[Perceptron,", ") -> tuple[Perceptoron,")),
             frozenset({"forward", "grad_w", "grad_b", "grad_x", "update", "gradcheck", "converge"}),

@@ -330,6 +330,10 @@ class Converge(Check):
         return all(math.isfinite(ratio) and ratio > 0 for ratio in ratios) and max(ratios) <= 1.05 * min(ratios)
 
     def judge_one(self, outcome: CaseOutcome, steps: CaseOutcome, convention: str) -> Verdict:
+        if outcome.error and str(outcome.error.get("fn", "")).startswith("$r[") \
+                and "NoneType" in str(outcome.error.get("message", "")):
+            # reading (perceptron, losses) out of what train() returned failed: it returned None
+            return Verdict.fail(Message("converge.returned_none"), hint=self.hint())
         error = self.stopped([outcome])
         if error:
             shapes = self.shape_details(steps)
