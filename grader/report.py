@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 #: never in the class statistics, and ``grade`` exits with GRADER_ERROR_EXIT so that a script notices).
 GRADED = "graded"
 MISSING = "missing"
+#: The summary of a failure caused by an earlier check's (grader/failures.py): grouped under that check.
+CONSEQUENCE = "check.because_of"
 ERROR = "error"
 STATUSES = (GRADED, MISSING, ERROR)
 
@@ -153,16 +155,32 @@ def to_markdown(result: SubmissionResult, catalogue: Catalogue, lang: str, title
     lines.append("")
     lines += manual_lines(result, catalogue, lang)
     failed = [check for check in result.checks if not check.passed]
+    # checks that failed only because of an earlier one: one section per cause, after the cause's own
+    consequences: dict[str, list[CheckResult]] = {}
+    for check in failed:
+        if check.verdict.summary.key == CONSEQUENCE:
+            consequences.setdefault(str(check.verdict.summary.params.get("first")), []).append(check)
     if failed:
         lines += [f"## {text('report.details')}", ""]
         for check in failed:
             verdict = check.verdict
+            if verdict.summary.key == CONSEQUENCE:
+                continue
             lines += [f"### `{check.id}` ({points(check.score)} / {points(check.max)})", "",
                       catalogue.render(verdict.summary, lang), ""]
             if verdict.details:
                 lines += ["```", *(catalogue.render(detail, lang) for detail in verdict.details), "```", ""]
             if verdict.hint is not None:
                 lines += [f"> {catalogue.render(verdict.hint, lang)}", ""]
+            group = consequences.pop(check.id, [])
+            if group:
+                names = ", ".join(f"`{item.id}`" for item in group)
+                lost = sum(item.max - item.score for item in group)
+                lines += [f"### {names} (-{points(lost)})", "", catalogue.render(group[0].verdict.summary, lang), ""]
+        for group in consequences.values():  # a cause that is not itself a failed check (not expected)
+            for item in group:
+                lines += [f"### `{item.id}` ({points(item.score)} / {points(item.max)})", "",
+                          catalogue.render(item.verdict.summary, lang), ""]
     if result.output_bytes:
         shown = len(result.output.encode("utf-8"))
         lines += [f"## {text('report.output', shown=shown, total=result.output_bytes)}", "", "```",

@@ -231,6 +231,9 @@ def test_a_syntax_error_is_said_once_with_its_line_and_a_caret(graded: Path, gra
         "could not be judged for the same reason as `load` (see `load` above)"
     markdown = (graded / "reports" / "S1022.md").read_text("utf-8")
     assert markdown.count("for _ in range(max_iteration)") == 1
+    # the eleven consequences are one section of the report, under the cause
+    assert markdown.count(same) == 1 and "### `normalize`, `standardize`, `forward`," in markdown
+    assert "`gradcheck`, `converge` (-15)" in markdown
 
 
 def test_repairs_are_reported_as_warnings(graded: Path) -> None:
