@@ -472,8 +472,10 @@ def test_a_fault_in_a_check_is_a_grader_error_not_a_zero(tmp_path: Path, monkeyp
     monkeypatch.setattr(Converge, "judge", faulty_judge)
     out = tmp_path / "out"
     capsys.readouterr()
-    assert grade_main([str(folder), "--out", str(out), "--jobs", "1", "--lang", "en"]) == 3
+    assert grade_main([str(folder), "--out", str(out), "--jobs", "1", "--lang", "en", "--export", "moodle"]) == 3
     terminal = capsys.readouterr().err.splitlines()
+    moodle = (out / "moodle_grades.csv").read_text("utf-8").splitlines()
+    assert moodle == ["student_id,ex_02", "S1001,16", "S1012,13"]  # no 0 imported for a grader fault
     rows = {row["student_id"]: row for row in csv.DictReader(io.StringIO((out / "scores.csv").read_text("utf-8-sig")))}
     assert [rows[i]["status"] for i in ("S1001", "S1002", "S1012")] == ["graded", "error", "graded"]
     assert rows["S1002"]["total"] == "" and rows["S1002"]["converge"] == ""
