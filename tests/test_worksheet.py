@@ -205,3 +205,40 @@ def test_every_message_key_exists_and_renders() -> None:
     for key in worksheet.MESSAGE_KEYS:
         for lang in LANGUAGES:
             assert CATALOGUE.text(key, lang, **params)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Outputs never contradict each other
+
+SOLUTIONS = Path(__file__).parent / "fixtures" / "solutions"
+
+
+def test_a_rerun_without_exports_removes_the_old_ones_and_says_so(tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    source = tmp_path / "download"
+    for number, student_id in (("101", "S0001"), ("102", "S0002")):
+        target = source / f"学生 {number}_{number}_assignsubmission_file_" / f"ex_02_{student_id}.py"
+        target.parent.mkdir(parents=True)
+        target.write_bytes((SOLUTIONS / f"ex_02_{student_id}.py").read_bytes())
+    sheet = tmp_path / "w.csv"
+    sheet.write_text("Identifier,Grade,Last modified (grade),Feedback comments\nParticipant 101,,-,\n", "utf-8")
+    manual = tmp_path / "manual.csv"
+    manual.write_text("student_id,points\nS0001,1\nS0003,2\n", encoding="utf-8")
+    roster = tmp_path / "roster.csv"
+    roster.write_text("student_id\nS0001\nS0002\nS0003\n", encoding="utf-8")
+    out = tmp_path / "out"
+    common = [str(source), "--out", str(out), "--jobs", "2", "--lang", "en", "--roster", str(roster)]
+    assert main([*common, "--export", "moodle,gradescope", "--moodle-worksheet", str(sheet),
+                 "--manual", str(manual)]) == 0
+    err = capsys.readouterr().err
+    assert "S0003 has no submission but was given 2 manual points" in err
+    for name in ("moodle_grades.csv", "gradescope/S0001/results.json", "moodle/grading_worksheet.csv",
+                 "moodle/feedback_files.zip"):
+        assert (out / name).is_file(), name
+    assert main([*common, "--no-manual"]) == 0
+    err = capsys.readouterr().err
+    assert not (out / "moodle_grades.csv").exists() and not (out / "gradescope").exists()
+    assert not (out / "moodle").exists()
+    assert "removed moodle_grades.csv, gradescope/, moodle/" in err
+    assert main([*common, "--export", "gradescope"]) == 0  # only what was asked for comes back
+    assert (out / "gradescope" / "S0002" / "results.json").is_file() and not (out / "moodle_grades.csv").exists()
