@@ -25,6 +25,7 @@ from pathlib import Path
 from grader import lms, worksheet
 from grader.assignment import Assignment
 from grader.cache import ResultCache, remove_stale_temporaries, run_key
+from grader.cells import cite_checks
 from grader.checks.base import Verdict
 from grader.copycheck import BackgroundPairs, decoded_sources
 from grader.decode import decode_submission
@@ -106,12 +107,13 @@ def _grade_submission(plan: Plan, submission: Submission, runner: Runner,
     module_name = f"{plan.assignment.file_prefix}{submission.student_id}"
     source = decoded.source
     try:  # the definitions-only fallback is extracted only if the file fails to load
-        execution = execute(plan, runner, module_name, source, lambda: definitions_only(source))
+        execution = execute(plan, runner, module_name, source, lambda: definitions_only(source),
+                            data_beside=submission.kind == "ipynb")
     except SyntaxError as exc:
-        result.checks = failed_everywhere(plan, Message("report.syntax_error", {"message": exc.msg,
-                                                                                 "line": exc.lineno}))
+        result.checks = cite_checks(failed_everywhere(plan, Message("report.syntax_error", {
+            "message": exc.msg, "line": exc.lineno})), decoded.cells)
         return result
-    result.checks = judge(plan, execution)
+    result.checks = cite_checks(judge(plan, execution), decoded.cells)
     result.output, result.output_bytes = execution.output, execution.output_bytes
     return result
 
