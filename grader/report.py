@@ -230,7 +230,7 @@ def to_html(result: SubmissionResult, catalogue: Catalogue, lang: str, title: st
     if result.status == MISSING:
         out.append(f"<p>{text('report.missing')}</p>")
     else:
-        out.append(f"<p>{text('report.file', source=result.source)}</p>")
+        out.append(f"<p>{text('report.file_label')}: <code>{html.escape(result.source)}</code></p>")
         if result.warnings:
             out += [f"<h2>{text('report.warnings')}</h2>", "<ul>",
                     *(f"<li>{render(warning)}</li>" for warning in result.warnings), "</ul>"]
@@ -238,8 +238,9 @@ def to_html(result: SubmissionResult, catalogue: Catalogue, lang: str, title: st
                 f"<tr><th>{text('report.column_check')}</th><th>{text('report.column_result')}</th>"
                 f"<th>{text('report.column_points')}</th></tr>"]
         for check in result.checks:
-            mark = (f'<span class="ok">{text("report.pass")}</span>' if check.passed
-                    else f'<span class="ng">{text("report.fail")}</span>')
+            # plain marks, not the Markdown's emoji: a printer or a PC without an emoji font shows boxes
+            mark = (f'<span class="ok">{text("report.pass_word")}</span>' if check.passed
+                    else f'<span class="ng">{text("report.fail_word")}</span>')
             out.append(f"<tr><td><code>{html.escape(check.id)}</code></td><td>{mark}</td>"
                        f'<td class="num">{points(check.score)} / {points(check.max)}</td></tr>')
         out.append("</table></div>")
