@@ -242,3 +242,24 @@ def test_a_rerun_without_exports_removes_the_old_ones_and_says_so(tmp_path: Path
     assert "removed moodle_grades.csv, gradescope/, moodle/" in err
     assert main([*common, "--export", "gradescope"]) == 0  # only what was asked for comes back
     assert (out / "gradescope" / "S0002" / "results.json").is_file() and not (out / "moodle_grades.csv").exists()
+
+
+# ---------------------------------------------------------------------------------------------------
+# The contract
+
+
+def test_the_spec_lists_what_grade_writes_for_moodle() -> None:
+    """The spec's "What grade writes" names the HTML report and the Moodle outputs this module writes."""
+    spec = Path(__file__).resolve().parent.parent.parent / "shared" / "spec" / "ex_02.md"
+    if not spec.is_file():
+        pytest.skip(f"the course's shared spec is not beside this checkout ({spec})")
+    text = spec.read_text(encoding="utf-8")
+    section = text[text.index("## What `grade` writes"):]
+    for fragment in ("reports/<student_id>.html", "--moodle-worksheet FILE", "DIR/moodle/grading_worksheet.csv",
+                     "DIR/moodle/feedback_files.zip",
+                     worksheet.FEEDBACK_FOLDER.format(name="<Full name>", participant="<participant id>")):
+        assert fragment in section, fragment
+    from grader.cli import build_parser
+
+    options = {option for action in build_parser(CATALOGUE, "en")._actions for option in action.option_strings}
+    assert "--moodle-worksheet" in options
