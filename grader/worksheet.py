@@ -273,6 +273,7 @@ def fill(worksheet: Worksheet, results: Sequence[SubmissionResult], owners: Mapp
 # ---------------------------------------------------------------------------------------------------
 # The feedback-file zip
 
+_SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 _UNSAFE = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|_]')
 
 
@@ -300,6 +301,8 @@ def feedback_zip(results: Sequence[SubmissionResult], owners: Mapping[str, Parti
             participant = owners.get(result.student_id)
             if result.status != GRADED or participant is None:
                 continue
+            if not (_SAFE_ID.fullmatch(result.student_id) and re.fullmatch(r"[0-9]+", participant.number)):
+                continue  # never the case for ids discovery or the roster accepted; a path part is at stake
             folder = FEEDBACK_FOLDER.format(name=safe_name(participant.name), participant=participant.number)
             info = zipfile.ZipInfo(f"{folder}/{feedback_name(result, prefix)}", date_time=_ZIP_TIME)
             info.compress_type = zipfile.ZIP_DEFLATED
