@@ -263,3 +263,15 @@ def test_the_spec_lists_what_grade_writes_for_moodle() -> None:
 
     options = {option for action in build_parser(CATALOGUE, "en")._actions for option in action.option_strings}
     assert "--moodle-worksheet" in options
+
+
+def test_a_worksheet_saved_by_japanese_excel_is_written_back_in_cp932(tmp_path: Path) -> None:
+    path = tmp_path / "w.csv"
+    path.write_bytes("ID,氏名,評点,最終更新日時 (評定),フィードバックコメント\n参加者 101,山田 太郎,,-,\n".encode("cp932"))
+    sheet = worksheet.read_worksheet(path)
+    assert sheet.encoding == "cp932" and not sheet.bom and sheet.newline == "\n"
+    item = result("S1", [1, 0], message="☃ snowman")  # not in CP932: kept as an HTML character reference
+    data, warnings = worksheet.fill(sheet, [item], worksheet.participants([item], None), CATALOGUE, "ja", "ex_02_")
+    rows = list(csv.reader(io.StringIO(data.decode("cp932"))))
+    assert rows[0] == sheet.header and rows[1][:4] == ["参加者 101", "山田 太郎", "1", "-"]
+    assert "&#9731;" in rows[1][4] and html.unescape(rows[1][4]).count("☃") == 1 and warnings == []
