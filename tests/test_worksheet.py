@@ -267,7 +267,8 @@ def test_the_spec_lists_what_grade_writes_for_moodle() -> None:
 
 def test_a_worksheet_saved_by_japanese_excel_is_written_back_in_cp932(tmp_path: Path) -> None:
     path = tmp_path / "w.csv"
-    path.write_bytes("ID,氏名,評点,最終更新日時 (評定),フィードバックコメント\n参加者 101,山田 太郎,,-,\n".encode("cp932"))
+    text = "ID,氏名,評点,最終更新日時 (評定),フィードバックコメント\n参加者 101,山田 太郎,,-,\n"
+    path.write_bytes(text.encode("cp932"))
     sheet = worksheet.read_worksheet(path)
     assert sheet.encoding == "cp932" and not sheet.bom and sheet.newline == "\n"
     item = result("S1", [1, 0], message="☃ snowman")  # not in CP932: kept as an HTML character reference
