@@ -120,8 +120,9 @@ def _stats(summary: ClassSummary) -> dict[str, str]:
             "low": str(points(min(totals))), "high": str(points(max(totals)))}
 
 
-def _report_link(student_id: str) -> str:
-    return f"reports/{quote(student_id)}.md"
+def _report_link(student_id: str, extension: str = "md") -> str:
+    """The student's report beside the summary: the HTML summary links the HTML report, which a browser shows."""
+    return f"reports/{quote(student_id)}.{extension}"
 
 
 def _status(result: SubmissionResult, text: Callable[[str], str]) -> str:
@@ -190,7 +191,8 @@ def to_html(summary: ClassSummary, catalogue: Catalogue, lang: str) -> str:
                    f"<th>{text('summary.column_message')}</th><th>{text('summary.column_checks')}</th>"
                    f"<th>{text('summary.column_students')}</th></tr>")
         for line, checks, ids in summary.failures:
-            links = ", ".join(f'<a href="{esc(_report_link(student_id))}">{esc(student_id)}</a>' for student_id in ids)
+            links = ", ".join(f'<a href="{esc(_report_link(student_id, "html"))}">{esc(student_id)}</a>'
+                              for student_id in ids)
             names = ", ".join(f"<code>{esc(check_id)}</code>" for check_id in checks)
             out.append(f"<tr><td class=\"num\">{len(ids)}</td><td>{esc(line)}</td><td>{names}</td>"
                        f"<td>{links}</td></tr>")
@@ -223,7 +225,7 @@ def to_html(summary: ClassSummary, catalogue: Catalogue, lang: str) -> str:
                + "</tr>")
     for result in summary.results:
         marks = {check.id: check.passed for check in result.checks}
-        cells = [f'<a href="{esc(_report_link(result.student_id))}">{esc(result.student_id)}</a>',
+        cells = [f'<a href="{esc(_report_link(result.student_id, "html"))}">{esc(result.student_id)}</a>',
                  esc(_status(result, lambda key: catalogue.text(key, lang))),
                  f"{points(result.total)} / {points(result.max)}"]
         for check_id in summary.check_ids:

@@ -56,7 +56,7 @@ def test_numbers_are_the_same_in_html_and_markdown(lang: str) -> None:
     for shown in ("1 / 3", "33%", "2 / 3", "67%"):
         assert shown in page and shown in markdown
     for student_id in ("S0001", "S0002", "S0003", "S0004"):
-        assert f'href="reports/{student_id}.md"' in page and f"(reports/{student_id}.md)" in markdown
+        assert f'href="reports/{student_id}.html"' in page and f"(reports/{student_id}.md)" in markdown
 
 
 def test_everything_student_written_is_escaped() -> None:
