@@ -8,6 +8,7 @@ a student, who sees cells. And in Jupyter a notebook's working directory is its 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import nbformat
@@ -76,8 +77,11 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ("code", GOOD),
         ("code", BAD_NORMALIZE),
     ])
+    notebook(root / "class" / "佐藤 花子_102_assignsubmission_file_" / "ex_02_S0002.ipynb", [
+        ("md", "# 第2回 課題"), ("code", GOOD), ("md", "## 試す"), ("code", "x = 1\nfor i in range(3)\n    x += i"),
+    ])
     out = root / "out"
-    assert main([str(root / "class"), "--out", str(out), "--jobs", "1"]) == 0
+    assert main([str(root / "class"), "--out", str(out), "--jobs", "2"]) == 0
     return out
 
 
@@ -103,3 +107,10 @@ def test_a_script_still_reads_data_only_from_the_course_layout(tmp_path: Path) -
     report = json.loads((tmp_path / "out" / "reports" / "S0002.json").read_text("utf-8"))
     load = next(check for check in report["checks"] if check["id"] == "load")
     assert not load["passed"] and "FileNotFoundError" in load["message"]
+
+
+def test_a_notebook_syntax_error_cites_its_cell(graded: Path) -> None:
+    report = json.loads((graded / "reports" / "S0002.json").read_text("utf-8"))
+    messages = "\n".join(check["message"] for check in report["checks"])
+    assert "セル 4 の 2 行目" in messages, messages
+    assert not re.search(r"(?<!の )\b\d+ 行目", messages.replace("セル 4 の 2 行目", "")), messages
