@@ -33,6 +33,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader.engine import CheckResult
 from grader.i18n import Catalogue, Message
 from grader.lms import RosterEntry, moodle_owner, participant_key
 from grader.report import GRADED, MISSING, SubmissionResult, check_message, points
@@ -184,18 +185,24 @@ def feedback_name(result: SubmissionResult, prefix: str) -> str:
 
 def comment_html(result: SubmissionResult, catalogue: Catalogue, lang: str, feedback_file: str | None) -> str:
     """A few plain lines for Moodle's comment field, which it stores as HTML: each line escaped (a
-    message can quote the student's code or output), lines joined with ``<br>``."""
+    message can quote the student's code or output), lines joined with ``<br>``. Failed checks that
+    share their message (one exception failing four checks) share one line."""
     lines = [catalogue.text("worksheet.comment_score", lang, total=points(result.total), max=points(result.max))]
     if result.status == MISSING:
         lines.append(catalogue.text("worksheet.comment_missing", lang))
     else:
+        # one line per cause: checks failed by the same sentence (one exception in backward) share it
+        causes: dict[str, list[CheckResult]] = {}
         for check in result.checks:
             if not check.passed:
                 first = check_message(check, catalogue, lang).split("\n", 1)[0].strip()
                 if len(first) > _MAX_COMMENT_LINE:
                     first = first[: _MAX_COMMENT_LINE - 1] + "…"
-                lines.append(catalogue.text("worksheet.comment_failed", lang, check=check.id,
-                                            score=points(check.score), max=points(check.max), message=first))
+                causes.setdefault(first, []).append(check)
+        for first, checks in causes.items():
+            lines.append(catalogue.text("worksheet.comment_failed", lang, check=", ".join(c.id for c in checks),
+                                        score=points(sum(c.score for c in checks)),
+                                        max=points(sum(c.max for c in checks)), message=first))
     if result.manual is not None:
         lines.append(catalogue.text("worksheet.comment_manual", lang, points=points(result.manual.points)))
     if feedback_file is not None:

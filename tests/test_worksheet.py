@@ -104,11 +104,16 @@ def test_filled_worksheet_matches_scores_and_keeps_everything_else(graded: tuple
         student_id = roster[old[1]]
         assert set(changed) <= {grade, comments}
         assert new[grade] == scores[student_id]["total"]
-        comment = html.unescape(new[comments])
+        comment_lines = [html.unescape(line) for line in new[comments].split("<br>")]
+        comment = "<br>".join(comment_lines)
         assert comment.startswith(f"自動採点: {scores[student_id]['total']} / {scores[student_id]['max']} 点")
         report = json.loads((out / "reports" / f"{student_id}.json").read_text("utf-8"))
-        for check in report["checks"]:  # each failed check has its line, no passed check has one
-            assert (f"✗ {check['id']} (" in comment) is (not check["passed"])
+        failed_lines = [line for line in comment_lines if line.startswith("✗ ")]
+        named = [name for line in failed_lines for name in line[2:].split(" (", 1)[0].split(", ")]
+        assert sorted(named) == sorted(check["id"] for check in report["checks"] if not check["passed"])
+        lost = sum(check["max"] - check["score"] for check in report["checks"])
+        assert lost == sum(float(maximum) - float(score) for score, maximum in
+                           (re.search(r" \(([\d.]+)/([\d.]+)\): ", line).groups() for line in failed_lines))
         assert f"ex_02_{student_id}_report.html" in comment
         assert "<" not in new[comments].replace("<br>", "")  # student text cannot become markup in Moodle
         matched += 1
