@@ -234,6 +234,8 @@ def test_a_syntax_error_is_said_once_with_its_line_and_a_caret(graded: Path, gra
     # the eleven consequences are one section of the report, under the cause
     assert markdown.count(same) == 1 and "### `normalize`, `standardize`, `forward`," in markdown
     assert "`gradcheck`, `converge` (-15)" in markdown
+    page = (graded / "reports" / "S1022.html").read_text("utf-8")
+    assert page.count("for _ in range(max_iteration)") == 1 and "<code>converge</code> (-15)</h3>" in page
 
 
 def test_repairs_are_reported_as_warnings(graded: Path) -> None:
