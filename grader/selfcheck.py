@@ -1,0 +1,109 @@
+"""The grader's own checks, run in-process on one trusted file (the project's tests use it to read the
+verdicts and messages ``grade`` gives a fixture without a sandbox).
+
+Not what students run: the student kit (``student-kit``) carries its own self-check, which runs their
+file in a child process and holds no solution (``student_templates/selfcheck/``). This module imports
+``reference`` and must never be shipped to students.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from grader.assignment import Assignment, only
+from grader.checks.base import error_message
+from grader.decode import decode_submission
+from grader.definitions import definitions_only
+from grader.engine import CheckResult, Plan, execute, judge
+from grader.failures import syntax_error_verdicts
+from grader.i18n import Catalogue, Message
+from grader.inprocess import in_process_runner
+from grader.report import check_message
+from grader.sandbox import child
+from reference.data import DEFAULT_DATA_PATH
+
+NOT_IMPLEMENTED = "common.not_implemented"
+
+
+class SelfCheckFailure(AssertionError):
+    """A check failed; ``str()`` is the message for the student, already in their language."""
+
+
+@functools.cache
+def plan_for(assignment_name: str, check_ids: tuple[str, ...] | None, seed: int = 0) -> Plan:
+    assignment = Assignment.named(assignment_name)
+    if check_ids is not None:
+        assignment = only(assignment, list(check_ids))
+    return Plan.create(assignment, seed=seed, data_file=DEFAULT_DATA_PATH)
+
+
+@functools.cache
+def catalogue_for(assignment_name: str) -> Catalogue:
+    return Assignment.named(assignment_name).catalogue()
+
+
+@functools.cache
+def grade_file(path: Path, assignment_name: str, check_ids: tuple[str, ...] | None) -> dict[str, CheckResult]:
+    """Every check's result for one file, computed once per test session."""
+    plan = plan_for(assignment_name, check_ids)
+    decoded = decode_submission(path, "ipynb" if path.suffix == ".ipynb" else "py")
+    if decoded.source is None:
+        raise SelfCheckFailure(catalogue_for(assignment_name).render(decoded.error or Message("report.decode_error")))
+    try:
+        definitions = definitions_only(decoded.source)
+    except SyntaxError as exc:  # told once, with its line and a caret, as in grade's report
+        verdicts = syntax_error_verdicts(plan.assignment.check_ids, exc)
+        return {spec.id: CheckResult(spec.id, False, 0.0, spec.points, verdicts[spec.id])
+                for spec in plan.assignment.checks}
+    runner = in_process_runner(path, plan.assignment.unavailable_libraries)
+    execution = execute(plan, runner, f"selfcheck_{path.stem}", decoded.source, definitions)
+    return {result.id: result for result in judge(plan, execution)}
+
+
+def failure_text(result: CheckResult, catalogue: Catalogue, lang: str) -> str:
+    """One line for 'not implemented yet'; otherwise summary, details and hint."""
+    if result.verdict.summary.key == NOT_IMPLEMENTED:
+        return catalogue.render(result.verdict.summary, lang)
+    return check_message(result, catalogue, lang)
+
+
+def check(path: Path, check_id: str, lang: str, *, assignment: str = "ex_02",
+          check_ids: tuple[str, ...] | None = None) -> None:
+    """Raise :class:`SelfCheckFailure` with the student-facing message when ``check_id`` fails."""
+    result = grade_file(path.resolve(), assignment, check_ids)[check_id]
+    if not result.passed:
+        raise SelfCheckFailure(failure_text(result, catalogue_for(assignment), lang))
+
+
+def load_module(path: Path, lang: str) -> Any:
+    """Import a student's exercise file without letting its errors become a collection error."""
+    source = decode_submission(path, "py").source or ""
+    module, error = child.exec_source(f"selfcheck_{path.stem}", str(path), source, seconds=30)
+    if error:
+        message = Message("student.load_failed", {"file": path.name, "type": error["type"],
+                                                  "message": error["message"]})
+        raise SelfCheckFailure(catalogue_for("ex_02").render(message, lang))
+    return module
+
+
+def call(module: Any, name: str, lang: str, *args: Any) -> Any:
+    """Call a student function; 'not implemented', missing names and exceptions become one message."""
+    function: Callable[..., Any] | None = getattr(module, name, None)
+    if function is None:
+        raise SelfCheckFailure(catalogue_for("ex_02").render(Message("check.missing_name", {"name": name}), lang))
+    try:
+        return function(*args)
+    except Exception as exc:
+        error = {"fn": name, **child.describe_error(exc, getattr(module, "__file__", None))}
+        lines = [catalogue_for("ex_02").render(error_message(error), lang)]
+        if error["type"] != "NotImplementedError":
+            lines += [catalogue_for("ex_02").render(Message("check.traceback_line", frame), lang)
+                      for frame in error["traceback"]]
+        raise SelfCheckFailure("\n".join(lines)) from None
+
+
+def fail(key: str, lang: str, **params: Any) -> SelfCheckFailure:
+    return SelfCheckFailure(catalogue_for("ex_02").text(key, lang, **params))
