@@ -54,19 +54,21 @@ SELFCHECK_FILES = ("__init__.py", "messages.py", "plan.py", "runner.py", "sessio
 ROOT_FILES = ("pyproject.toml", "README.md")  # student_templates/kit/ -> the kit's root
 VENDORED = {"protocol.py": "grader/sandbox/protocol.py", "child.py": "grader/sandbox/child.py",
             "definitions.py": "grader/definitions.py", "base.py": "grader/checks/base.py",
-            "compare.py": "grader/checks/compare.py"}
+            "compare.py": "grader/checks/compare.py", "failures.py": "grader/failures.py",
+            "descent.py": "grader/checks/descent.py"}
 IMPORT_REWRITES = {"from grader.i18n import": "from selfcheck.messages import",
                    "from grader.sandbox.protocol import": "from selfcheck._vendor.protocol import",
                    "from grader.sandbox import protocol": "from selfcheck._vendor import protocol",
                    "from grader.checks.compare import": "from selfcheck._vendor.compare import",
-                   "from grader.checks.base import": "from selfcheck._vendor.base import"}
+                   "from grader.checks.base import": "from selfcheck._vendor.base import",
+                   "from grader.engine import CheckResult": "from selfcheck.judge import Result as CheckResult"}
 #: modules a vendored file may import: the standard library, numpy and the kit itself
 ALLOWED_IMPORTS = frozenset(sys.stdlib_module_names) | {"numpy", "selfcheck", "protocol"}
 SUITES = {"ex_02": None, "perceptron": ("forward", "grad_w", "grad_b", "grad_x", "update", "mse_forward",
                                         "mse_backward", "gradcheck", "converge"),
           "gradient_method": ("df", "gradient_descent", "fit_line")}
 MESSAGE_PREFIXES = ("check.", "compare.", "common.", "convention.", "decode.fallback_encoding", "student.",
-                    "report.syntax_error",
+                    "report.syntax_", "report.code_line",
                     "selfcheck.", "load.", "normalize.", "standardize.", "forward.", "grad_w.", "grad_b.",
                     "grad_x.", "update.", "mse_forward.", "mse_backward.", "gradcheck.", "converge.")
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
@@ -126,9 +128,9 @@ def check_inputs(check: Check, cases: list[dict[str, Any]]) -> dict[str, Any]:
                                  "h": check.h, "lr": check.lr, "probes": probes}}  # type: ignore[attr-defined]
     if isinstance(check, Converge):
         problem = check.problem
-        return {check.case_id(name): {"x": problem["x"], "t": problem["t"], "lr": rate,
-                                      "iterations": check.iterations}
-                for name, rate in check.learning_rates().items()}
+        return {check.case_id(f"{name}{suffix}"): {"x": problem["x"], "t": problem["t"], "lr": rate,
+                                                   "iterations": check.iterations}
+                for name, rate in check.learning_rates().items() for suffix in ("", "_steps")}
     raise KitError("kit.unknown_check", check=check.id)
 
 
@@ -175,7 +177,7 @@ def build_plan(data_file: Path = DEFAULT_DATA_PATH, seed: int = SEED) -> dict[st
     params = {spec.id: {key: value for key, value in spec.params.items() if isinstance(value, int | float)}
               for spec in assignment.checks}
     return {"seed": seed, "limits": dict(assignment.limits), "suites": suites, "inputs": encode_tree(inputs),
-            "params": params}
+            "params": params, "unavailable_libraries": list(assignment.unavailable_libraries)}
 
 
 # --- messages.json and _vendor/ ------------------------------------------------------------------------

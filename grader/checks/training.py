@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Mapping
 from functools import cached_property
@@ -23,6 +22,7 @@ from grader.checks.base import (
     missing_module,
 )
 from grader.checks.compare import Tolerance, explain, fmt
+from grader.checks.descent import step_problems
 from grader.checks.ops import call, get, ref, rng
 from grader.checks.perceptron import construct, set_parameters
 from grader.i18n import Message
@@ -276,58 +276,14 @@ class Converge(Check):
             return self.descent_problems(steps, losses, final)
 
     def descent_problems(self, steps: CaseOutcome, losses: np.ndarray, final: np.ndarray) -> list[Message]:
-        """Nothing when train() visibly does gradient descent, else why not.
-
-        From the models after 1, 2 and 3 steps: each step must move the parameters against the
-        grader's own gradient of the mean loss at the point it starts from, by one common positive rate
-        (any rate: the learning rate itself is judged by where training ends; 5 % slack covers data
-        standardized once more inside train), and the losses train() returns must be the model's loss
-        at those points, up to one constant factor (the sum or the mean; mse_forward judges which).
-        """
+        """Nothing when train() visibly does gradient descent, else why not (``descent.step_problems``,
+        measured against the grader's own mean loss at each point)."""
         if steps.error:
             return [Message("converge.descent_failed"), error_message(steps.error), *error_details(steps.error)]
         points = [self.parameters(steps.outputs, str(index)) for index in range(1, self.DESCENT_STEPS + 1)]
-        step_losses = as_array(steps.get("losses_steps"))
-        if any(point is None for point in points) or step_losses is None \
-                or step_losses.size != self.DESCENT_STEPS:
-            return [Message("converge.descent_unreadable")]
-        step_losses = step_losses.reshape(-1)
-        rates: list[float] = []
-        model_losses: list[float] = []  # the model's mean loss at the points after steps 1, 2, 3
-        reported: list[float] = []
         size = self.problem["w"].size
-        if not all(np.all(np.isfinite(point)) for point in points) or not np.all(np.isfinite(step_losses)):
-            return [Message("converge.descent_unreadable")]
-        for index, (before, after) in enumerate(itertools.pairwise(points)):
-            loss, gradient = self.mean_loss(before[:size], before[size:])
-            move = after - before
-            norm = float(np.linalg.norm(gradient))
-            if not np.all(np.isfinite(move)) or norm == 0.0 or float(np.linalg.norm(move)) <= 1e-12 * max(norm, 1):
-                return [Message("converge.no_descent", {"step": index + 2})]
-            rate = -float(np.vdot(move, gradient)) / norm**2
-            if rate <= 0 or float(np.linalg.norm(move + rate * gradient)) > 0.05 * float(np.linalg.norm(move)):
-                return [Message("converge.not_gradient", {"step": index + 2})]
-            rates.append(rate)
-            model_losses.append(loss)
-            reported.append(float(step_losses[index + 1]))
-        if max(rates) > 1.05 * min(rates):
-            return [Message("converge.rate_changes", {"rates": ", ".join(fmt(rate) for rate in rates)})]
-        model_losses.append(self.mean_loss(points[-1][:size], points[-1][size:])[0])
-        final_loss = self.mean_loss(final[:size], final[size:])[0]
-        # the loss of step k is taken before its update (the course's loop), or after it (recorded late)
-        alignments = [[*model_losses[:-1], final_loss], [*model_losses[1:], final_loss]]
-        reported.append(float(losses[-1]))
-        if not any(self.proportional(reported, [loss**power for loss in model])
-                   for model in alignments for power in (1.0, 0.5)):
-            return [Message("converge.losses_made_up")]
-        return []
-
-    @staticmethod
-    def proportional(reported: list[float], model: list[float]) -> bool:
-        """reported = c * model for one c > 0, within 5 %: the mean or the sum of the squared errors (the
-        root of the mean for a loss written as RMSE, which mse_forward judges)."""
-        ratios = [value / base if base > 0 else math.nan for value, base in zip(reported, model, strict=True)]
-        return all(math.isfinite(ratio) and ratio > 0 for ratio in ratios) and max(ratios) <= 1.05 * min(ratios)
+        return step_problems(points, as_array(steps.get("losses_steps")), float(losses[-1]), final,
+                             lambda point: self.mean_loss(point[:size], point[size:]))
 
     def judge_one(self, outcome: CaseOutcome, steps: CaseOutcome, convention: str) -> Verdict:
         if outcome.error and str(outcome.error.get("fn", "")).startswith("$r[") \

@@ -16,6 +16,7 @@ What each check compares with (the grader's tolerances, from ``plan.json``):
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -29,9 +30,12 @@ from selfcheck._vendor.base import (
     as_array,
     describe_type,
     error_details,
+    error_message,
     first_error,
 )
 from selfcheck._vendor.compare import Tolerance, explain, first_match, fmt, matches
+from selfcheck._vendor.descent import step_problems
+from selfcheck._vendor.failures import relate, syntax_error_verdicts
 from selfcheck._vendor.protocol import Failed
 from selfcheck.messages import Message
 
@@ -84,6 +88,10 @@ class _Scaling(KitCheck):
             x = self.data(outcome)["x"]
             obtained = as_array(outcome.get("y"))
             problems, form = self.properties(x, obtained, describe_type(outcome.get("y")))
+            values = as_array(outcome.get("y_values"))
+            if problems and obtained is None and values is not None and not self.properties(x, values, "")[0]:
+                return Verdict.fail(Message("check.values_right_type_wrong", {
+                    "name": self.function_name, "type": describe_type(outcome.get("y"))}))
             if problems:
                 details = [Message("check.example_input", {"shape": str(x.shape), "x": np.array2string(
                     x, precision=4, threshold=20, max_line_width=100)}), *problems]
@@ -264,6 +272,8 @@ class Update(_BackwardStep):
             after = as_array(outcome.get(f"{name}_after"))
             steps = self.accepted(data, numerical, name)
             reported = as_array(outcome.get(f"g_{name}"))
+            if reported is not None and after is not None and self.own_update(data, name, reported, after):
+                continue
             if reported is not None:
                 try:
                     steps = [np.broadcast_to(reported, data[name].shape), *steps]
@@ -280,6 +290,19 @@ class Update(_BackwardStep):
                     details = [Message("update.sign", {"name": name})]
                 return Verdict.fail(Message("update.wrong", {"name": name}), details)
         return Verdict.ok()
+
+
+    def own_update(self, data: Mapping[str, Any], name: str, reported: np.ndarray, after: np.ndarray) -> bool:
+        """after = before - lr * g as the student computed g, in the student's own shapes (as the grader)."""
+        try:
+            if np.broadcast_shapes(data[name].shape, reported.shape) != after.shape:
+                return False
+        except ValueError:
+            return False
+        with np.errstate(all="ignore"):
+            expected = data[name] - data["lr"] * reported
+        return after.shape == expected.shape and bool(np.all(np.isfinite(after))) \
+            and self.tolerance().close(after, expected)
 
 
 # --- the loss -----------------------------------------------------------------------------------------
@@ -306,11 +329,15 @@ class _Mse(KitCheck):
             if first_match(as_array(value), candidates, tolerance) is None:
                 details = [Message("check.mse_shapes", {"y": str(data["y"].shape)})]
                 details += explain(self.output, as_array(value), candidates[0], tolerance, describe_type(value))
-                return Verdict.fail(Message(f"{self.id}.wrong"), details, self.hint())
+                return Verdict.fail(Message(f"{self.id}.wrong"), details,
+                                    self.hint_for(as_array(value), candidates, tolerance))
         return Verdict.ok(Message("check.passed_examples", {"count": len(mine)}))
 
     def accepted(self, y: np.ndarray, t: np.ndarray) -> list[np.ndarray]:
         raise NotImplementedError
+
+    def hint_for(self, obtained: np.ndarray | None, candidates: list[np.ndarray], tolerance: Tolerance) -> Message:
+        return self.hint()
 
 
 class MseForward(_Mse):
@@ -328,10 +355,28 @@ class MseBackward(_Mse):
         per_element = (((y + STEP) - t) ** 2 - ((y - STEP) - t) ** 2) / (2 * STEP)
         return [per_element, per_element / y.size, per_element / y.shape[0]]
 
+    def hint_for(self, obtained: np.ndarray | None, candidates: list[np.ndarray], tolerance: Tolerance) -> Message:
+        """Half of an accepted form: the factor 2 of the square left out."""
+        if obtained is not None and first_match(obtained, [form / 2 for form in candidates], tolerance) is not None:
+            return Message("mse_backward.hint_two")
+        return self.hint()
+
 
 # --- the whole chain ------------------------------------------------------------------------------------
+def mean_loss_and_gradient(x: np.ndarray, t: np.ndarray, parameters: np.ndarray) -> tuple[float, np.ndarray]:
+    """The slides' mean loss E(w, b) = mean((x @ w + b - t)²) at w, b (flattened together) and its gradient by
+    central differences (exact for this quadratic up to rounding): the yardstick, never a backward formula."""
+    size = x.shape[1]
+
+    def loss(values: np.ndarray) -> float:
+        return slides_loss(slides_forward(x, values[:size].reshape(size, -1), values[size:]), t)
+
+    return loss(parameters), central_difference(loss, parameters)
+
+
 class Gradcheck(KitCheck):
-    """Central differences of the student's own loss against their own chain (as the grader)."""
+    """The student's chain against the slides' mean loss (which decides the convention, as in the grader)
+    and against central differences of the student's own loss."""
 
     def judge(self, outcomes: Mapping[str, CaseOutcome], facts: Facts) -> Verdict:
         mine = self.mine(outcomes)
@@ -351,17 +396,30 @@ class Gradcheck(KitCheck):
             return Verdict.fail(Message("gradcheck.no_gradient", {"g_w": shown[0], "g_b": shown[1]}),
                                 hint=self.hint())
         fd = {name: numerical[name].reshape(-1) for name in numerical}
+        size = data["w"].size
+        gradient = mean_loss_and_gradient(data["x"], data["t"], np.concatenate([data["w"].ravel(),
+                                                                                data["b"].ravel()]))[1]
+        true = {"w": gradient[:size], "b": gradient[size:]}
         n = data["x"].shape[0]
         tolerance = Tolerance(self.params.get("rtol", 1e-5), self.params.get("atol", 1e-8))
+        if all(np.all(np.abs(fd[name]) <= tolerance.atol) for name in fd):
+            return Verdict.fail(Message("gradcheck.constant_loss"), hint=self.hint())
+        chain_factor = common_factor(parts, true, n, tolerance)
+        loss_factor = common_factor(fd, true, n, tolerance)
+        if chain_factor is not None:
+            convention = "mean" if chain_factor == 1.0 else "sum"
+            facts.values["convention"] = convention
+            if loss_factor is not None:
+                details = [Message(f"convention.{convention}")]
+                if loss_factor != 1.0:
+                    details.append(Message("gradcheck.loss_is_sum", {"n": n}))
+                return Verdict.ok(Message("gradcheck.passed", {"factor": fmt(chain_factor)}), details)
+        details: list[Message] = []
+        if chain_factor is not None:
+            details.append(Message("gradcheck.chain_right", {"factor": fmt(chain_factor)}))
         factors = {name: [factor for factor in (1.0, float(n)) if tolerance.close(parts[name], factor * fd[name])]
                    for name in parts}
-        for factor, convention in ((1.0, "mean"), (float(n), "sum")):
-            if all(factor in found for found in factors.values()):
-                facts.values["convention"] = convention
-                return Verdict.ok(Message("gradcheck.passed", {"factor": fmt(factor)}),
-                                  [Message(f"convention.{convention}")])
         reference_factor = next((found[0] for found in factors.values() if found), 1.0)
-        details: list[Message] = []
         for name in ("w", "b"):
             if factors[name]:
                 details.append(Message("gradcheck.part_ok", {"name": name, "factor": fmt(factors[name][0])}))
@@ -370,7 +428,17 @@ class Gradcheck(KitCheck):
             ratio = fmt(float(np.vdot(fd[name], parts[name])) / denominator) if denominator > 0 else "-"
             details.append(Message("gradcheck.ratio", {"name": name, "ratio": ratio, "n": n}))
             details += explain(f"dE/d{name}", parts[name], reference_factor * fd[name], tolerance)
-        return Verdict.fail(Message("gradcheck.wrong"), details, self.hint())
+        summary = "gradcheck.loss_mismatch" if chain_factor is not None else "gradcheck.wrong"
+        return Verdict.fail(Message(summary), details, self.chain_hint(parts, true, n, tolerance))
+
+    @staticmethod
+    def chain_hint(parts: Mapping[str, np.ndarray], true: Mapping[str, np.ndarray], n: int,
+                   tolerance: Tolerance) -> Message:
+        for factors, key in (((0.5, 0.5 * n), "gradcheck.hint_two"), ((1.0 / n,), "gradcheck.hint")):
+            for factor in factors:
+                if all(tolerance.close(parts[name], factor * true[name]) for name in parts):
+                    return Message(key)
+        return Message("gradcheck.hint_chain")
 
     @staticmethod
     def chain(data: Mapping[str, Any], outputs: Mapping[str, Any], name: str) -> np.ndarray | None:
@@ -382,44 +450,97 @@ class Gradcheck(KitCheck):
         return None if array is None else array.reshape(-1)
 
 
+def common_factor(parts: Mapping[str, np.ndarray], reference: Mapping[str, np.ndarray], n: int,
+                  tolerance: Tolerance) -> float | None:
+    """1 or N when every part equals that multiple of the reference (mean or batch-sum convention)."""
+    for factor in (1.0, float(n)):
+        if all(tolerance.close(parts[name], factor * reference[name]) for name in parts):
+            return factor
+    return None
+
+
 class Converge(KitCheck):
-    """``train`` must reach the least-squares solution of the standardized data it is given."""
+    """``train`` must reach the least-squares solution of the data it is given, by gradient descent."""
+
+    DESCENT_STEPS = 3
 
     def judge(self, outcomes: Mapping[str, CaseOutcome], facts: Facts) -> Verdict:
         convention = facts.values.get("convention")
         conventions = [convention] if convention else ["mean", "sum"]
-        verdicts = [self.judge_one(outcomes[self.case_id(name)], name) for name in conventions]
+        verdicts = [self.judge_one(outcomes[self.case_id(name)], outcomes[self.case_id(f"{name}_steps")], name)
+                    for name in conventions]
         passed = [verdict for verdict in verdicts if verdict.passed]
         return passed[0] if passed else verdicts[0]
 
-    def judge_one(self, outcome: CaseOutcome, convention: str) -> Verdict:
-        error = self.stopped([outcome])
-        if error:
-            return error
+    def problem(self, outcome: CaseOutcome) -> dict[str, Any]:
         data = self.data(outcome)
-        x, t, iterations = data["x"], data["t"], int(data["iterations"])
+        x, t = data["x"], data["t"]
         design = np.hstack([x, np.ones((x.shape[0], 1))])
         coefficients = np.linalg.lstsq(design, t, rcond=None)[0]
-        expected = {"w": coefficients[:-1], "b": coefficients[-1]}
-        best_loss = slides_loss(design @ coefficients, t)
-        context = Message(f"converge.setting_{convention}", {"lr": fmt(data["lr"]), "iterations": iterations})
+        return {**data, "w": coefficients[:-1], "b": coefficients[-1],
+                "loss": slides_loss(design @ coefficients, t)}
+
+    def parameters(self, problem: Mapping[str, Any], outputs: Mapping[str, Any], suffix: str) -> np.ndarray | None:
+        w, b = as_array(outputs.get(f"w{suffix}")), as_array(outputs.get(f"b{suffix}"))
+        if w is None or b is None or w.size != problem["w"].size or b.size != problem["b"].size:
+            return None
+        return np.concatenate([w.ravel(), b.ravel()])
+
+    def shape_details(self, problem: Mapping[str, Any], outcome: CaseOutcome) -> list[Message]:
+        details = []
+        for name in ("w", "b"):
+            value = as_array(outcome.get(f"{name}0"))
+            expected = problem[name].shape
+            if value is not None and value.size != int(np.prod(expected)):
+                details.append(Message("converge.constructed_shape", {
+                    "name": name, "obtained": str(value.shape), "expected": str(expected), "d": problem["x"].shape[1]}))
+        return details
+
+    def descent(self, problem: Mapping[str, Any], steps: CaseOutcome, losses: np.ndarray,
+                final: np.ndarray) -> list[Message]:
+        """Nothing when train() visibly does gradient descent (the grader's own test), else why not."""
+        if steps.error:
+            return [Message("converge.descent_failed"), error_message(steps.error), *error_details(steps.error)]
+        points = [self.parameters(problem, steps.outputs, str(index)) for index in range(1, self.DESCENT_STEPS + 1)]
+        return step_problems(points, as_array(steps.get("losses_steps")), float(losses[-1]), final,
+                             lambda point: mean_loss_and_gradient(problem["x"], problem["t"], point))
+
+    def judge_one(self, outcome: CaseOutcome, steps: CaseOutcome, convention: str) -> Verdict:
+        problem = self.problem(outcome)
+        if outcome.error and str(outcome.error.get("fn", "")).startswith("$r[") \
+                and "NoneType" in str(outcome.error.get("message", "")):
+            return Verdict.fail(Message("converge.returned_none"), hint=self.hint())
+        error = self.stopped([outcome])
+        if error:
+            shapes = self.shape_details(problem, steps)
+            if shapes:
+                return Verdict.fail(shapes[0], [*shapes[1:], error.summary, *error.details],
+                                    Message("converge.hint_shapes"))
+            return error
+        iterations = int(problem["iterations"])
+        context = Message(f"converge.setting_{convention}", {"lr": fmt(problem["lr"]), "iterations": iterations})
         losses = as_array(outcome.get("losses"))
-        if losses is None or losses.ndim != 1 or losses.size != iterations:
+        if losses is None or losses.size != iterations or losses.shape[0] != iterations:
             shown = describe_type(outcome.get("losses")) if losses is None else str(losses.shape)
             return Verdict.fail(Message("converge.losses", {"iterations": iterations, "obtained": shown}),
                                 [context], self.hint())
+        losses = losses.reshape(-1)
         tolerance = Tolerance(self.params.get("rtol", 1e-4), self.params.get("atol", 1e-4))
         for name in ("w", "b"):
             obtained = as_array(outcome.get(name))
-            if obtained is not None and obtained.size == expected[name].size:
-                obtained = obtained.reshape(expected[name].shape)
-            if obtained is None or obtained.shape != expected[name].shape or not tolerance.close(obtained,
-                                                                                                  expected[name]):
-                details = [context, *explain(name, obtained, expected[name], tolerance,
-                                             describe_type(outcome.get(name)))]
+            expected = problem[name]
+            if obtained is not None and obtained.size == expected.size:
+                obtained = obtained.reshape(expected.shape)
+            if obtained is None or obtained.shape != expected.shape or not tolerance.close(obtained, expected):
+                details = [*self.shape_details(problem, steps), context,
+                           *explain(name, obtained, expected, tolerance, describe_type(outcome.get(name)))]
                 details.append(Message("converge.final_loss", {"obtained": fmt(float(losses[-1])),
-                                                               "expected": fmt(best_loss)}))
+                                                               "expected": fmt(problem["loss"])}))
                 return Verdict.fail(Message("converge.wrong"), details, self.hint())
+        final = np.concatenate([as_array(outcome.get(name)).ravel() for name in ("w", "b")])
+        problems = self.descent(problem, steps, losses, final)
+        if problems:
+            return Verdict.fail(Message("converge.no_training"), [context, *problems], self.hint())
         return Verdict.ok(Message("converge.passed", {"loss": fmt(float(losses[-1]))}), [context])
 
 
@@ -531,20 +652,32 @@ JUDGES: dict[str, type[KitCheck]] = {
 }
 
 
+@dataclass
+class Result:
+    """One check's verdict, as the grader's failures.relate() reads and rewrites it."""
+
+    id: str
+    passed: bool
+    verdict: Verdict
+
+
 def judge_all(suite: str, load: Mapping[str, Any], outcomes: Mapping[str, CaseOutcome]) -> dict[str, Verdict]:
-    """Every check of the suite in the grader's order (gradcheck's convention feeds converge)."""
+    """Every check of the suite in the grader's order (gradcheck's convention feeds converge); a failure
+    that repeats an earlier one names it instead, and a syntax error is told once, as in grade."""
+    check_ids = plan.check_ids(suite)
+    if load.get("syntax_error"):
+        error = load["error"]
+        exc = SyntaxError(error["message"], ("<file>", error["line"], error.get("offset"), error.get("text")))
+        return syntax_error_verdicts(check_ids, exc)
     facts = Facts(load=dict(load))
-    verdicts = {}
-    for check_id in plan.check_ids(suite):
+    results = []
+    for check_id in check_ids:
         check = JUDGES[check_id](check_id, plan.params(check_id), plan.seed())
-        if load.get("syntax_error"):  # nothing of the file could run: every check says why, as in grade
-            error = load["error"]
-            verdicts[check_id] = Verdict.fail(Message("report.syntax_error", {"message": error["message"],
-                                                                              "line": error["line"]}))
-            continue
         try:
-            verdicts[check_id] = check.judge(outcomes, facts)
+            verdict = check.judge(outcomes, facts)
         except Exception as exc:  # a self-check bug must not look like the student's
             error = f"{type(exc).__name__}: {exc}"
-            verdicts[check_id] = Verdict.fail(Message("check.internal_error", {"error": error}))
-    return verdicts
+            verdict = Verdict.fail(Message("check.internal_error", {"error": error}))
+        results.append(Result(check_id, verdict.passed, verdict))
+    relate(results, load)
+    return {result.id: result.verdict for result in results}

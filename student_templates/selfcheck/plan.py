@@ -25,6 +25,10 @@ def seed() -> int:
     return int(_plan()["seed"])
 
 
+def unavailable_libraries() -> list[str]:
+    return list(_plan().get("unavailable_libraries", []))
+
+
 def limits() -> dict[str, Any]:
     return dict(_plan()["limits"])
 

@@ -24,6 +24,18 @@ def open_channel():
     return channel
 
 
+class Unavailable:
+    """The assignment's unavailable libraries (sklearn, scipy, ...) cannot be imported, as where grade runs."""
+
+    def __init__(self, names):
+        self.names = frozenset(names)
+
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] in self.names:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+
 def derivative_of_parabola():
     """f'(x) for f(x) = (x - 1)^2 as the slides print it, handed to the student's gradient_descent."""
     return lambda x: 2 * (x - 1)
@@ -48,6 +60,7 @@ def main() -> None:
     sys.path.insert(0, folder)
     sys.argv = [path]
     child.fix_randomness(int(job.get("seed", 0)))
+    sys.meta_path.insert(0, Unavailable(job.get("unavailable_libraries", ())))
     job = {**job, "load_seconds": None}  # the parent's deadline, not an alarm
     send({"ready": True})  # the parent's clock for the file's top-level code starts now
     module, report = child.load_submission(job, path)

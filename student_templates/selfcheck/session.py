@@ -165,7 +165,7 @@ def execute(path: Path, source: str, cases: list[dict[str, Any]]) -> tuple[dict[
         attempts += 1
         job = {"path": str(path), "module_name": path.stem.replace("-", "_"), "source": source,
                "definitions": definitions_of(source), "start": start, "mode": mode, "load_error": load_error,
-               "seed": plan.seed(), "cases": cases}
+               "seed": plan.seed(), "cases": cases, "unavailable_libraries": plan.unavailable_libraries()}
         child = Child(job)
         ready = child.next_line(STARTUP_SECONDS)  # Python and numpy started: the student's code runs next
         first = child.next_line(load_seconds) if isinstance(ready, dict) and ready.get("ready") else ready
@@ -225,7 +225,8 @@ def run(path: Path, suite: str) -> Execution:
     try:  # parsed only, never run: a file Python cannot read is said to be so for every check, as grade does
         ast.parse(source.text, str(path))
     except SyntaxError as exc:
-        error = {"type": "SyntaxError", "message": str(exc.msg), "line": exc.lineno}
+        error = {"type": "SyntaxError", "message": str(exc.msg), "line": exc.lineno, "offset": exc.offset,
+                 "text": exc.text}
         return Execution({"mode": "definitions", "error": error, "syntax_error": True},
                          {case["id"]: CaseOutcome(case["id"], {}, {"type": "not_run", "message": ""})
                           for case in plan.cases(suite)}, source.warnings)
