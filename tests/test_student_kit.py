@@ -353,10 +353,19 @@ def test_the_selfcheck_agrees_with_grade_on_odd_forms(kit: Path, tmp_path: Path)
     for student_id, (old, new) in ODD_FORMS.items():
         assert source.count(old) == 1
         (folder / f"ex_02_{student_id}.py").write_text(source.replace(old, new), encoding="utf-8")
+    # a notebook reads the data beside it, as in the student's Jupyter (grade puts it there too)
+    cells = [source, 'frame = pd.read_csv("advertising.csv", index_col=0)\nprint(len(frame))',
+             'print(len(pd.read_csv("data/advertising.csv", index_col=0)))', "%matplotlib inline\nmain()"]
+    notebook = {"cells": [{"cell_type": "code", "source": cell, "metadata": {}, "outputs": [], "execution_count": None}
+                          for cell in cells], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    (folder / "ex_02_N0001.ipynb").write_text(json.dumps(notebook, ensure_ascii=False), encoding="utf-8")
     assert grade_main([str(folder), "--out", str(tmp_path / "graded")]) == 0
+    notebook_report = json.loads((tmp_path / "graded" / "reports" / "N0001.json").read_text("utf-8"))
+    assert all(check["passed"] for check in notebook_report["checks"]), notebook_report
     verdicts, words, output = compare_with_grade(kit, sorted(folder.iterdir()), tmp_path / "graded")
     assert not verdicts, "\n".join(verdicts) + "\n" + output
     assert not words, "\n".join(words)
+    assert not (kit / "scripts" / "advertising.csv").exists()  # the notebook ran in a private layout
 
 
 @pytest.mark.skipif(shutil.which("uv") is None, reason="uv is not installed")

@@ -9,9 +9,11 @@ Windows, where there is no ``SIGALRM``.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 SCRIPTS = Path(__file__).resolve().parent.parent
@@ -54,11 +56,18 @@ def main() -> None:
         channel.write(json.dumps(message, allow_nan=True) + "\n")
         channel.flush()
 
-    path = job["path"]
-    folder = os.path.dirname(path)
-    os.chdir(folder)  # as the student runs it: ../data/advertising.csv, ../outputs/
-    sys.path.insert(0, folder)
-    sys.argv = [path]
+    if job.get("data_beside"):
+        # a notebook: run, as grade does, in a private copy of the course layout with the data also beside
+        # the file (Jupyter starts in the notebook's folder), so that neither reads the other's data path
+        scratch = tempfile.TemporaryDirectory(prefix="selfcheck-")
+        atexit.register(scratch.cleanup)
+        path = child.prepare_layout(job, os.path.join(scratch.name, "run"))
+    else:
+        path = job["path"]
+        folder = os.path.dirname(path)
+        os.chdir(folder)  # as the student runs it: ../data/advertising.csv, ../outputs/
+        sys.path.insert(0, folder)
+        sys.argv = [path]
     child.fix_randomness(int(job.get("seed", 0)))
     sys.meta_path.insert(0, Unavailable(job.get("unavailable_libraries", ())))
     job = {**job, "load_seconds": None}  # the parent's deadline, not an alarm

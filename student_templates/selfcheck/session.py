@@ -166,6 +166,8 @@ def execute(path: Path, source: str, cases: list[dict[str, Any]]) -> tuple[dict[
         job = {"path": str(path), "module_name": path.stem.replace("-", "_"), "source": source,
                "definitions": definitions_of(source), "start": start, "mode": mode, "load_error": load_error,
                "seed": plan.seed(), "cases": cases, "unavailable_libraries": plan.unavailable_libraries()}
+        if path.suffix == ".ipynb":  # as grade runs a notebook: the data beside it as well
+            job.update(data_beside=True, data_dir=str(path.parent.parent / "data"))
         child = Child(job)
         ready = child.next_line(STARTUP_SECONDS)  # Python and numpy started: the student's code runs next
         first = child.next_line(load_seconds) if isinstance(ready, dict) and ready.get("ready") else ready
