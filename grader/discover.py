@@ -22,11 +22,13 @@ import tempfile
 import time
 import unicodedata
 import zipfile
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Protocol
 
 from grader.i18n import Message, engine_catalogue
+from grader.untrusted import display_name
 
 ASSIGNMENT_PREFIX = "ex_02_"
 KINDS = ("py", "ipynb")
@@ -35,7 +37,14 @@ KINDS = ("py", "ipynb")
 MAX_ZIP_MEMBERS = 50_000
 MAX_EXTRACTED_BYTES = 200 * 1024 * 1024
 
-_SUBMISSION_NAME = re.compile(r"ex_02_(?P<id>[A-Za-z0-9][A-Za-z0-9_-]*)\.(?P<ext>py|ipynb)", re.IGNORECASE)
+#: Longest student id: real ones are under 12 characters, and ids become file names (reports/<id>.md).
+MAX_ID_LENGTH = 32
+#: A student id after NFKC: ASCII letters and digits only. re.ASCII matters: with IGNORECASE alone,
+#: [A-Za-z] also matches 'İ', 'ı', 'ſ' and the Kelvin sign.
+_STUDENT_ID = re.compile(rf"[A-Za-z0-9]{{1,{MAX_ID_LENGTH}}}", re.ASCII)
+_SUBMISSION_NAME = re.compile(rf"ex_02_(?P<id>{_STUDENT_ID.pattern})\.(?P<ext>py|ipynb)", re.IGNORECASE | re.ASCII)
+#: ``山田 太郎_1234567_assignsubmission_file_`` (a folder) or ``..._file_ex_02.py`` (older flat files).
+_MOODLE = re.compile(r"(?P<name>.+?)_(?P<number>\d+)_assign(?:submission|feedback)_[a-z]+_(?P<rest>.*)", re.DOTALL)
 # "ex", optional separators, "2" or "02", not followed by another digit: ex_2_, ex02_, ex-02, "Ex 2".
 _NEAR_MISS_PREFIX = re.compile(r"ex[\s_\-]*0?2(?!\d)", re.IGNORECASE)
 _NEAR_MISS_EXTENSION = re.compile(r"\.(?:py|ipynb|zip|txt)\b", re.IGNORECASE)
@@ -57,6 +66,10 @@ MESSAGE_KEYS = (
     "discover.member_unreadable",
     "discover.roster_encoding",
     "discover.roster_missing_column",
+    "discover.id_not_owner",
+    "discover.claims_enrolled",
+    "discover.several_ids",
+    "discover.id_contested",
 )
 
 
@@ -103,18 +116,64 @@ def normalize_student_id(raw: str) -> str:
     return unicodedata.normalize("NFKC", raw).strip().upper()
 
 
+def is_student_id(text: str) -> bool:
+    """ASCII letters and digits, at most :data:`MAX_ID_LENGTH` of them (after :func:`normalize_student_id`)."""
+    return _STUDENT_ID.fullmatch(text) is not None
+
+
+@dataclass(frozen=True)
+class MoodleOwner:
+    """Whose file it is, as Moodle wrote it into the folder (or flat file) name."""
+
+    name: str
+    participant: str
+
+
+def moodle_owner(parts: Sequence[str]) -> tuple[MoodleOwner, str, str] | None:
+    """``(owner, file name as uploaded, owner folder)`` for a path inside a Moodle download, else None."""
+    for depth in range(len(parts) - 2, -1, -1):  # the innermost Moodle folder owns the file
+        match = _MOODLE.fullmatch(unicodedata.normalize("NFC", parts[depth]))
+        if match and not match["rest"]:
+            return (MoodleOwner(match["name"].strip(), match["number"]), parts[-1],
+                    "/".join(parts[: depth + 1]))
+    match = _MOODLE.fullmatch(unicodedata.normalize("NFC", parts[-1]))
+    if match and match["rest"]:
+        return MoodleOwner(match["name"].strip(), match["number"]), match["rest"], "/".join(parts)
+    return None
+
+
+class OwnerRoster(Protocol):
+    """What discovery needs of a roster to know whose a Moodle folder is (``lms.RosterIndex``)."""
+
+    def owner_id(self, owner: MoodleOwner) -> str | None: ...
+
+    def enrolled(self, student_id: str) -> bool: ...
+
+
 @dataclass(frozen=True)
 class _Candidate:
     student_id: str
     kind: str
     source: str
     mtime: float
+    #: The Moodle folder the file is in, and its participant: the only student the file can count for.
+    folder: str | None = None
+    owner: MoodleOwner | None = None
+    #: The id in the file name differs from the folder owner's (graded for the owner, flagged).
+    mismatch: bool = False
+    warnings: tuple[Message, ...] = ()
+
+
+def _candidate(student_id: str, kind: str, parts: Sequence[str], mtime: float) -> _Candidate:
+    found = moodle_owner(parts)
+    owner, folder = (found[0], found[2]) if found is not None else (None, None)
+    return _Candidate(student_id, kind, "/".join(parts), mtime, folder, owner)
 
 
 def _match_name(name: str) -> tuple[str, str] | None:
     """``(student_id, kind)`` when a file name follows ``ex_02_<id>.py|.ipynb``, else None."""
     match = _SUBMISSION_NAME.fullmatch(unicodedata.normalize("NFKC", name))
-    if match is None:
+    if match is None or not match["id"].isascii():
         return None
     return normalize_student_id(match["id"]), match["ext"].lower()
 
@@ -131,8 +190,9 @@ def _is_ignored_part(part: str) -> bool:
 
 
 def _display(source: str) -> str:
-    """NFC for reports: macOS stores names decomposed, which renders oddly in CSV and Markdown."""
-    return unicodedata.normalize("NFC", source)
+    """NFC for reports (macOS stores names decomposed, which renders oddly in CSV and Markdown); a name
+    that is not UTF-8 decoded as CP932 or replaced, and bounded, so that it can be written anywhere."""
+    return display_name(source)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -150,8 +210,13 @@ def discover_all(
     *,
     max_members: int = MAX_ZIP_MEMBERS,
     max_bytes: int = MAX_EXTRACTED_BYTES,
+    roster: OwnerRoster | None = None,
 ) -> Discovery:
-    """Walk a folder, extract a zip, or take a single file; then keep the newest file per student."""
+    """Walk a folder, extract a zip, or take a single file; then keep the newest file per student.
+
+    A file in a Moodle folder counts for that folder's participant only (:func:`_bind_to_owners`);
+    ``roster`` says which student id a participant has.
+    """
     path = Path(path)
     try:
         info = path.stat()
@@ -172,6 +237,7 @@ def discover_all(
     else:
         raise DiscoveryError(Message("discover.not_a_submission", {"path": str(path)}))
 
+    candidates = _bind_to_owners(candidates, roster, warnings)
     return Discovery(
         submissions=_resolve_duplicates(candidates, files),
         ignored=sorted(ignored),
@@ -225,13 +291,20 @@ def _walk_directory(
                 # A FIFO named like a submission would block the reader forever.
                 warnings.append(Message("discover.special_file_skipped", {"source": source}))
                 continue
-            candidates.append(_Candidate(matched[0], matched[1], source, info.st_mtime))
+            if source in files:  # two names that differ only past the length shown
+                source = f"{source} (#{len(files)})"
+            candidates.append(replace(_candidate(matched[0], matched[1], _display_parts(full, root), info.st_mtime),
+                                      source=source))
             files[source] = full
     return candidates, files
 
 
 def _relative(path: Path, root: Path) -> str:
-    return _display(path.relative_to(root).as_posix())
+    return "/".join(_display_parts(path, root))
+
+
+def _display_parts(path: Path, root: Path) -> tuple[str, ...]:
+    return tuple(_display(part) for part in path.relative_to(root).parts)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -357,7 +430,8 @@ def _extract_zip(
             mtime = _zip_mtime(info)
             if mtime > 0:
                 os.utime(target, (mtime, mtime))
-            candidates.append(_Candidate(student_id, kind, source, mtime))
+            found = _candidate(student_id, kind, tuple(_display(part) for part in parts), mtime)
+            candidates.append(replace(found, source=source))
             files[source] = target
     return candidates, files
 
@@ -384,12 +458,79 @@ def _copy_member(
 
 
 # ---------------------------------------------------------------------------------------------------
+# Whose file it is
+
+
+def _bind_to_owners(candidates: list[_Candidate], roster: OwnerRoster | None,
+                    warnings: list[Message]) -> list[_Candidate]:
+    """Each file in a Moodle folder counts for the folder's participant, never for anyone else.
+
+    The id in a file name is what the student typed; the folder is what Moodle wrote. With a roster
+    that knows the participant, a file whose id differs (a typo, or someone else's id) is graded for
+    the owner and flagged. A participant the roster does not know may not hand in a file under an id
+    the roster gives someone else. Without a roster a folder may hold one id only, and an id that the
+    folders of two participants claim is graded for neither: the TA is told and a roster settles it.
+    Files outside Moodle folders (a plain folder of ``ex_02_<id>.py``) are taken at their word.
+    """
+    kept = [candidate for candidate in candidates if candidate.folder is None]
+    by_folder: dict[str, list[_Candidate]] = {}
+    for candidate in candidates:
+        if candidate.folder is not None:
+            by_folder.setdefault(candidate.folder, []).append(candidate)
+    claims: dict[str, dict[str, list[_Candidate]]] = {}  # id -> participant -> files (no roster)
+    for folder in sorted(by_folder):
+        group = by_folder[folder]
+        owner = group[0].owner
+        assert owner is not None
+        owner_id = roster.owner_id(owner) if roster is not None else None
+        where = {"folder": folder, "name": owner.name, "participant": owner.participant}
+        if owner_id is not None:
+            for candidate in group:
+                if candidate.student_id == owner_id:
+                    kept.append(candidate)
+                    continue
+                message = Message("discover.id_not_owner", {**where, "source": candidate.source,
+                                                            "file_id": candidate.student_id, "student_id": owner_id})
+                warnings.append(message)
+                kept.append(replace(candidate, student_id=owner_id, mismatch=True,
+                                    warnings=(*candidate.warnings, message)))
+        elif roster is not None:
+            for candidate in group:
+                if roster.enrolled(candidate.student_id):
+                    warnings.append(Message("discover.claims_enrolled", {**where, "source": candidate.source,
+                                                                         "student_id": candidate.student_id}))
+                else:
+                    kept.append(candidate)
+        elif len({candidate.student_id for candidate in group}) > 1:
+            warnings.append(Message("discover.several_ids", {**where, "ids": ", ".join(
+                sorted({candidate.student_id for candidate in group})), "sources": _listed(group)}))
+        else:
+            claims.setdefault(group[0].student_id, {}).setdefault(owner.participant, []).extend(group)
+    for student_id in sorted(claims):
+        by_participant = claims[student_id]
+        if len(by_participant) > 1:
+            contested = [candidate for group in by_participant.values() for candidate in group]
+            warnings.append(Message("discover.id_contested", {"student_id": student_id,
+                                                              "participants": ", ".join(sorted(by_participant)),
+                                                              "sources": _listed(contested)}))
+            kept = [candidate for candidate in kept if candidate.student_id != student_id]
+        else:
+            kept += next(iter(by_participant.values()))
+    return kept
+
+
+def _listed(candidates: Iterable[_Candidate]) -> str:
+    return ", ".join(sorted(candidate.source for candidate in candidates))
+
+
+# ---------------------------------------------------------------------------------------------------
 # One file per student
 
 
-def _preference(candidate: _Candidate) -> tuple[float, int, str]:
-    """Newest first; on a tie .py beats .ipynb, then the lexicographically first source."""
-    return (-candidate.mtime, 0 if candidate.kind == "py" else 1, candidate.source)
+def _preference(candidate: _Candidate) -> tuple[bool, float, int, str]:
+    """A file named with the owner's own id first, then newest; on a tie .py beats .ipynb, then the
+    lexicographically first source."""
+    return (candidate.mismatch, -candidate.mtime, 0 if candidate.kind == "py" else 1, candidate.source)
 
 
 def _resolve_duplicates(candidates: Iterable[_Candidate], files: dict[str, Path]) -> list[Submission]:
@@ -400,9 +541,9 @@ def _resolve_duplicates(candidates: Iterable[_Candidate], files: dict[str, Path]
     for student_id in sorted(by_student):
         ranked = sorted(by_student[student_id], key=_preference)
         kept, others = ranked[0], ranked[1:]
-        warnings: tuple[Message, ...] = ()
+        warnings: tuple[Message, ...] = kept.warnings
         if others:
-            warnings = (
+            warnings += (
                 Message(
                     "discover.duplicate",
                     {

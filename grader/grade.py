@@ -37,6 +37,7 @@ from grader.report import GRADED, MISSING, SubmissionResult, scores_csv, write_a
 from grader.sandbox.launcher import Isolation, SandboxSettings, WorkerLost, WorkerPool
 from grader.similarity import DEFAULT_THRESHOLD, Pair, read_template
 from grader.summary import summarize, to_html, to_markdown
+from grader.untrusted import clean_message, clean_text
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 #: The code students start from: ex_02's template, and 演習4's, which it tells them to copy from.
@@ -84,11 +85,26 @@ def grade_submission(plan: Plan, submission: Submission, runner: Runner,
     result, with a message telling the TA, instead of ending the run for the whole class.
     """
     try:
-        return _grade_submission(plan, submission, runner, extra_warnings)
+        return cleaned(_grade_submission(plan, submission, runner, extra_warnings))
     except Exception as exc:
         summary = Message("check.internal_error", {"error": f"{type(exc).__name__}: {exc}"})
-        return SubmissionResult(submission.student_id, GRADED, submission.source, failed_everywhere(plan, summary),
-                                plan.assignment.max_points, [*submission.warnings, *extra_warnings, summary])
+        return cleaned(SubmissionResult(submission.student_id, GRADED, submission.source,
+                                        failed_everywhere(plan, summary), plan.assignment.max_points,
+                                        [*submission.warnings, *extra_warnings, summary]))
+
+
+def cleaned(result: SubmissionResult) -> SubmissionResult:
+    """The result with every string in it cleaned (:mod:`grader.untrusted`): this is where what the
+    student's code sent back (exception messages, names, output) enters the class's files."""
+    def verdict(value: Verdict) -> Verdict:
+        return replace(value, summary=clean_message(value.summary),
+                       details=[clean_message(item) for item in value.details],
+                       hint=None if value.hint is None else clean_message(value.hint))
+
+    return replace(result, source=clean_text(result.source, None),
+                   checks=[replace(check, verdict=verdict(check.verdict)) for check in result.checks],
+                   warnings=[clean_message(warning) for warning in result.warnings],
+                   output=clean_text(result.output, None))
 
 
 def _grade_submission(plan: Plan, submission: Submission, runner: Runner,
@@ -235,9 +251,10 @@ def grade_class(options: GradeOptions, catalogue: Catalogue, progress: Progress 
     scratch = Path(tempfile.mkdtemp(prefix="exgrader-"))
     try:
         remove_stale_temporaries(options.out)
-        discovery = discover_all(options.path, scratch / "input")
         roster = lms.read_roster_entries(options.roster) if options.roster else None
         entries = roster.entries if roster else None
+        discovery = discover_all(options.path, scratch / "input",
+                                 roster=lms.RosterIndex(entries) if entries is not None else None)
         discovery = lms.merge(discovery, lms.find_unnamed(options.path, scratch / "lms", discovery, entries))
         discovery.warnings[:0] = roster.warnings if roster else []
         if sheet is not None:
@@ -295,14 +312,15 @@ def grade_class(options: GradeOptions, catalogue: Catalogue, progress: Progress 
         finally:
             background.close()
         write_atomic(options.out / "similarity.csv", _similarity_csv(pairs))
-        notes = [*(unknown_students(sheet, [result.student_id for result in results]) if sheet else []),
+        notes = [*discovery.warnings,
+                 *(unknown_students(sheet, [result.student_id for result in results]) if sheet else []),
                  *export_warnings, *similarity_warnings]
         summary = summarize(title, assignment.check_ids, results, catalogue, options.lang, pairs, sources,
                             options.similarity_threshold, notes)
         write_atomic(options.out / "summary.html", to_html(summary, catalogue, options.lang))
         write_atomic(options.out / "summary.md", to_markdown(summary, catalogue, options.lang))
         cache.prune(used)
-        return ClassResult(results, discovery.ignored, [*discovery.warnings, *notes], settings.isolation,
+        return ClassResult(results, discovery.ignored, notes, settings.isolation,
                            reused=len(reused), graded_now=len(pending), pairs=pairs,
                            written=["summary.html", "summary.md", "similarity.csv", *written])
     finally:

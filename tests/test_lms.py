@@ -213,7 +213,8 @@ def test_gradescope_results_follow_the_autograder_format(lang: str) -> None:
     item = result("B2201", [1, 0])
     item.manual, item.manual_max, item.max = ManualPoints(3, "よく書けています"), 4.0, 6.0
     data = lms.gradescope_results(item, CATALOGUE, lang)
-    assert set(data) == {"score", "output", "tests"}
+    assert set(data) == {"score", "output", "output_format", "test_output_format", "tests"}
+    assert data["output_format"] == data["test_output_format"] == "text"  # student text never rendered
     assert data["score"] == 4
     assert [test["status"] for test in data["tests"]] == ["passed", "failed", "passed"]
     for test in data["tests"]:
