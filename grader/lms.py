@@ -326,6 +326,17 @@ def _resolve(files: list[_File], archive: zipfile.ZipFile | None, scratch: Path,
             file, uploaded = _ranked(named, archive)[0]
             student_id = _match_name(uploaded)[0]  # type: ignore[index]  # named: every one matches
             warnings: tuple[Message, ...] = ()
+            resolved = index.resolve(owner) if roster is not None else None
+            where = {"folder": folder, "name": owner.name, "participant": owner.participant, "source": file.source}
+            if resolved is not None and resolved[0].student_id != student_id:  # a file counts for its owner only
+                warnings = (Message("discover.id_not_owner", {**where, "file_id": student_id,
+                                                              "student_id": resolved[0].student_id}),)
+                findings.warnings.extend(warnings)
+                student_id = resolved[0].student_id
+            elif roster is not None and resolved is None and index.enrolled(student_id):
+                findings.warnings.append(Message("discover.claims_enrolled", {**where, "student_id": student_id}))
+                findings.explained.update(f.source for f, _ in members)
+                continue
         else:
             sources = ", ".join(sorted(file.source for file, _ in members))
             if roster is None:

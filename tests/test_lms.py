@@ -176,6 +176,19 @@ def test_old_flat_download_takes_id_from_the_uploaded_name(tmp_path: Path) -> No
     assert [(item.student_id, item.warnings) for item in findings.submissions] == [("B2201", ())]
 
 
+def test_old_flat_download_counts_for_the_folder_owner_only(tmp_path: Path) -> None:
+    """Issue 11.1: the id typed into a flat file name never makes it someone else's submission."""
+    root = tmp_path / "flat"
+    write(root / (folder("悪い 人", "105") + "ex_02_b2201.py"))
+    write(root / (folder("他の 人", "106") + "ex_02_b2201.py"))
+    entries = [lms.RosterEntry("B2201", "B2201", "101", None), lms.RosterEntry("M0001", "M0001", "105", None)]
+    findings = find(root, tmp_path, entries)
+    assert [item.student_id for item in findings.submissions] == ["M0001"]
+    assert [item.warnings[0].key for item in findings.submissions] == ["discover.id_not_owner"]
+    assert sorted(warning.key for warning in findings.warnings) == ["discover.claims_enrolled",
+                                                                    "discover.id_not_owner"]
+
+
 def test_named_submission_wins_over_a_roster_match(tmp_path: Path) -> None:
     root = tmp_path / "class"
     write(root / "ex_02_S0001.py")
