@@ -27,15 +27,21 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
+from grader.decode import MAX_FILE_BYTES
 from grader.i18n import Message, engine_catalogue
 from grader.untrusted import display_name
 
 ASSIGNMENT_PREFIX = "ex_02_"
 KINDS = ("py", "ipynb")
 
-#: Caps on what a zip may make us do; an LMS download of .py files is far below both.
+#: Caps on what a zip may make us do; an LMS download of .py files is far below all of them.
 MAX_ZIP_MEMBERS = 50_000
-MAX_EXTRACTED_BYTES = 200 * 1024 * 1024
+# MAX_FILE_BYTES (decode's): a larger file is that student's problem alone (decoding says so); only its
+# first MAX_FILE_BYTES + 1 bytes are extracted.
+#: What the files of one Moodle folder may add up to; past it that folder's further files are refused.
+MAX_FOLDER_BYTES = 4 * MAX_FILE_BYTES
+#: The whole archive: only a zip bomb spread over many folders reaches it.
+MAX_EXTRACTED_BYTES = 1024 * 1024 * 1024
 
 #: Longest student id: real ones are under 12 characters, and ids become file names (reports/<id>.md).
 MAX_ID_LENGTH = 32
@@ -70,6 +76,7 @@ MESSAGE_KEYS = (
     "discover.claims_enrolled",
     "discover.several_ids",
     "discover.id_contested",
+    "discover.folder_too_large",
 )
 
 
@@ -394,6 +401,7 @@ def _extract_zip(
         candidates: list[_Candidate] = []
         files: dict[str, Path] = {}
         budget = [max_bytes]
+        folder_budgets: dict[str, list[int]] = {}
         for index, info in enumerate(members):
             name = decode_member_name(info)
             if info.is_dir() or name.endswith("/"):
@@ -417,20 +425,25 @@ def _extract_zip(
             if source in files:
                 # The same name twice in one archive: keep both apart, duplicates logic decides.
                 source = f"{source} (#{index})"
+            shown = tuple(_display(part) for part in parts)
+            found = _candidate(student_id, kind, shown, _zip_mtime(info))
+            folder_budget = folder_budgets.setdefault(found.folder or "/".join(shown[:-1]), [MAX_FOLDER_BYTES])
+            if folder_budget[0] <= 0:
+                warnings.append(Message("discover.folder_too_large", {
+                    "source": source, "limit_mb": round(MAX_FOLDER_BYTES / (1024 * 1024), 1)}))
+                continue
             target_dir = root / f"{index:06d}"
             target_dir.mkdir()
             target = target_dir / f"{ASSIGNMENT_PREFIX}{student_id}.{kind}"
             try:
-                _copy_member(zf, info, target, budget, max_bytes, archive)
+                folder_budget[0] -= _copy_member(zf, info, target, budget, max_bytes, archive)
             except (zipfile.BadZipFile, RuntimeError, NotImplementedError, OSError, EOFError) as exc:
                 # Encrypted, unsupported compression, or a bad CRC: skip this file, keep the rest.
                 target.unlink(missing_ok=True)
                 warnings.append(Message("discover.member_unreadable", {"source": source, "reason": _reason(exc)}))
                 continue
-            mtime = _zip_mtime(info)
-            if mtime > 0:
-                os.utime(target, (mtime, mtime))
-            found = _candidate(student_id, kind, tuple(_display(part) for part in parts), mtime)
+            if found.mtime > 0:
+                os.utime(target, (found.mtime, found.mtime))
             candidates.append(replace(found, source=source))
             files[source] = target
     return candidates, files
@@ -438,12 +451,17 @@ def _extract_zip(
 
 def _copy_member(
     zf: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, budget: list[int], limit: int, archive: Path
-) -> None:
-    """Stream one member, counting real bytes: declared sizes in a hostile zip may lie."""
+) -> int:
+    """Stream one member, counting real bytes: declared sizes in a hostile zip may lie.
+
+    At most ``MAX_FILE_BYTES + 1`` bytes are written: a larger file is refused when it is decoded
+    (the student is told), without the others paying for it. Returns the bytes written."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
     fd = os.open(target, flags, 0o600)
+    written = 0
     with os.fdopen(fd, "wb") as out, zf.open(info) as member:
-        while chunk := member.read(_COPY_CHUNK):
+        while written <= MAX_FILE_BYTES and (chunk := member.read(min(_COPY_CHUNK, MAX_FILE_BYTES + 1 - written))):
+            written += len(chunk)
             budget[0] -= len(chunk)
             if budget[0] < 0:
                 out.close()
@@ -455,6 +473,7 @@ def _copy_member(
                     )
                 )
             out.write(chunk)
+    return written
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -211,6 +211,10 @@ def _similarity(background: BackgroundPairs, warnings: list[Message]) -> tuple[l
         pairs = background.pairs()
     except Exception as exc:  # a bug in copy detection must not cost the class its summary
         return [], {}, [*warnings, Message("similarity.failed", {"error": f"{type(exc).__name__}: {exc}"})]
+    warnings = [*warnings, *(Message("similarity.skipped", {"student_id": student_id, "reason": clean_text(reason)})
+                             for student_id, reason in background.skipped)]
+    if background.timed_out:
+        warnings.append(Message("similarity.timed_out", {"seconds": round(background.wait_seconds)}))
     involved = {pair.a for pair in pairs} | {pair.b for pair in pairs}
     entries = [entry for entry in background.request["submissions"] if entry["student_id"] in involved]
     return pairs, decoded_sources(entries), warnings
