@@ -175,3 +175,23 @@ def test_student_text_is_inert_in_the_summary_and_gradescope(run: Run) -> None:
 def test_escape_sequences_never_reach_the_terminal(run: Run) -> None:
     assert "FAKE" in run.stderr  # the file is listed ...
     assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", run.stderr), repr(run.stderr[-500:])  # ... inertly
+
+
+@pytest.mark.skipif(not SANDBOX, reason="needs bubblewrap")
+def test_one_students_huge_files_cost_only_that_student(tmp_path: Path) -> None:
+    """Issue 11.3: four files of 51 MB in one Moodle folder made the whole class zip ungradable (exit 2)."""
+    import zipfile
+
+    huge = b"#" * (51 * 1024 * 1024)
+    archive = tmp_path / "class.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr(f"{VICTIM}/ex_02_V0001.py", CORRECT)
+        for name in ("ex_02_B0001.py", "ex_02_B0001.ipynb", "v2/ex_02_B0001.py", "v3/ex_02_B0001.py"):
+            zf.writestr(f"Big Bee_333_assignsubmission_file_/{name}", huge)
+    stderr = io.StringIO()
+    with contextlib.redirect_stderr(stderr):
+        assert grade_main([str(archive), "--out", str(tmp_path / "out"), "--lang", "en", "--jobs", "2"]) == 0
+    run = Run(tmp_path / "out", stderr.getvalue())
+    assert run.report("V0001")["total"] == MAX
+    big = run.report("B0001")
+    assert big["total"] == 0 and "too large to grade (more than 8" in json.dumps(big)
