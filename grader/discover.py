@@ -42,6 +42,8 @@ MAX_ZIP_MEMBERS = 50_000
 MAX_FOLDER_BYTES = 4 * MAX_FILE_BYTES
 #: The whole archive: only a zip bomb spread over many folders reaches it.
 MAX_EXTRACTED_BYTES = 1024 * 1024 * 1024
+#: A student's own zip inside their Moodle folder is opened (depth 1), and a zip inside that (depth 2).
+MAX_ZIP_DEPTH = 2
 
 #: Longest student id: real ones are under 12 characters, and ids become file names (reports/<id>.md).
 MAX_ID_LENGTH = 32
@@ -77,6 +79,7 @@ MESSAGE_KEYS = (
     "discover.several_ids",
     "discover.id_contested",
     "discover.folder_too_large",
+    "discover.nested_zip_unusable",
 )
 
 
@@ -233,14 +236,15 @@ def discover_all(
     warnings: list[Message] = []
     ignored: list[str] = []
     single = _match_name(path.name)
+    limits = _ZipLimits(max_members, [max_bytes], max_bytes)
     if stat.S_ISDIR(info.st_mode):
-        candidates, files = _walk_directory(path, warnings, ignored)
+        candidates, files = _walk_directory(path, Path(scratch), warnings, ignored, limits)
     elif single is not None:
         student_id, kind = single
         candidates = [_Candidate(student_id, kind, _display(path.name), info.st_mtime)]
         files = {_display(path.name): path}
     elif path.suffix.lower() == ".zip" or zipfile.is_zipfile(path):
-        candidates, files = _extract_zip(path, Path(scratch), warnings, ignored, max_members, max_bytes)
+        candidates, files = _extract_zip(path, Path(scratch), warnings, ignored, limits)
     else:
         raise DiscoveryError(Message("discover.not_a_submission", {"path": str(path)}))
 
@@ -261,9 +265,10 @@ def _reason(exc: BaseException) -> str:
 
 
 def _walk_directory(
-    root: Path, warnings: list[Message], ignored: list[str]
+    root: Path, scratch: Path, warnings: list[Message], ignored: list[str], limits: _ZipLimits
 ) -> tuple[list[_Candidate], dict[str, Path]]:
-    """``os.walk`` without following links; symlinks and special files are reported, not read."""
+    """``os.walk`` without following links; symlinks and special files are reported, not read; a
+    student's zip in a Moodle folder is opened (:func:`_open_students_zip`)."""
     candidates: list[_Candidate] = []
     files: dict[str, Path] = {}
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
@@ -290,6 +295,10 @@ def _walk_directory(
                 warnings.append(Message("discover.symlink_skipped", {"source": source}))
                 continue
             matched = _match_name(name)
+            if matched is None and stat.S_ISREG(info.st_mode) and _is_students_zip(_display_parts(full, root), 0):
+                _open_students_zip(full, _display_parts(full, root), 1, scratch, warnings, ignored, limits,
+                                   candidates, files)
+                continue
             if matched is None:
                 if _is_near_miss(name):
                     ignored.append(source)
@@ -365,19 +374,58 @@ def _zip_mtime(info: zipfile.ZipInfo) -> float:
         return 0.0
 
 
+@dataclass
+class _ZipLimits:
+    """What all the zips of one discovery may make us do together (nested ones included)."""
+
+    max_members: int
+    budget: list[int]
+    max_bytes: int
+    folder_budgets: dict[str, list[int]] = field(default_factory=dict)
+
+
+def _is_students_zip(parts: Sequence[str], depth: int) -> bool:
+    """A ``.zip`` inside a Moodle folder, not nested deeper than :data:`MAX_ZIP_DEPTH`."""
+    return (depth < MAX_ZIP_DEPTH and parts[-1].lower().endswith(".zip")
+            and moodle_owner((*parts, "x")) is not None)
+
+
+def _open_students_zip(path: Path, parts: tuple[str, ...], depth: int, scratch: Path, warnings: list[Message],
+                       ignored: list[str], limits: _ZipLimits, candidates: list[_Candidate],
+                       files: dict[str, Path]) -> None:
+    """The submission files of a student's own zip, as if they were in its place in the Moodle folder
+    (same safety rules as the class zip). A zip that cannot be used is reported; it never ends the run."""
+    try:
+        found, found_files = _extract_zip(path, scratch, warnings, ignored, limits, prefix=parts, depth=depth)
+    except DiscoveryError as exc:
+        if exc.message.key == "discover.zip_too_large":
+            raise  # the whole class's budget: a zip bomb
+        warnings.append(Message("discover.nested_zip_unusable", {"source": "/".join(parts),
+                                                                 "reason": _render_en(exc.message)}))
+        ignored.append("/".join(parts))
+        return
+    if not found:
+        ignored.append("/".join(parts))
+    candidates += found
+    files.update(found_files)
+
+
 def _extract_zip(
     archive: Path,
     scratch: Path,
     warnings: list[Message],
     ignored: list[str],
-    max_members: int,
-    max_bytes: int,
+    limits: _ZipLimits,
+    prefix: tuple[str, ...] = (),
+    depth: int = 0,
 ) -> tuple[list[_Candidate], dict[str, Path]]:
     """Extract only the submission files, each to ``<fresh dir>/<n>/ex_02_<id>.<kind>``.
 
     The on-disk name is rebuilt from the validated id, never taken from the archive, so no member
-    name can steer a write; the original name is kept as ``source`` for reports.
+    name can steer a write; the original name is kept as ``source`` for reports. ``prefix`` is where
+    the archive itself lies (a student's zip in their Moodle folder), ``depth`` how deeply it is nested.
     """
+    max_members, budget, max_bytes = limits.max_members, limits.budget, limits.max_bytes
     try:
         zf = zipfile.ZipFile(archive)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError) as exc:
@@ -400,8 +448,7 @@ def _extract_zip(
         root = Path(tempfile.mkdtemp(prefix="zip-", dir=scratch))
         candidates: list[_Candidate] = []
         files: dict[str, Path] = {}
-        budget = [max_bytes]
-        folder_budgets: dict[str, list[int]] = {}
+        folder_budgets = limits.folder_budgets
         for index, info in enumerate(members):
             name = decode_member_name(info)
             if info.is_dir() or name.endswith("/"):
@@ -412,11 +459,21 @@ def _extract_zip(
                 continue
             if not parts or any(_is_ignored_part(part) for part in parts):
                 continue
-            source = _display("/".join(parts))
+            shown = (*prefix, *(_display(part) for part in parts))
+            source = "/".join(shown)
             if _is_symlink_member(info):
                 warnings.append(Message("discover.symlink_skipped", {"source": source}))
                 continue
             matched = _match_name(parts[-1])
+            if matched is None and _is_students_zip(shown, depth):
+                inner = root / f"{index:06d}.zip"
+                try:
+                    _copy_member(zf, info, inner, budget, max_bytes, archive)
+                except (zipfile.BadZipFile, RuntimeError, NotImplementedError, OSError, EOFError) as exc:
+                    warnings.append(Message("discover.member_unreadable", {"source": source, "reason": _reason(exc)}))
+                    continue
+                _open_students_zip(inner, shown, depth + 1, scratch, warnings, ignored, limits, candidates, files)
+                continue
             if matched is None:
                 if _is_near_miss(parts[-1]):
                     ignored.append(source)
@@ -425,7 +482,6 @@ def _extract_zip(
             if source in files:
                 # The same name twice in one archive: keep both apart, duplicates logic decides.
                 source = f"{source} (#{index})"
-            shown = tuple(_display(part) for part in parts)
             found = _candidate(student_id, kind, shown, _zip_mtime(info))
             folder_budget = folder_budgets.setdefault(found.folder or "/".join(shown[:-1]), [MAX_FOLDER_BYTES])
             if folder_budget[0] <= 0:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import stat
@@ -519,3 +520,50 @@ def test_a_folder_name_that_is_not_utf8_is_shown_decoded(tmp_path: Path) -> None
     (submission,) = discover(root, tmp_path / "scratch")
     assert submission.source == "テスト_1234_assignsubmission_file_/ex_02_C0001.py"
     submission.source.encode("utf-8")  # no surrogate escapes left
+
+
+# ---------------------------------------------------------------------------------------------------
+# A student's own zip in their Moodle folder (issue 13.5)
+
+
+def zip_bytes(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("inner", ["ex_02_V0001.py", "ex_02/ex_02_V0001.py", "課題2/sub/ex_02_V0001.py"])
+def test_a_zip_of_the_file_or_its_folder_in_a_moodle_folder_is_graded(tmp_path: Path, inner: str) -> None:
+    root = tmp_path / "class"
+    (root / VICTIM).mkdir(parents=True)
+    (root / VICTIM / "ex_02_V0001.zip").write_bytes(zip_bytes({inner: b"v = 1\n"}))
+    found = discover_all(root, tmp_path / "scratch")
+    (submission,) = found.submissions
+    assert submission.student_id == "V0001" and submission.path.read_bytes() == b"v = 1\n"
+    assert submission.source == f"{VICTIM}/ex_02_V0001.zip/{inner}"
+    assert submission.path.is_relative_to(tmp_path / "scratch") and found.ignored == []
+
+
+def test_zips_nest_at_most_two_deep_inside_a_class_zip(tmp_path: Path) -> None:
+    two = zip_bytes({"outer/ex_02_V0001.zip": zip_bytes({"ex_02_V0001.py": b"v = 2\n"})})
+    three = zip_bytes({"a.zip": zip_bytes({"b.zip": zip_bytes({"ex_02_M0001.py": b"m = 3\n"})})})
+    archive = make_zip(tmp_path / "all.zip", [(f"{VICTIM}/submission.zip", two), (f"{MALLORY}/deep.zip", three)])
+    found = discover_all(archive, tmp_path / "scratch")
+    assert [(item.student_id, item.path.read_bytes()) for item in found.submissions] == [("V0001", b"v = 2\n")]
+    assert f"{MALLORY}/deep.zip/a.zip" in found.ignored  # depth 3 is not opened, and the TA sees it
+
+
+def test_a_typo_in_a_zipped_file_is_graded_for_the_owner_and_a_broken_zip_costs_nothing(tmp_path: Path) -> None:
+    root = tmp_path / "class"
+    (root / VICTIM).mkdir(parents=True)
+    (root / VICTIM / "ex_02_V0001.zip").write_bytes(zip_bytes({"ex_02_V0010.py": b"v = 1\n"}))
+    (root / MALLORY).mkdir(parents=True)
+    (root / MALLORY / "ex_02_M0001.zip").write_bytes(b"PK\x03\x04 not really a zip")
+    found = discover_all(root, tmp_path / "scratch", roster=FakeRoster({"111": "V0001", "222": "M0001"}))
+    assert [item.student_id for item in found.submissions] == ["V0001"]
+    assert sorted(warning.key for warning in found.warnings) == ["discover.id_not_owner",
+                                                                 "discover.nested_zip_unusable"]
+    for warning in found.warnings:
+        assert_renders(warning)

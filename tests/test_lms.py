@@ -286,3 +286,21 @@ def test_cli_rejects_an_unknown_export_in_one_line(capsys: pytest.CaptureFixture
     assert raised.value.code == 2
     err = capsys.readouterr().err.strip()
     assert "canvas" in err and len(err.splitlines()) == 1
+
+
+def test_cli_grades_a_students_zip_in_a_moodle_download_for_its_owner(tmp_path: Path) -> None:
+    """Issue 13.5: a zip of a folder holding the file (with a typo in the id) was ignored and the
+    student became missing; it is opened, graded for the folder's owner and the typo is flagged."""
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, "w") as zf:
+        zf.writestr("ex_02/ex_02_S0030.py", GOOD)
+    archive = tmp_path / "all.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr(f"{folder('鈴木 一郎', '103')}/ex_02.zip", inner.getvalue())
+    roster_path = roster(tmp_path / "roster.csv", [("S0003", "103", "鈴木 一郎")])
+    out = tmp_path / "out"
+    assert main([str(archive), "--out", str(out), "--roster", str(roster_path), "--jobs", "1", "--lang", "en"]) == 0
+    report = json.loads((out / "reports" / "S0003.json").read_text("utf-8"))
+    assert (report["status"], report["total"], report["max"]) == ("graded", 16, 16)
+    assert report["source"].endswith("ex_02.zip/ex_02/ex_02_S0030.py")
+    assert any("S0030" in warning and "S0003" in warning for warning in report["warnings"])
