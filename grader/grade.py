@@ -316,7 +316,7 @@ def grade_class(options: GradeOptions, catalogue: Catalogue, progress: Progress 
         finally:
             background.close()
         write_atomic(options.out / "similarity.csv", _similarity_csv(pairs))
-        notes = [*discovery.warnings,
+        notes = [*(clean_message(warning) for warning in discovery.warnings),
                  *(unknown_students(sheet, [result.student_id for result in results]) if sheet else []),
                  *export_warnings, *similarity_warnings]
         summary = summarize(title, assignment.check_ids, results, catalogue, options.lang, pairs, sources,

@@ -52,6 +52,7 @@ from grader.discover import (
 )
 from grader.i18n import Catalogue, Message
 from grader.report import SubmissionResult, check_message, points
+from grader.untrusted import display_name
 
 #: Every message key this module can emit (tests check each exists in the catalogue).
 MESSAGE_KEYS = (
@@ -227,8 +228,9 @@ def _folder_files(root: Path) -> Iterator[_File]:
                 info = full.lstat()
             except OSError:
                 continue
-            if stat.S_ISREG(info.st_mode):
-                yield _File(full.relative_to(root).parts, kind, info.st_mtime, path=full)
+            if stat.S_ISREG(info.st_mode):  # names shown as the TA reads them (a CP932 folder decoded)
+                yield _File(tuple(display_name(part) for part in full.relative_to(root).parts), kind, info.st_mtime,
+                            path=full)
 
 
 def _zip_files(archive: zipfile.ZipFile) -> Iterator[_File]:

@@ -195,3 +195,26 @@ def test_one_students_huge_files_cost_only_that_student(tmp_path: Path) -> None:
     assert run.report("V0001")["total"] == MAX
     big = run.report("B0001")
     assert big["total"] == 0 and "too large to grade (more than 8" in json.dumps(big)
+
+
+@pytest.mark.skipif(not SANDBOX, reason="needs bubblewrap")
+def test_an_unnamed_file_in_a_folder_that_is_not_utf8_costs_nothing(tmp_path: Path) -> None:
+    """Issue 11.2: the folder name reached the summary (a warning naming the file) undecodable."""
+    cls = tmp_path / "class"
+    cls.mkdir()
+    folder = os.fsencode(cls) + b"/" + "山田 太郎_101_assignsubmission_file_".encode("cp932")
+    os.makedirs(folder)
+    with open(folder + b"/\x89\xdb\x91\xe82.py", "w", encoding="utf-8") as stream:  # 課題2.py in CP932
+        stream.write(CORRECT)
+    stderr = io.StringIO()
+    with contextlib.redirect_stderr(stderr):
+        assert grade_main([str(cls), "--out", str(tmp_path / "out"), "--lang", "en", "--jobs", "1"]) == 0
+    summary = (tmp_path / "out" / "summary.md").read_text("utf-8")  # told: no id, give a roster
+    assert "山田 太郎_101_assignsubmission_file" in summary and "/課題2.py" in summary
+    roster = tmp_path / "roster.csv"
+    roster.write_text("student_id,participant\nS0001,101\n", encoding="utf-8")
+    with contextlib.redirect_stderr(stderr):
+        assert grade_main([str(cls), "--out", str(tmp_path / "out"), "--lang", "en", "--jobs", "1",
+                           "--roster", str(roster)]) == 0
+    report = json.loads((tmp_path / "out" / "reports" / "S0001.json").read_text("utf-8"))
+    assert (report["total"], report["source"]) == (MAX, "山田 太郎_101_assignsubmission_file_/課題2.py")
