@@ -125,6 +125,9 @@ def _grade_submission(plan: Plan, submission: Submission, runner: Runner,
         result.checks = failed_everywhere(plan, Message("report.syntax_error", {"message": exc.msg,
                                                                                  "line": exc.lineno}))
         return result
+    except (RecursionError, MemoryError):  # nested too deeply for Python's parser: the file's, not ours
+        result.checks = failed_everywhere(plan, Message("report.too_nested"))
+        return result
     result.checks = judge(plan, execution)
     result.output, result.output_bytes = execution.output, execution.output_bytes
     return result

@@ -79,6 +79,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
     put(f"{MALLORY}/ex_02_ZZZ999.py", MALLORY_CODE, mtime=1_700_000_200)  # a made-up id
     put("ex_02_A0001.py", SURROGATE_AND_MARKUP)
     put("ex_02_F0001.py", NAMES_WITH_MARKUP)
+    put("ex_02_N0001.py", "x = " + "1 + " * 100_000 + "1\n")  # RecursionError in the grader's own parser
     put(f"ex_02_{LONG_ID}.py", CORRECT)
     put(TERMINAL_ATTACK, CORRECT)
     cp932 = os.fsencode(cls) + b"/" + "テスト 花子_444_assignsubmission_file_".encode("cp932")
@@ -86,7 +87,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
     with open(cp932 + b"/ex_02_C0001.py", "w", encoding="utf-8") as stream:
         stream.write(CORRECT)
     roster = root / "roster.csv"
-    roster.write_text("student_id,participant\nS0001,\nV0001,111\nM0001,222\nA0001,\nF0001,\nC0001,444\n",
+    roster.write_text("student_id,participant\nS0001,\nV0001,111\nM0001,222\nA0001,\nF0001,\nC0001,444\nN0001,\n",
                       encoding="utf-8")
     stderr = io.StringIO()
     with contextlib.redirect_stderr(stderr):
@@ -112,7 +113,7 @@ def test_a_file_under_someone_elses_id_counts_for_its_folders_owner_only(run: Ru
 def test_a_made_up_id_is_no_student_and_no_export_row(run: Run) -> None:
     with (run.out / "scores.csv").open(encoding="utf-8-sig") as stream:
         ids = {row["student_id"] for row in csv.DictReader(stream)}
-    assert ids == {"S0001", "V0001", "M0001", "A0001", "F0001", "C0001"}
+    assert ids == {"S0001", "V0001", "M0001", "A0001", "F0001", "C0001", "N0001"}
     assert "ZZZ999" not in run.text("moodle_grades.csv")
     students = run.text("summary.md").split("\n## ")[-1]  # the table of students
     assert "ZZZ999" not in students and "M0001" in students
@@ -125,6 +126,9 @@ def test_surrogates_long_ids_and_non_utf8_folders_cost_nothing(run: Run) -> None
     report = run.report("A0001")
     assert report["status"] == "graded" and "ValueError" in json.dumps(report)
     assert "\ufffd" in json.dumps(report, ensure_ascii=False)
+    nested = run.report("N0001")
+    assert nested["total"] == 0 and "nested too deeply" in nested["checks"][1]["message"], nested
+    assert "internal error" not in json.dumps(nested)
     c0001 = run.report("C0001")
     assert (c0001["total"], c0001["source"]) == (MAX, "テスト 花子_444_assignsubmission_file_/ex_02_C0001.py")
     assert LONG_ID[:40] in run.stderr  # listed as not a submission name, not a crash
