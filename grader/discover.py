@@ -155,9 +155,11 @@ def moodle_owner(parts: Sequence[str]) -> tuple[MoodleOwner, str, str] | None:
 class OwnerRoster(Protocol):
     """What discovery needs of a roster to know whose a Moodle folder is (``lms.RosterIndex``)."""
 
-    def owner_id(self, owner: MoodleOwner) -> str | None: ...
+    def owner_id(self, owner: MoodleOwner) -> str | None:
+        """The id of the participant who owns the folder, when the roster knows them."""
 
-    def enrolled(self, student_id: str) -> bool: ...
+    def may_claim(self, owner: MoodleOwner, student_id: str) -> bool:
+        """False when the roster says ``student_id`` is another participant than ``owner``."""
 
 
 @dataclass(frozen=True)
@@ -543,8 +545,9 @@ def _bind_to_owners(candidates: list[_Candidate], roster: OwnerRoster | None,
     The id in a file name is what the student typed; the folder is what Moodle wrote. With a roster
     that knows the participant, a file whose id differs (a typo, or someone else's id) is graded for
     the owner and flagged. A participant the roster does not know may not hand in a file under an id
-    the roster gives someone else. Without a roster a folder may hold one id only, and an id that the
-    folders of two participants claim is graded for neither: the TA is told and a roster settles it.
+    the roster gives another participant. Where the owner is unknown (no roster, or not in it), a
+    folder may hold one id only, and an id that the folders of two participants claim is graded for
+    neither: the TA is told and a roster with participant numbers settles it.
     Files outside Moodle folders (a plain folder of ``ex_02_<id>.py``) are taken at their word.
     """
     kept = [candidate for candidate in candidates if candidate.folder is None]
@@ -552,7 +555,7 @@ def _bind_to_owners(candidates: list[_Candidate], roster: OwnerRoster | None,
     for candidate in candidates:
         if candidate.folder is not None:
             by_folder.setdefault(candidate.folder, []).append(candidate)
-    claims: dict[str, dict[str, list[_Candidate]]] = {}  # id -> participant -> files (no roster)
+    claims: dict[str, dict[str, list[_Candidate]]] = {}  # id -> participant -> files (owner unknown)
     for folder in sorted(by_folder):
         group = by_folder[folder]
         owner = group[0].owner
@@ -569,17 +572,16 @@ def _bind_to_owners(candidates: list[_Candidate], roster: OwnerRoster | None,
                 warnings.append(message)
                 kept.append(replace(candidate, student_id=owner_id, mismatch=True,
                                     warnings=(*candidate.warnings, message)))
-        elif roster is not None:
-            for candidate in group:
-                if roster.enrolled(candidate.student_id):
-                    warnings.append(Message("discover.claims_enrolled", {**where, "source": candidate.source,
-                                                                         "student_id": candidate.student_id}))
-                else:
-                    kept.append(candidate)
-        elif len({candidate.student_id for candidate in group}) > 1:
+            continue
+        if roster is not None:  # the owner is not in the roster (or it has no participant/name columns)
+            for candidate in [candidate for candidate in group if not roster.may_claim(owner, candidate.student_id)]:
+                warnings.append(Message("discover.claims_enrolled", {**where, "source": candidate.source,
+                                                                     "student_id": candidate.student_id}))
+            group = [candidate for candidate in group if roster.may_claim(owner, candidate.student_id)]
+        if len({candidate.student_id for candidate in group}) > 1:
             warnings.append(Message("discover.several_ids", {**where, "ids": ", ".join(
                 sorted({candidate.student_id for candidate in group})), "sources": _listed(group)}))
-        else:
+        elif group:
             claims.setdefault(group[0].student_id, {}).setdefault(owner.participant, []).extend(group)
     for student_id in sorted(claims):
         by_participant = claims[student_id]

@@ -159,7 +159,7 @@ class RosterIndex:
 
     def __init__(self, entries: Sequence[RosterEntry]) -> None:
         self.entries = list(entries)
-        self.ids = {entry.student_id for entry in entries}
+        self.by_id = {entry.student_id: entry for entry in entries}
         self.by_participant = {entry.participant: entry for entry in entries if entry.participant}
         by_name: dict[str, list[RosterEntry]] = {}
         for entry in entries:
@@ -172,8 +172,16 @@ class RosterIndex:
         found = self.resolve(owner)
         return None if found is None else found[0].student_id
 
-    def enrolled(self, student_id: str) -> bool:
-        return student_id in self.ids
+    def may_claim(self, owner: MoodleOwner, student_id: str) -> bool:
+        """False when the roster gives ``student_id`` to another participant (by number, else by name)."""
+        entry = self.by_id.get(student_id)
+        if entry is None:
+            return True  # not enrolled: there is no one to take over
+        if entry.participant:
+            return entry.participant == participant_key(owner.participant)
+        if entry.name:
+            return name_key(entry.name) == name_key(owner.name)
+        return True  # the roster cannot tell who that student is
 
     def resolve(self, owner: MoodleOwner) -> tuple[RosterEntry, str] | None:
         entry = self.by_participant.get(participant_key(owner.participant) or "")
@@ -335,7 +343,7 @@ def _resolve(files: list[_File], archive: zipfile.ZipFile | None, scratch: Path,
                                                               "student_id": resolved[0].student_id}),)
                 findings.warnings.extend(warnings)
                 student_id = resolved[0].student_id
-            elif roster is not None and resolved is None and index.enrolled(student_id):
+            elif roster is not None and resolved is None and not index.may_claim(owner, student_id):
                 findings.warnings.append(Message("discover.claims_enrolled", {**where, "student_id": student_id}))
                 findings.explained.update(f.source for f, _ in members)
                 continue

@@ -21,7 +21,7 @@ from grader.discover import (
     normalize_student_id,
 )
 from grader.i18n import LANGUAGES, Catalogue, Message
-from grader.lms import read_roster_entries
+from grader.lms import RosterEntry, RosterIndex, read_roster_entries
 
 CATALOGUE = Catalogue.load_engine()
 LMS = "山田 太郎_1234567_assignsubmission_file_"
@@ -419,17 +419,10 @@ VICTIM = "Victim Vee_111_assignsubmission_file_"
 MALLORY = "Mallory Em_222_assignsubmission_file_"
 
 
-class FakeRoster:
-    """discover.OwnerRoster over (participant number -> id)."""
-
-    def __init__(self, ids: dict[str, str]) -> None:
-        self.ids = ids
-
-    def owner_id(self, owner: discover_module.MoodleOwner) -> str | None:
-        return self.ids.get(owner.participant)
-
-    def enrolled(self, student_id: str) -> bool:
-        return student_id in self.ids.values()
+def roster_of(ids: dict[str, str]) -> RosterIndex:
+    """A roster of (participant number -> id), as ``--roster`` with a participant column gives."""
+    return RosterIndex([RosterEntry(student_id, student_id, participant, None)
+                        for participant, student_id in ids.items()])
 
 
 @pytest.mark.parametrize("name", ["ex_02_İ001.py", "ex_02_ı01.py", "ex_02_ß01.py", "ex_02_A1_v2.py",
@@ -451,7 +444,7 @@ def test_compatibility_characters_become_their_ascii_id(tmp_path: Path, name: st
 def test_someone_elses_id_in_ones_own_folder_is_graded_for_the_owner_with_a_roster(tmp_path: Path) -> None:
     victim = write(tmp_path / "class" / VICTIM / "ex_02_V0001.py", "victim = 1\n", mtime=1_000)
     write(tmp_path / "class" / MALLORY / "ex_02_Ｖ０００１.py", "mallory = 1\n", mtime=2_000)  # newer
-    found = discover_all(tmp_path / "class", tmp_path / "scratch", roster=FakeRoster({"111": "V0001", "222": "M0001"}))
+    found = discover_all(tmp_path / "class", tmp_path / "scratch", roster=roster_of({"111": "V0001", "222": "M0001"}))
     by_id = {submission.student_id: submission for submission in found.submissions}
     assert by_id["V0001"].path == victim and by_id["V0001"].warnings == ()
     assert by_id["M0001"].source.startswith(MALLORY)
@@ -463,7 +456,7 @@ def test_someone_elses_id_in_ones_own_folder_is_graded_for_the_owner_with_a_rost
 
 def test_a_typo_in_the_id_is_flagged_and_graded_for_the_owner(tmp_path: Path) -> None:
     write(tmp_path / "class" / VICTIM / "ex_02_V0010.py")  # meant V0001
-    found = discover_all(tmp_path / "class", tmp_path / "scratch", roster=FakeRoster({"111": "V0001"}))
+    found = discover_all(tmp_path / "class", tmp_path / "scratch", roster=roster_of({"111": "V0001"}))
     assert [submission.student_id for submission in found.submissions] == ["V0001"]
     assert [warning.key for warning in found.warnings] == ["discover.id_not_owner"]
 
@@ -471,14 +464,14 @@ def test_a_typo_in_the_id_is_flagged_and_graded_for_the_owner(tmp_path: Path) ->
 def test_the_owners_own_file_beats_a_newer_one_named_for_someone_else(tmp_path: Path) -> None:
     own = write(tmp_path / "class" / MALLORY / "ex_02_M0001.py", mtime=1_000)
     write(tmp_path / "class" / MALLORY / "ex_02_V0001.py", mtime=2_000)
-    found = discover_all(tmp_path / "class", tmp_path / "scratch", roster=FakeRoster({"111": "V0001", "222": "M0001"}))
+    found = discover_all(tmp_path / "class", tmp_path / "scratch", roster=roster_of({"111": "V0001", "222": "M0001"}))
     assert [(submission.student_id, submission.path) for submission in found.submissions] == [("M0001", own)]
 
 
 def test_a_participant_not_in_the_roster_cannot_claim_an_enrolled_id(tmp_path: Path) -> None:
     write(tmp_path / "class" / MALLORY / "ex_02_V0001.py")
     write(tmp_path / "class" / "Other One_333_assignsubmission_file_" / "ex_02_X0001.py")
-    found = discover_all(tmp_path / "class", tmp_path / "scratch", roster=FakeRoster({"111": "V0001"}))
+    found = discover_all(tmp_path / "class", tmp_path / "scratch", roster=roster_of({"111": "V0001"}))
     assert [submission.student_id for submission in found.submissions] == ["X0001"]
     assert [warning.key for warning in found.warnings] == ["discover.claims_enrolled"]
 
@@ -505,7 +498,7 @@ def test_without_a_roster_a_folder_with_several_ids_makes_no_extra_student(tmp_p
 def test_a_moodle_zip_binds_files_to_their_folders_too(tmp_path: Path) -> None:
     archive = make_zip(tmp_path / "all.zip", [(f"{VICTIM}/ex_02_V0001.py", b"v = 1\n"),
                                               (f"{MALLORY}/ex_02_V0001.py", b"m = 1\n")])
-    found = discover_all(archive, tmp_path / "scratch", roster=FakeRoster({"111": "V0001", "222": "M0001"}))
+    found = discover_all(archive, tmp_path / "scratch", roster=roster_of({"111": "V0001", "222": "M0001"}))
     by_id = {submission.student_id: submission for submission in found.submissions}
     assert by_id["V0001"].path.read_bytes() == b"v = 1\n"
     assert by_id["M0001"].path.read_bytes() == b"m = 1\n"
@@ -561,9 +554,27 @@ def test_a_typo_in_a_zipped_file_is_graded_for_the_owner_and_a_broken_zip_costs_
     (root / VICTIM / "ex_02_V0001.zip").write_bytes(zip_bytes({"ex_02_V0010.py": b"v = 1\n"}))
     (root / MALLORY).mkdir(parents=True)
     (root / MALLORY / "ex_02_M0001.zip").write_bytes(b"PK\x03\x04 not really a zip")
-    found = discover_all(root, tmp_path / "scratch", roster=FakeRoster({"111": "V0001", "222": "M0001"}))
+    found = discover_all(root, tmp_path / "scratch", roster=roster_of({"111": "V0001", "222": "M0001"}))
     assert [item.student_id for item in found.submissions] == ["V0001"]
     assert sorted(warning.key for warning in found.warnings) == ["discover.id_not_owner",
                                                                  "discover.nested_zip_unusable"]
     for warning in found.warnings:
         assert_renders(warning)
+
+
+def test_a_roster_without_participant_numbers_takes_moodle_files_at_their_word(tmp_path: Path) -> None:
+    """The spec's roster has only ``student_id``: it cannot say whose a folder is, so it takes nothing away."""
+    write(tmp_path / "class" / VICTIM / "ex_02_V0001.py")
+    write(tmp_path / "class" / MALLORY / "ex_02_M0001.py")
+    roster = RosterIndex([RosterEntry("V0001", "V0001"), RosterEntry("M0001", "M0001")])
+    found = discover_all(tmp_path / "class", tmp_path / "scratch", roster=roster)
+    assert [submission.student_id for submission in found.submissions] == ["M0001", "V0001"]
+    assert found.warnings == []
+
+
+def test_a_student_whose_roster_row_lacks_a_participant_number_is_still_graded(tmp_path: Path) -> None:
+    write(tmp_path / "class" / VICTIM / "ex_02_V0001.py")
+    write(tmp_path / "class" / MALLORY / "ex_02_M0001.py")
+    roster = RosterIndex([RosterEntry("V0001", "V0001", "111"), RosterEntry("M0001", "M0001")])
+    found = discover_all(tmp_path / "class", tmp_path / "scratch", roster=roster)
+    assert [submission.student_id for submission in found.submissions] == ["M0001", "V0001"]
