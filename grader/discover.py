@@ -140,8 +140,11 @@ class MoodleOwner:
 
 
 def moodle_owner(parts: Sequence[str]) -> tuple[MoodleOwner, str, str] | None:
-    """``(owner, file name as uploaded, owner folder)`` for a path inside a Moodle download, else None."""
-    for depth in range(len(parts) - 2, -1, -1):  # the innermost Moodle folder owns the file
+    """``(owner, file name as uploaded, owner folder)`` for a path inside a Moodle download, else None.
+
+    The outermost Moodle folder owns the file: that one Moodle wrote; a student can name a folder of
+    their own (or one inside their zip) like another participant's."""
+    for depth in range(len(parts) - 1):
         match = _MOODLE.fullmatch(unicodedata.normalize("NFC", parts[depth]))
         if match and not match["rest"]:
             return (MoodleOwner(match["name"].strip(), match["number"]), parts[-1],

@@ -578,3 +578,15 @@ def test_a_student_whose_roster_row_lacks_a_participant_number_is_still_graded(t
     roster = RosterIndex([RosterEntry("V0001", "V0001", "111"), RosterEntry("M0001", "M0001")])
     found = discover_all(tmp_path / "class", tmp_path / "scratch", roster=roster)
     assert [submission.student_id for submission in found.submissions] == ["M0001", "V0001"]
+
+
+def test_a_folder_named_like_another_participants_inside_ones_own_counts_for_nothing(tmp_path: Path) -> None:
+    """Moodle writes the outer folder; a student can create (or zip) one named like the victim's inside it."""
+    write(tmp_path / "class" / VICTIM / "ex_02_V0001.py", "victim = 1\n")
+    (tmp_path / "class" / MALLORY).mkdir(parents=True)
+    (tmp_path / "class" / MALLORY / "sub.zip").write_bytes(zip_bytes({f"{VICTIM}/ex_02_V0001.py": b"m = 1\n"}))
+    write(tmp_path / "class" / MALLORY / VICTIM / "ex_02_V0001.py", "m = 2\n", mtime=4_000_000_000)
+    found = discover_all(tmp_path / "class", tmp_path / "scratch", roster=roster_of({"111": "V0001", "222": "M0001"}))
+    by_id = {submission.student_id: submission for submission in found.submissions}
+    assert by_id["V0001"].path.read_text() == "victim = 1\n"
+    assert by_id["M0001"].source.startswith(MALLORY)
