@@ -44,6 +44,8 @@ MAX_FOLDER_BYTES = 4 * MAX_FILE_BYTES
 MAX_EXTRACTED_BYTES = 1024 * 1024 * 1024
 #: A student's own zip inside their Moodle folder is opened (depth 1), and a zip inside that (depth 2).
 MAX_ZIP_DEPTH = 2
+#: Entries of one such zip (a student's folder of work, not a class).
+MAX_NESTED_MEMBERS = 1_000
 
 #: Longest student id: real ones are under 12 characters, and ids become file names (reports/<id>.md).
 MAX_ID_LENGTH = 32
@@ -387,6 +389,8 @@ class _ZipLimits:
     budget: list[int]
     max_bytes: int
     folder_budgets: dict[str, list[int]] = field(default_factory=dict)
+    #: Entries every zip opened so far has listed, nested ones included: nesting cannot multiply the work.
+    members_seen: list[int] = field(default_factory=lambda: [0])
 
 
 def _is_students_zip(parts: Sequence[str], depth: int) -> bool:
@@ -442,13 +446,16 @@ def _extract_zip(
         members = zf.infolist()
         if not members:
             raise DiscoveryError(Message("discover.empty_zip", {"path": str(archive)}))
-        if len(members) > max_members:
+        limit = max_members if depth == 0 else min(MAX_NESTED_MEMBERS, max_members - limits.members_seen[0])
+        if len(members) > limit:
             raise DiscoveryError(
                 Message(
                     "discover.zip_too_many_members",
-                    {"path": str(archive), "count": len(members), "limit": max_members},
+                    {"path": str(archive) if depth == 0 else "/".join(prefix), "count": len(members),
+                     "limit": max(0, limit)},
                 )
             )
+        limits.members_seen[0] += len(members)
         scratch.mkdir(parents=True, exist_ok=True)
         root = Path(tempfile.mkdtemp(prefix="zip-", dir=scratch))
         candidates: list[_Candidate] = []

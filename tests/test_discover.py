@@ -590,3 +590,13 @@ def test_a_folder_named_like_another_participants_inside_ones_own_counts_for_not
     by_id = {submission.student_id: submission for submission in found.submissions}
     assert by_id["V0001"].path.read_text() == "victim = 1\n"
     assert by_id["M0001"].source.startswith(MALLORY)
+
+
+def test_nested_zips_cannot_multiply_the_work(tmp_path: Path) -> None:
+    many = zip_bytes({f"f{index}.txt": b"" for index in range(1_001)})
+    archive = make_zip(tmp_path / "all.zip", [(f"{MALLORY}/many.zip", many),
+                                              (f"{VICTIM}/ex_02_V0001.py", b"v = 1\n")])
+    found = discover_all(archive, tmp_path / "scratch")
+    assert [item.student_id for item in found.submissions] == ["V0001"]
+    (warning,) = found.warnings
+    assert warning.key == "discover.nested_zip_unusable" and "1001" in warning.params["reason"]
