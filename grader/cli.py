@@ -1,6 +1,6 @@
 """``grade PATH [--out DIR] [--roster FILE] [--data FILE] [--jobs N] [--timeout S] [--lang ja|en] [--seed N]``
 ``[--export moodle,gradescope] [--manual FILE [--manual-max P] | --no-manual] [--similarity-threshold F]``
-``[--template FILE ...] [--fresh]``
+``[--template FILE ...] [--fresh] [--moodle-worksheet FILE]``
 
 Thin on purpose: parse, call :func:`grader.grade.grade_class`, print progress and a summary on stderr.
 Exit 0 whenever the class was graded, whatever the scores; 2 for a usage error, an unreadable PATH or
@@ -27,6 +27,7 @@ from grader.i18n import DEFAULT_LANGUAGE, LANGUAGES, Catalogue
 from grader.manual import ManualError, forget, read_manual, remembered, render_error
 from grader.report import GRADED, SubmissionResult, points
 from grader.sandbox.launcher import Isolation
+from grader.worksheet import WorksheetError, read_worksheet
 from reference.data import DEFAULT_DATA_PATH, MissingColumnError, load_xt
 
 USAGE_ERROR = 2
@@ -109,6 +110,7 @@ def build_parser(catalogue: Catalogue, lang: str) -> Parser:
     parser.add_argument("--similarity-threshold", type=fraction, default=0.5, help=text("tools.help_similarity"))
     parser.add_argument("--template", type=Path, action="append", help=text("tools.help_template"))
     parser.add_argument("--fresh", action="store_true", help=text("tools.help_fresh"))
+    parser.add_argument("--moodle-worksheet", type=Path, help=text("worksheet.help"))
     return parser
 
 
@@ -189,6 +191,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         except ManualError as exc:
             print(render_error(exc, catalogue, lang), file=sys.stderr)
             return USAGE_ERROR
+    if args.moodle_worksheet is not None:
+        if not args.moodle_worksheet.is_file():
+            return fail("worksheet.missing", path=args.moodle_worksheet)
+        try:
+            read_worksheet(args.moodle_worksheet)  # an unusable worksheet stops the run before grading
+        except WorksheetError as exc:
+            print(catalogue.render(exc.message, lang), file=sys.stderr)
+            return USAGE_ERROR
     if not os.environ.get("EXGRADER_QUIET"):
         print(catalogue.text("cli.starting", lang, path=args.path, out=args.out), file=sys.stderr)
 
@@ -204,7 +214,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                            manual_max=manual_max, exports=args.export,
                            similarity_threshold=args.similarity_threshold,
                            templates=tuple(args.template) if args.template else DEFAULT_TEMPLATES,
-                           resume=not args.fresh)
+                           resume=not args.fresh, worksheet=args.moodle_worksheet)
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous_handler = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
     try:
@@ -214,6 +224,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return USAGE_ERROR
     except ManualError as exc:
         print(render_error(exc, catalogue, lang), file=sys.stderr)
+        return USAGE_ERROR
+    except WorksheetError as exc:
+        print(catalogue.render(exc.message, lang), file=sys.stderr)
         return USAGE_ERROR
     except KeyboardInterrupt:
         print(catalogue.text("resume.interrupted", lang, out=args.out), file=sys.stderr, flush=True)

@@ -1,5 +1,6 @@
 """What ``grade`` writes, all from the same result objects: ``scores.csv`` for the TA, and per student
-``reports/<id>.json`` and ``reports/<id>.md`` (the shapes are fixed by the spec's "What grade writes").
+``reports/<id>.json``, ``reports/<id>.md`` and ``reports/<id>.html`` (the shapes are fixed by the spec's
+"What grade writes").
 
 Hand-given points (``--manual``) only ever add: a ``manual`` column after the spec's columns, a
 ``manual`` key in the JSON and a section in the Markdown; without them every file is as the spec says.
@@ -12,6 +13,7 @@ a stopped run never leaves a half-written report or CSV behind.
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 import os
@@ -192,3 +194,92 @@ def write_student(out: Path, result: SubmissionResult, catalogue: Catalogue, lan
     write_atomic(reports / f"{result.student_id}.json",
                  json.dumps(to_json(result, catalogue, lang), ensure_ascii=False, indent=2) + "\n")
     write_atomic(reports / f"{result.student_id}.md", to_markdown(result, catalogue, lang, title) + "\n")
+    write_atomic(reports / f"{result.student_id}.html", to_html(result, catalogue, lang, title))
+
+
+# ---------------------------------------------------------------------------------------------------
+# The student's report as one HTML file (also the Moodle feedback file)
+
+#: No fonts, scripts or images from elsewhere: the file opens offline, from an LMS attachment, on a phone.
+_HTML_STYLE = """
+*{box-sizing:border-box}
+body{font-family:system-ui,-apple-system,"Hiragino Sans","Noto Sans CJK JP",Meiryo,sans-serif;line-height:1.6;
+margin:0 auto;padding:1em;max-width:60em;color:#222;overflow-wrap:anywhere}
+h1{font-size:1.4em;margin:.3em 0}h2{font-size:1.15em;margin-top:1.6em;border-bottom:1px solid #ccc}
+h3{font-size:1em;margin:1.2em 0 .3em}
+.score{font-size:1.3em;font-weight:bold}
+.scroll{overflow-x:auto}
+table{border-collapse:collapse}th,td{border:1px solid #ccc;padding:.3em .6em;text-align:left}
+th{background:#f3f3f3}td.num{text-align:right;white-space:nowrap}
+.ok{color:#17803d}.ng{color:#b42318}
+pre{background:#f7f7f7;padding:.6em;white-space:pre-wrap;word-break:break-word;font-size:.9em;margin:.3em 0}
+blockquote{margin:.5em 0;padding:.2em .8em;border-left:4px solid #ccc;color:#444}
+ul{padding-left:1.4em}
+@media print{body{max-width:none;padding:0;font-size:10.5pt}pre,th{background:none}
+h2,h3{break-after:avoid}tr,pre,blockquote{break-inside:avoid}.scroll{overflow:visible}}
+"""
+
+
+def to_html(result: SubmissionResult, catalogue: Catalogue, lang: str, title: str) -> str:
+    """The Markdown report's content as one self-contained page; every rendered sentence is escaped,
+    since a message's parameters carry the student's own text (exception messages, output, file names)."""
+
+    def text(key: str, **params: object) -> str:
+        return html.escape(catalogue.text(key, lang, **params))
+
+    def render(message: Message) -> str:
+        return html.escape(catalogue.render(message, lang))
+
+    heading = text("report.title", title=title, student_id=result.student_id)
+    out = ['<!DOCTYPE html>', f'<html lang="{html.escape(lang)}">', "<head>", '<meta charset="utf-8">',
+           '<meta name="viewport" content="width=device-width, initial-scale=1">',
+           f"<title>{heading}</title>", f"<style>{_HTML_STYLE}</style>", "</head>", "<body>",
+           f"<h1>{heading}</h1>",
+           f'<p class="score">{text("report.score", total=points(result.total), max=points(result.max))}</p>']
+    if result.status == MISSING:
+        out.append(f"<p>{text('report.missing')}</p>")
+    else:
+        out.append(f"<p>{text('report.file_label')}: <code>{html.escape(result.source)}</code></p>")
+        if result.warnings:
+            out += [f"<h2>{text('report.warnings')}</h2>", "<ul>",
+                    *(f"<li>{render(warning)}</li>" for warning in result.warnings), "</ul>"]
+        out += [f"<h2>{text('report.checks')}</h2>", '<div class="scroll"><table>',
+                f"<tr><th>{text('report.column_check')}</th><th>{text('report.column_result')}</th>"
+                f"<th>{text('report.column_points')}</th></tr>"]
+        for check in result.checks:
+            # plain marks, not the Markdown's emoji: a printer or a PC without an emoji font shows boxes
+            mark = (f'<span class="ok">{text("report.pass_word")}</span>' if check.passed
+                    else f'<span class="ng">{text("report.fail_word")}</span>')
+            out.append(f"<tr><td><code>{html.escape(check.id)}</code></td><td>{mark}</td>"
+                       f'<td class="num">{points(check.score)} / {points(check.max)}</td></tr>')
+        out.append("</table></div>")
+    out += _manual_html(result, catalogue, lang)
+    failed = [check for check in result.checks if not check.passed] if result.status != MISSING else []
+    if failed:
+        out.append(f"<h2>{text('report.details')}</h2>")
+        for check in failed:
+            verdict = check.verdict
+            out += [f"<h3><code>{html.escape(check.id)}</code> ({points(check.score)} / {points(check.max)})</h3>",
+                    f"<p>{render(verdict.summary)}</p>"]
+            if verdict.details:
+                out.append("<pre>" + "\n".join(render(detail) for detail in verdict.details) + "</pre>")
+            if verdict.hint is not None:
+                out.append(f"<blockquote>{render(verdict.hint)}</blockquote>")
+    if result.output_bytes:
+        shown = len(result.output.encode("utf-8"))
+        out += [f"<h2>{text('report.output', shown=shown, total=result.output_bytes)}</h2>",
+                f"<pre>{html.escape(result.output.rstrip(chr(10)))}</pre>"]
+    out += ["</body>", "</html>", ""]
+    return "\n".join(out)
+
+
+def _manual_html(result: SubmissionResult, catalogue: Catalogue, lang: str) -> list[str]:
+    if result.manual is None:
+        return []
+    score = points(result.manual.points)
+    line = (catalogue.text("manual.report_points_of", lang, points=score, max=points(result.manual_max))
+            if result.manual_max is not None else catalogue.text("manual.report_points", lang, points=score))
+    out = [f"<h2>{html.escape(catalogue.text('manual.report_title', lang))}</h2>", f"<p>{html.escape(line)}</p>"]
+    if result.manual.comment:
+        out.append(f"<blockquote>{html.escape(result.manual.comment).replace(chr(10), '<br>')}</blockquote>")
+    return out

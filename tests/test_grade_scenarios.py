@@ -144,9 +144,9 @@ def test_the_student_who_sent_nothing_is_missing(graded: Path) -> None:
 # --- what grade writes -------------------------------------------------------------------------------
 
 
-def test_a_json_and_a_markdown_report_per_roster_entry(graded: Path) -> None:
+def test_a_json_a_markdown_and_an_html_report_per_roster_entry(graded: Path) -> None:
     names = sorted(path.name for path in (graded / "reports").iterdir())
-    assert names == sorted(f"{student_id}.{ext}" for student_id in ROSTER_IDS for ext in ("json", "md"))
+    assert names == sorted(f"{student_id}.{ext}" for student_id in ROSTER_IDS for ext in ("json", "md", "html"))
 
 
 @pytest.mark.parametrize("student_id", ROSTER_IDS)
@@ -265,7 +265,7 @@ def test_a_single_file_grades_like_in_the_class(graded: Path, scratch: Path) -> 
     rows = (out / "scores.csv").read_text("utf-8-sig").splitlines()
     class_rows = (graded / "scores.csv").read_text("utf-8-sig").splitlines()
     assert rows == [class_rows[0], next(row for row in class_rows if row.startswith("S1011,"))]
-    assert sorted(path.name for path in (out / "reports").iterdir()) == ["S1011.json", "S1011.md"]
+    assert sorted(path.name for path in (out / "reports").iterdir()) == ["S1011.html", "S1011.json", "S1011.md"]
     alone, in_class = report(out, "S1011"), report(graded, "S1011")
     assert alone["source"] == path.name
     assert alone["checks"] == in_class["checks"]
