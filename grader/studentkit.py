@@ -50,25 +50,25 @@ SEED = 0
 SCRIPT_FILES = ("gradient_method.py", "perceptron.py", "ex_02_template.py", "test_ex_02.py",
                 "test_perceptron.py", "test_gradient_method.py")
 SELFCHECK_FILES = ("__init__.py", "messages.py", "plan.py", "runner.py", "session.py", "judge.py", "verdicts.py",
-                   "plugin.py")
+                   "plugin.py", "result.py")
 ROOT_FILES = ("pyproject.toml", "README.md")  # student_templates/kit/ -> the kit's root
 VENDORED = {"protocol.py": "grader/sandbox/protocol.py", "child.py": "grader/sandbox/child.py",
             "definitions.py": "grader/definitions.py", "base.py": "grader/checks/base.py",
             "compare.py": "grader/checks/compare.py", "failures.py": "grader/failures.py",
-            "descent.py": "grader/checks/descent.py"}
+            "descent.py": "grader/checks/descent.py", "cells.py": "grader/cells.py"}
 IMPORT_REWRITES = {"from grader.i18n import": "from selfcheck.messages import",
                    "from grader.sandbox.protocol import": "from selfcheck._vendor.protocol import",
                    "from grader.sandbox import protocol": "from selfcheck._vendor import protocol",
                    "from grader.checks.compare import": "from selfcheck._vendor.compare import",
                    "from grader.checks.base import": "from selfcheck._vendor.base import",
-                   "from grader.engine import CheckResult": "from selfcheck.judge import Result as CheckResult"}
+                   "from grader.engine import CheckResult": "from selfcheck.result import Result as CheckResult"}
 #: modules a vendored file may import: the standard library, numpy and the kit itself
 ALLOWED_IMPORTS = frozenset(sys.stdlib_module_names) | {"numpy", "selfcheck", "protocol"}
 SUITES = {"ex_02": None, "perceptron": ("forward", "grad_w", "grad_b", "grad_x", "update", "mse_forward",
                                         "mse_backward", "gradcheck", "converge"),
           "gradient_method": ("df", "gradient_descent", "fit_line")}
 MESSAGE_PREFIXES = ("check.", "compare.", "common.", "convention.", "decode.fallback_encoding", "student.",
-                    "report.syntax_", "report.code_line",
+                    "report.syntax_", "report.code_line", "check.traceback_cell",
                     "selfcheck.", "load.", "normalize.", "standardize.", "forward.", "grad_w.", "grad_b.",
                     "grad_x.", "update.", "mse_forward.", "mse_backward.", "gradcheck.", "converge.")
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)

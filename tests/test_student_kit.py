@@ -359,9 +359,16 @@ def test_the_selfcheck_agrees_with_grade_on_odd_forms(kit: Path, tmp_path: Path)
     notebook = {"cells": [{"cell_type": "code", "source": cell, "metadata": {}, "outputs": [], "execution_count": None}
                           for cell in cells], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
     (folder / "ex_02_N0001.ipynb").write_text(json.dumps(notebook, ensure_ascii=False), encoding="utf-8")
+    # a notebook whose error is cited by its cell ("セル 3 の 2 行目"), in the kit as in grade's report
+    broken_cell = {**notebook["cells"][1], "source": "x = 1\nfor i in range(3)\n    x += i"}
+    broken = {**notebook, "cells": [{"cell_type": "markdown", "source": "# 課題", "metadata": {}},
+                                    notebook["cells"][0], broken_cell]}
+    (folder / "ex_02_N0002.ipynb").write_text(json.dumps(broken, ensure_ascii=False), encoding="utf-8")
     assert grade_main([str(folder), "--out", str(tmp_path / "graded")]) == 0
     notebook_report = json.loads((tmp_path / "graded" / "reports" / "N0001.json").read_text("utf-8"))
     assert all(check["passed"] for check in notebook_report["checks"]), notebook_report
+    broken_report = json.loads((tmp_path / "graded" / "reports" / "N0002.json").read_text("utf-8"))
+    assert "セル 3" in broken_report["checks"][0]["message"].splitlines()[0], broken_report
     verdicts, words, output = compare_with_grade(kit, sorted(folder.iterdir()), tmp_path / "graded")
     assert not verdicts, "\n".join(verdicts) + "\n" + output
     assert not words, "\n".join(words)

@@ -15,8 +15,7 @@ What each check compares with (the grader's tolerances, from ``plan.json``):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -33,11 +32,13 @@ from selfcheck._vendor.base import (
     error_message,
     first_error,
 )
+from selfcheck._vendor.cells import cite_checks
 from selfcheck._vendor.compare import Tolerance, explain, first_match, fmt, matches
 from selfcheck._vendor.descent import step_problems
 from selfcheck._vendor.failures import relate, syntax_error_verdicts
 from selfcheck._vendor.protocol import Failed
 from selfcheck.messages import Message
+from selfcheck.result import Result
 
 STEP = 1e-3  # the functions differentiated below are linear or quadratic: central differences are exact
 
@@ -652,23 +653,18 @@ JUDGES: dict[str, type[KitCheck]] = {
 }
 
 
-@dataclass
-class Result:
-    """One check's verdict, as the grader's failures.relate() reads and rewrites it."""
-
-    id: str
-    passed: bool
-    verdict: Verdict
-
-
-def judge_all(suite: str, load: Mapping[str, Any], outcomes: Mapping[str, CaseOutcome]) -> dict[str, Verdict]:
+def judge_all(suite: str, load: Mapping[str, Any], outcomes: Mapping[str, CaseOutcome],
+              cells: Sequence[tuple[int, int]] = ()) -> dict[str, Verdict]:
     """Every check of the suite in the grader's order (gradcheck's convention feeds converge); a failure
-    that repeats an earlier one names it instead, and a syntax error is told once, as in grade."""
+    that repeats an earlier one names it instead, a syntax error is told once, and a notebook's lines are
+    cited by cell, as in grade."""
     check_ids = plan.check_ids(suite)
     if load.get("syntax_error"):
         error = load["error"]
         exc = SyntaxError(error["message"], ("<file>", error["line"], error.get("offset"), error.get("text")))
-        return syntax_error_verdicts(check_ids, exc)
+        verdicts = syntax_error_verdicts(check_ids, exc)
+        return {result.id: result.verdict for result in cite_checks(
+            [Result(check_id, False, verdicts[check_id]) for check_id in check_ids], cells)}
     facts = Facts(load=dict(load))
     results = []
     for check_id in check_ids:
@@ -680,4 +676,4 @@ def judge_all(suite: str, load: Mapping[str, Any], outcomes: Mapping[str, CaseOu
             verdict = Verdict.fail(Message("check.internal_error", {"error": error}))
         results.append(Result(check_id, verdict.passed, verdict))
     relate(results, load)
-    return {result.id: result.verdict for result in results}
+    return {result.id: result.verdict for result in cite_checks(results, cells)}

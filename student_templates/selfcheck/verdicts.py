@@ -21,7 +21,7 @@ def verdicts(path: Path, suite: str) -> dict[str, Verdict]:
     execution = session.run(path, suite)
     if execution.warnings:
         WARNINGS[path.name] = execution.warnings
-    return judge.judge_all(suite, execution.load, execution.outcomes)
+    return judge.judge_all(suite, execution.load, execution.outcomes, execution.cells)
 
 
 def prefetch(targets: Iterable[tuple[Path, str]]) -> None:
