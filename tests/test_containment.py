@@ -447,6 +447,98 @@ def test_leftover_processes_are_gone_after_grading(next_run: Graded) -> None:
         assert corpus.DAEMON_MARKER.encode() not in command, pid
 
 
+# --- issue 10: the worker's channel, inherited memory, the keyring, result floods (one worker, in order) ---
+def issue10_class(prefix: str, secret: str) -> dict[str, str]:
+    """Graded in this order by one worker: each attack is followed by the students it would harm."""
+    return {f"{prefix}1": corpus.memory_marked(secret), f"{prefix}2": corpus.MEMORY_SCAN,
+            f"{prefix}3": corpus.CHANNEL_ATTACK, f"{prefix}4": corpus.victim(), f"{prefix}5": corpus.FAKE_RESULTS,
+            f"{prefix}6": corpus.KEYRING_PLANTER, f"{prefix}7": corpus.KEYRING_FINDER,
+            f"{prefix}8": corpus.RESULT_FLOOD, f"{prefix}9": corpus.CORRECT}
+
+
+def assert_channel_out_of_reach(graded: Graded, prefix: str) -> None:
+    """No process's descriptors could be opened and none could be traced; the students graded after the
+    attack got exactly their own results (a forged answer read as theirs would shift every one of them)."""
+    outcome = probed(graded, f"{prefix}3", "CHANNEL")
+    assert any(label.startswith("ptrace_1") for label in outcome), outcome  # the zygote (pid 1) was tried
+    assert not leaks(outcome), outcome
+    assert graded.failed(f"{prefix}5") == {"normalize", "standardize", "mse_forward", "mse_backward", "converge"}
+    graded.assert_unharmed(f"{prefix}4", f"{prefix}9", bound=120.0)
+
+
+def assert_no_memory_of_the_previous_student(graded: Graded, prefix: str, secret: str) -> None:
+    outcome = probed(graded, f"{prefix}2", "MEMORY")
+    found = ast.literal_eval(outcome["found"][3:])
+    assert "0123456789abcdef01234567" in found, outcome  # the scan works: it finds its own marker
+    assert secret not in found, "a child found the previous student's source in its memory"
+    assert graded.reports[f"{prefix}1"]["total"] == MAX
+
+
+def assert_no_key_passes(graded: Graded, prefix: str) -> None:
+    planted, found = probed(graded, f"{prefix}6", "KEYS"), probed(graded, f"{prefix}7", "KEYS")
+    assert not leaks(planted), planted  # no keyring of the kernel can be written at all
+    assert not leaks(found), found
+    graded.assert_unharmed(f"{prefix}9", bound=120.0)
+
+
+def assert_flood_costs_only_its_author(graded: Graded, prefix: str) -> None:
+    text = CATALOGUE.text("containment.results", "en")
+    messages = [check["message"] for check in graded.reports[f"{prefix}8"]["checks"] if not check["passed"]]
+    assert messages and all(text in message for message in messages), messages
+    graded.assert_unharmed(f"{prefix}9", bound=120.0)
+
+
+@pytest.fixture(scope="module")
+def issue10_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Graded, str]:
+    if not SANDBOX:
+        pytest.skip("needs bubblewrap")
+    scratch = tmp_path_factory.mktemp("issue10")
+    secret = os.urandom(12).hex()
+    folder = write_class(scratch / "class", issue10_class("G", secret))
+    return grade(folder, scratch / "out", "--jobs", "1", "--timeout", "10"), secret
+
+
+@needs_sandbox
+def test_the_worker_channel_is_out_of_reach(issue10_run: tuple[Graded, str]) -> None:
+    assert_channel_out_of_reach(issue10_run[0], "G")
+
+
+@needs_sandbox
+def test_a_child_cannot_find_the_previous_students_source_in_its_memory(issue10_run: tuple[Graded, str]) -> None:
+    assert_no_memory_of_the_previous_student(*issue10_run[:1], "G", issue10_run[1])
+
+
+@needs_sandbox
+def test_no_kernel_key_passes_from_one_student_to_the_next(issue10_run: tuple[Graded, str]) -> None:
+    assert_no_key_passes(issue10_run[0], "G")
+
+
+@needs_sandbox
+def test_a_result_flood_costs_only_its_author(issue10_run: tuple[Graded, str]) -> None:
+    assert_flood_costs_only_its_author(issue10_run[0], "G")
+
+
+@needs_sandbox
+def test_result_floods_keep_the_graders_memory_bounded(tmp_path: Path) -> None:
+    """Three students each writing 31 MB of tiny lines into the result channel: the grader (whole process
+    tree, peak resident size as the kernel counts it) stays under a fixed bound."""
+    folder = write_class(tmp_path / "class", {"F0001": corpus.RESULT_FLOOD, "F0002": corpus.RESULT_FLOOD,
+                                              "F0003": corpus.RESULT_FLOOD, "S0001": corpus.CORRECT})
+    code = "import sys; from grader.cli import main; sys.exit(main(sys.argv[1:]))"
+    process = subprocess.Popen([sys.executable, "-c", code, str(folder), "--out", str(tmp_path / "out"),
+                                "--jobs", "2", "--timeout", "20", "--lang", "en"], cwd=ROOT,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    assert process.returncode == 0
+    assert usage.ru_maxrss < FLOOD_RSS_BOUND_KB, f"peak {usage.ru_maxrss // 1024} MiB"
+    reports = read_reports(tmp_path / "out")
+    assert reports["S0001"]["total"] == MAX and all(reports[f"F000{i}"]["status"] == "graded" for i in (1, 2, 3))
+
+
+FLOOD_RSS_BOUND_KB = 600 * 1024
+
+
 # --- no isolation: grading still works, loudly ----------------------------------------------------------
 def test_without_bubblewrap_on_path_isolation_is_none(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))

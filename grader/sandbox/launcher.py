@@ -14,6 +14,7 @@ import importlib.util
 import json
 import os
 import queue
+import secrets
 import shutil
 import signal
 import subprocess
@@ -25,7 +26,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from grader.sandbox.protocol import CASES_UNKNOWN
+from grader.sandbox.protocol import CASES_UNKNOWN, frame_header
 
 SANDBOX_DIR = Path(__file__).resolve().parent
 SANDBOX_FILES = ("protocol.py", "child.py", "zygote.py")
@@ -40,6 +41,9 @@ TMP_FILES = 20_000  # files a submission may create there (the watchdog kills it
 PASSED_ENVIRONMENT = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE",  # needed for correct BLAS on some CPUs
                       "SYSTEMROOT", "WINDIR")  # Windows: Python cannot start without them
 START_TIMEOUT = 60.0
+#: the longest answer line a worker may send: its results (MAX_RESULT_BYTES, escaped at most twice over),
+#: the kept output and a margin; a longer line ends the worker (the job counts as a crash)
+MAX_ANSWER_BYTES = 40 * 2**20
 FORK = hasattr(os, "fork")  # False on Windows: the worker then runs each job in a fresh interpreter
 
 
@@ -70,7 +74,8 @@ def bwrap_works() -> bool:
         binary = shutil.which("bwrap")
         _BWRAP_OK = False
         if binary and sys.platform.startswith("linux"):
-            probe = [binary, "--ro-bind", "/", "/", "--unshare-pid", "--unshare-net", "--die-with-parent", "true"]
+            probe = [binary, "--ro-bind", "/", "/", "--unshare-pid", "--as-pid-1", "--unshare-net",
+                     "--die-with-parent", "true"]
             if os.geteuid() != 0:
                 probe.insert(1, "--unshare-user")
             try:
@@ -144,7 +149,11 @@ def environment(worker_index: int) -> dict[str, str]:
 
 
 def bwrap_command(settings: SandboxSettings, config: dict[str, Any], worker_index: int) -> list[str]:
-    command = ["bwrap", "--die-with-parent", "--new-session", "--unshare-ipc", "--unshare-pid", "--unshare-net",
+    # --as-pid-1: the zygote itself is the sandbox's pid 1 (non-dumpable, so its pipes to the grader cannot
+    # be opened through /proc/1/fd nor ptraced; signals from inside cannot kill it). Without it bwrap's own
+    # init would be pid 1 holding those pipes, and as an ordinary user it runs with the child's uid.
+    command = ["bwrap", "--die-with-parent", "--as-pid-1", "--new-session", "--unshare-ipc", "--unshare-pid",
+               "--unshare-net",
                "--unshare-uts", "--unshare-cgroup-try", "--hostname", "sandbox"]
     if settings.as_root:
         # No user namespace: the worker keeps only what it needs to drop the child to another uid
@@ -213,19 +222,22 @@ def readable_copy(data_file: Path, scratch: str) -> Path:
     return copy
 
 
-def encode_job(job: dict[str, Any], *, with_cases: bool = True) -> str:
-    """One JSON line; cases already encoded once per run (``_cases_json``) are spliced in, not re-encoded.
+def encode_job(job: dict[str, Any]) -> bytes:
+    """A job's JSON without the plan's cases when they were encoded once per run (``_cases_json``): those
+    go to each worker once, in a frame of their own (:func:`cases_frame`), and the job names them by key."""
+    if job.get("_cases_json") is None:
+        return json.dumps({key: value for key, value in job.items() if key != "_cases_json"}).encode()
+    return json.dumps({key: value for key, value in job.items() if key not in ("cases", "_cases_json")}).encode()
 
-    Without ``with_cases`` the line carries only ``cases_key``: the zygote keeps the cases of the last
-    job that sent them (90 KB of JSON that it would otherwise parse again for every student).
-    """
-    cases_json = job.get("_cases_json")
-    if cases_json is None:
-        return json.dumps(job)
-    head = {key: value for key, value in job.items() if key not in ("cases", "_cases_json")}
-    if not with_cases:
-        return json.dumps(head)
-    return json.dumps(head)[:-1] + ', "cases": ' + cases_json + "}"
+
+def cases_frame(job: dict[str, Any]) -> bytes:
+    """The plan's cases for a worker to keep (90 KB of JSON it would otherwise read for every student)."""
+    body = job["_cases_json"].encode()
+    return frame_header("cases", job["cases_key"], len(body)) + body
+
+
+def job_frame(body: bytes, nonce: str) -> bytes:
+    return frame_header("job", nonce, len(body)) + body
 
 
 class WorkerLost(Exception):
@@ -278,8 +290,11 @@ class Worker:
 
     @staticmethod
     def _pump(stream: Any, lines: queue.Queue[bytes | None]) -> None:
+        """Lines from the worker, each at most MAX_ANSWER_BYTES: a longer one ends the worker's channel."""
         try:
-            for line in iter(stream.readline, b""):
+            for line in iter(lambda: stream.readline(MAX_ANSWER_BYTES + 1), b""):
+                if len(line) > MAX_ANSWER_BYTES:
+                    break
                 lines.put(line)
         except (OSError, ValueError):  # closed by stop()
             pass
@@ -293,9 +308,12 @@ class Worker:
         if line is None:
             raise WorkerLost("worker exited")
         try:
-            return json.loads(line)
-        except json.JSONDecodeError as exc:
+            answer = json.loads(line)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise WorkerLost(f"unreadable answer: {exc}") from None
+        if not isinstance(answer, dict):
+            raise WorkerLost("unreadable answer")
+        return answer
 
     def run(self, job: dict[str, Any]) -> dict[str, Any]:
         """Send one job and wait for its answer; on any failure the worker is replaced."""
@@ -306,7 +324,7 @@ class Worker:
                 self.stop()
                 self.start()
             key = job.get("cases_key")
-            answer = self._exchange(job, with_cases=key is None or key != self._cases_key, margin=margin)
+            answer = self._exchange(job, with_cases=key is not None and key != self._cases_key, margin=margin)
             if answer.get("zygote_error") == CASES_UNKNOWN:  # it lost them (cannot happen today): send them
                 answer = self._exchange(job, with_cases=True, margin=margin)
             self._cases_key = key
@@ -316,10 +334,18 @@ class Worker:
             raise WorkerLost(str(exc)) from None
 
     def _exchange(self, job: dict[str, Any], *, with_cases: bool, margin: float) -> dict[str, Any]:
+        """One job out, its answer back: the answer whose ``job`` is this job's fresh nonce. Any other line
+        (a stale or forged one) is dropped, so it can never be taken for this student's answer."""
         assert self.process is not None and self.process.stdin is not None
-        self.process.stdin.write((encode_job(job, with_cases=with_cases) + "\n").encode())
+        nonce = secrets.token_hex(16)
+        frames = (cases_frame(job) if with_cases else b"") + job_frame(encode_job(job), nonce)
+        self.process.stdin.write(frames)
         self.process.stdin.flush()
-        return self._read_line(time.monotonic() + margin)
+        deadline = time.monotonic() + margin
+        while True:
+            answer = self._read_line(deadline)
+            if answer.get("job") == nonce:
+                return answer
 
     def stop(self) -> None:
         if self.process is None:
