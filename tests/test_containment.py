@@ -656,10 +656,12 @@ def test_unprivileged_grader(tmp_path: Path) -> None:
         (home / "grades.csv").write_text(secret + "\n", encoding="utf-8")
         readable = {"home": str(home / "grades.csv"), "reference": str(ROOT / "reference" / "perceptron.py"),
                     "other_submission": str(folder / "ex_02_S0001.py")}
+        memory_secret = os.urandom(12).hex()
         write_class(folder, {
             "S0001": corpus.CORRECT, "K0001": corpus.KILL_PARENT_AT_IMPORT, "K0002": corpus.KILL_EVERYTHING,
             "K0003": corpus.reader(readable), "K0004": corpus.writer({"home": str(home / "grades.csv")}),
             "K0005": corpus.DAEMON, "K0006": corpus.victim(), "K0007": corpus.PLANTER, "K0008": corpus.victim(),
+            **issue10_class("U", memory_secret),
         })
         for path in (base, *base.rglob("*")):
             os.chown(path, UNPRIVILEGED_UID, UNPRIVILEGED_UID)
@@ -683,6 +685,10 @@ def test_unprivileged_grader(tmp_path: Path) -> None:
         assert (home / "grades.csv").read_text(encoding="utf-8") == secret + "\n"
         for path in (out / "reports").iterdir():
             assert secret not in path.read_text(encoding="utf-8")
-        graded.assert_unharmed("S0001", "K0006", "K0008", bound=90.0)
+        graded.assert_unharmed("S0001", "K0006", "K0008", bound=180.0)
+        assert_channel_out_of_reach(graded, "U")
+        assert_no_memory_of_the_previous_student(graded, "U", memory_secret)
+        assert_no_key_passes(graded, "U")
+        assert_flood_costs_only_its_author(graded, "U")
     finally:
         shutil.rmtree(base, ignore_errors=True)
