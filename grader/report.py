@@ -44,6 +44,8 @@ class SubmissionResult:
     #: Points a TA gave by hand, and the most they could be (None: not counted in ``max``).
     manual: ManualPoints | None = None
     manual_max: float | None = None
+    #: Which sandbox ran the code (bubblewrap version and path, or none): the run's provenance.
+    sandbox: str = ""
 
     @property
     def total(self) -> float:
@@ -100,6 +102,7 @@ def to_json(result: SubmissionResult, catalogue: Catalogue, lang: str) -> dict[s
         "max": points(result.max),
         "source": result.source,
         "warnings": [catalogue.render(warning, lang) for warning in result.warnings],
+        **({"sandbox": result.sandbox} if result.sandbox else {}),
         "checks": [{"id": check.id, "passed": check.passed, "score": points(check.score), "max": points(check.max),
                     "message": check_message(check, catalogue, lang)} for check in result.checks],
     }
@@ -132,7 +135,10 @@ def to_markdown(result: SubmissionResult, catalogue: Catalogue, lang: str, title
         lines += [f"- {text('report.missing')}", ""]
         lines += manual_lines(result, catalogue, lang)
         return "\n".join(lines)
-    lines += [f"- {text('report.file', source=result.source)}", ""]
+    lines += [f"- {text('report.file', source=result.source)}"]
+    if result.sandbox:
+        lines.append(f"- {text('report.sandbox', sandbox=result.sandbox)}")
+    lines.append("")
     if result.warnings:
         lines += [f"## {text('report.warnings')}", ""]
         lines += [f"- {catalogue.render(warning, lang)}" for warning in result.warnings]

