@@ -646,6 +646,59 @@ def test_data_folder_is_copied_where_symlinks_are_not_allowed(tmp_path: Path, mo
     assert copied.read_bytes() == (ROOT / "data" / "advertising.csv").read_bytes()
 
 
+# --- a runtime under /tmp -------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def tmp_runtime() -> Iterator[Path]:
+    """The project's environment built under /tmp (as a project cloned there would have it), from the
+    system Python so that another uid can run it too."""
+    uv = shutil.which("uv")
+    if uv is None or os.geteuid() != 0 or not Path("/usr/bin/python3").exists():
+        pytest.skip("needs uv, root and /usr/bin/python3 to build an environment under /tmp")
+    base = Path(tempfile.mkdtemp(prefix="exgrader-runtime-", dir="/tmp"))
+    base.chmod(0o755)
+    done = subprocess.run([uv, "sync", "--frozen", "--no-dev", "--offline", "--quiet", "--python", "/usr/bin/python3"],
+                          cwd=ROOT, env={**os.environ, "UV_PROJECT_ENVIRONMENT": str(base / "venv")},
+                          capture_output=True, text=True, timeout=600)
+    if done.returncode != 0:
+        shutil.rmtree(base, ignore_errors=True)
+        pytest.skip(f"cannot build an environment under /tmp offline: {done.stderr.strip()[-300:]}")
+    subprocess.run(["chmod", "-R", "a+rX", str(base)], check=True)
+    yield base / "venv" / "bin" / "python"
+    shutil.rmtree(base, ignore_errors=True)
+
+
+@needs_sandbox
+@pytest.mark.parametrize("grader_uid", ["root", "ordinary user"])
+def test_a_runtime_under_tmp_is_out_of_the_students_tmp(tmp_runtime: Path, grader_uid: str) -> None:
+    """The student's /tmp starts empty although the runtime lives under /tmp, and nothing a student or the
+    cleanup after it does there can take the runtime away from the next student (matplotlib.animation is
+    imported from the runtime's files, after the others)."""
+    base = Path(tempfile.mkdtemp(prefix="exgrader-tmp-runtime-"))
+    try:
+        folder = write_class(base / "class", {"T1": corpus.TMP_MOVER, "T2": corpus.victim(),
+                                              "T3": corpus.TMP_MOVER, "T4": corpus.victim()})
+        command = [str(tmp_runtime), "-c", "import sys; from grader.cli import main; sys.exit(main(sys.argv[1:]))",
+                   str(folder), "--out", str(base / "out"), "--jobs", "1", "--timeout", "10", "--lang", "en"]
+        env = {"PATH": "/usr/bin:/bin", "HOME": str(base), "LANG": "C.UTF-8", "EXGRADER_QUIET": "1"}
+        if grader_uid != "root":
+            unprivileged_python()  # skips where another uid cannot run the project
+            for path in (base, *base.rglob("*")):
+                os.chown(path, UNPRIVILEGED_UID, UNPRIVILEGED_UID)
+            base.chmod(0o755)
+            command = as_unprivileged(*command)
+            env["PYTHONPATH"] = str(ROOT)
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, cwd=str(base))
+        assert done.returncode == 0, done.stderr[-2000:]
+        graded = Graded(base / "out", read_reports(base / "out"), 0.0)
+        assert all(report["sandbox"].startswith("bubblewrap") for report in graded.reports.values())
+        for mover in ("T1", "T3"):
+            assert "TMP[]" in graded.message(mover, "load")  # nothing of the runtime (nor anything else)
+            assert graded.failed(mover) == {"load"}
+        graded.assert_unharmed("T2", "T4", bound=300.0)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
 # --- the non-root path, from a root test run ------------------------------------------------------------
 def unprivileged_python() -> str:
     """A Python with the project's dependencies that uid UNPRIVILEGED_UID can run, or skip saying why.

@@ -32,6 +32,7 @@ SANDBOX_DIR = Path(__file__).resolve().parent
 SANDBOX_FILES = ("protocol.py", "child.py", "zygote.py")
 INSIDE_DIR = "/exgrader"
 INSIDE_DATA_DIR = "/course/data"
+RUNTIME_DIR = "/exgrader-runtime"  # where runtime folders from under /tmp are bound (see inside())
 CHILD_UID_BASE = 61000
 HIDDEN_PACKAGES = ("grader", "reference")
 PROJECT_DIR = SANDBOX_DIR.parent.parent
@@ -163,6 +164,29 @@ def python_roots() -> list[Path]:
     return roots
 
 
+def inside(path: Path) -> Path:
+    """Where a folder of the runtime is bound in the sandbox: at its own path, except under /tmp, which in
+    the sandbox is the student's own empty /tmp (a runtime there would show in it and be in the way of its
+    cleanup): those are bound under RUNTIME_DIR instead."""
+    return Path(RUNTIME_DIR + str(path)) if path.is_relative_to("/tmp") else path
+
+
+def interpreter(roots: list[Path]) -> tuple[str, list[str]]:
+    """The interpreter the sandbox runs, and the library folders it must add itself.
+
+    Normally ``sys.executable`` as it is. When part of the runtime lives under /tmp (a project or its
+    environment there), that path does not exist in the sandbox: it runs the real interpreter file at its
+    relocated path instead (a venv's ``bin/python`` is a symlink whose target, and its ``pyvenv.cfg``'s
+    ``home``, would point into /tmp) and adds the relocated library folders of this process itself.
+    """
+    real = Path(os.path.realpath(sys.executable))
+    if not (Path(sys.executable).is_relative_to("/tmp") or any(root.is_relative_to("/tmp") for root in roots)):
+        return sys.executable, []
+    libraries = [str(inside(Path(entry).resolve())) for entry in sys.path
+                 if entry and Path(entry).name in ("site-packages", "dist-packages") and Path(entry).exists()]
+    return str(inside(real)), libraries
+
+
 def hidden_package_dirs(roots: list[Path]) -> list[Path]:
     """Our own packages, where an installed copy would be visible inside a bound root: hidden by tmpfs."""
     hidden = []
@@ -242,9 +266,9 @@ def bwrap_command(settings: SandboxSettings, config: dict[str, Any], worker_inde
         return args
 
     for root in roots:
-        command += [*parents(root), "--ro-bind", str(root), str(root)]
+        command += [*parents(inside(root)), "--ro-bind", str(root), str(inside(root))]
     for hidden in hidden_package_dirs(roots):
-        command += ["--tmpfs", str(hidden)]
+        command += ["--tmpfs", str(inside(hidden))]
     command += parents(Path(INSIDE_DIR) / "x")
     for name in SANDBOX_FILES:
         command += ["--ro-bind", str(SANDBOX_DIR / name), f"{INSIDE_DIR}/{name}"]
@@ -253,7 +277,8 @@ def bwrap_command(settings: SandboxSettings, config: dict[str, Any], worker_inde
     command += ["--remount-ro", "/", "--chdir", "/tmp", "--clearenv"]
     for key, value in environment(worker_index).items():
         command += ["--setenv", key, value]
-    command += ["--", sys.executable, "-I", "-B", f"{INSIDE_DIR}/zygote.py", json.dumps(config)]
+    python, config["site_dirs"] = interpreter(roots)
+    command += ["--", python, "-I", "-B", f"{INSIDE_DIR}/zygote.py", json.dumps(config)]
     return command
 
 

@@ -24,6 +24,7 @@ import secrets
 import selectors
 import shutil
 import signal
+import site
 import stat
 import subprocess
 import sys
@@ -88,6 +89,8 @@ class HiddenPackages(importlib.abc.MetaPathFinder):
 def clean_import_path(config: dict[str, Any]) -> None:
     """Our sibling folder first, without the project root (an editable install puts it on sys.path, and
     it holds the reference solutions and the checks), then import the sibling child.py."""
+    for folder in config.get("site_dirs", []):  # a runtime relocated from /tmp (launcher.interpreter)
+        site.addsitedir(folder)
     hidden = {os.path.abspath(path) for path in config.get("hidden_paths", [])}
     sys.path[:] = [HERE] + [entry for entry in sys.path
                             if entry and entry != HERE and os.path.abspath(entry) not in hidden]

@@ -355,6 +355,10 @@ if _mask == 0o777:
     _found.append("umask changed")
 if not _os.getcwd().startswith(_own):
     _found.append("working folder " + _os.getcwd())
+try:
+    import matplotlib.animation  # noqa: F401  (not preloaded: read from the runtime's files now)
+except ImportError as _exc:
+    _found.append(f"the runtime is gone: {_exc}")
 if _found:
     raise RuntimeError("CONTAMINATED: " + "; ".join(_found))
 ''')
@@ -469,4 +473,18 @@ for _ in range(31 * 2**20 // len(_line)):
         os.write(3, _line)
     except OSError:
         break
+''')
+
+#: moves away everything it finds in /tmp (where a runtime under /tmp used to show, and be moved by cleanup)
+#: its load check fails with what it saw: "TMP[...]" (the names in /tmp but its own folder)
+TMP_MOVER = correct_with('''
+import os
+_own = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_seen = sorted(name for name in os.listdir("/tmp") if os.path.join("/tmp", name) != _own)
+for _name in _seen:
+    try:
+        os.rename(os.path.join("/tmp", _name), os.path.join("/tmp", _name + ".moved"))
+    except OSError:
+        pass
+raise RuntimeError("TMP" + repr(_seen))
 ''')
