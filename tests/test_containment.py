@@ -536,7 +536,7 @@ def test_result_floods_keep_the_graders_memory_bounded(tmp_path: Path) -> None:
     assert reports["S0001"]["total"] == MAX and all(reports[f"F000{i}"]["status"] == "graded" for i in (1, 2, 3))
 
 
-FLOOD_RSS_BOUND_KB = 600 * 1024
+FLOOD_RSS_BOUND_KB = 400 * 1024  # measured: 113 MiB with or without the floods (3166 MiB before the bound)
 
 
 # --- no isolation: grading still works, loudly ----------------------------------------------------------
@@ -690,11 +690,11 @@ def test_a_runtime_under_tmp_is_out_of_the_students_tmp(tmp_runtime: Path, grade
         done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, cwd=str(base))
         assert done.returncode == 0, done.stderr[-2000:]
         graded = Graded(base / "out", read_reports(base / "out"), 0.0)
-        assert all(report["sandbox"].startswith("bubblewrap") for report in graded.reports.values())
         for mover in ("T1", "T3"):
             assert "TMP[]" in graded.message(mover, "load")  # nothing of the runtime (nor anything else)
             assert graded.failed(mover) == {"load"}
         graded.assert_unharmed("T2", "T4", bound=300.0)
+        assert all(report["sandbox"].startswith("bubblewrap") for report in graded.reports.values())
     finally:
         shutil.rmtree(base, ignore_errors=True)
 
