@@ -137,9 +137,7 @@ def refuse_keyrings() -> bool:
     architecture not listed): then only the sandbox's other walls hold, as the threat model says. Raises
     OSError when the kernel refuses it (the child then does not run: fail closed).
     """
-    import platform
-
-    arch = KEYRING_SYSCALLS.get(platform.machine()) if LINUX else None
+    arch = KEYRING_SYSCALLS.get(os.uname().machine) if LINUX else None
     if arch is None:
         return False
     audit_arch, (add_key, request_key, keyctl) = arch
