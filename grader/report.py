@@ -44,7 +44,8 @@ class SubmissionResult:
     #: Points a TA gave by hand, and the most they could be (None: not counted in ``max``).
     manual: ManualPoints | None = None
     manual_max: float | None = None
-    #: Which sandbox ran the code (bubblewrap version and path, or none): the run's provenance.
+    #: Which sandbox ran the code (bubblewrap version and path, or none): the run's provenance, in the
+    #: Markdown report (the JSON report's keys are fixed by the contract).
     sandbox: str = ""
 
     @property
@@ -102,7 +103,6 @@ def to_json(result: SubmissionResult, catalogue: Catalogue, lang: str) -> dict[s
         "max": points(result.max),
         "source": result.source,
         "warnings": [catalogue.render(warning, lang) for warning in result.warnings],
-        **({"sandbox": result.sandbox} if result.sandbox else {}),
         "checks": [{"id": check.id, "passed": check.passed, "score": points(check.score), "max": points(check.max),
                     "message": check_message(check, catalogue, lang)} for check in result.checks],
     }
