@@ -33,6 +33,9 @@ class Assignment:
     checks: tuple[CheckSpec, ...]
     messages: Mapping[str, Mapping[str, str]]
     path: Path
+    #: Libraries a submission may not use (the grading environment has none of them); the student
+    #: self-check hides them too, so that a student who has them installed learns it before handing in.
+    unavailable_libraries: tuple[str, ...] = ()
 
     @classmethod
     def load(cls, path: Path) -> Assignment:
@@ -45,7 +48,8 @@ class Assignment:
         )
         return cls(id=meta["id"], file_prefix=meta.get("file_prefix", f"{meta['id']}_"), title=meta["title"],
                    limits=dict(data.get("limits", {})), checks=checks,
-                   messages=flatten(data.get("messages", {})), path=path)
+                   messages=flatten(data.get("messages", {})), path=path,
+                   unavailable_libraries=tuple(meta.get("unavailable_libraries", ())))
 
     @classmethod
     def named(cls, name: str) -> Assignment:

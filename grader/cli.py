@@ -1,11 +1,13 @@
 """``grade PATH [--out DIR] [--roster FILE] [--data FILE] [--jobs N] [--timeout S] [--lang ja|en] [--seed N]``
 ``[--export moodle,gradescope] [--manual FILE [--manual-max P] | --no-manual] [--similarity-threshold F]``
-``[--template FILE ...] [--fresh]``
+``[--template FILE ...] [--fresh] [--moodle-worksheet FILE]``
 
 Thin on purpose: parse, call :func:`grader.grade.grade_class`, print progress and a summary on stderr.
 Exit 0 whenever the class was graded, whatever the scores; 2 for a usage error, an unreadable PATH or
-a malformed manual-points file, with a one-line message in the chosen language; 130 when interrupted
-(Ctrl-C or SIGTERM), after which running the same command again resumes.
+a malformed manual-points file, with a one-line message in the chosen language; 3 when the class was
+graded but the grader itself failed on one submission or more (status ``error`` in scores.csv: a bug to
+report, never a student's zero; rerunning grades them again); 130 when interrupted (Ctrl-C or SIGTERM),
+after which running the same command again resumes.
 """
 
 from __future__ import annotations
@@ -24,12 +26,14 @@ from grader.discover import DiscoveryError
 from grader.grade import DEFAULT_TEMPLATES, EXPORTS, ClassResult, GradeOptions, grade_class
 from grader.i18n import DEFAULT_LANGUAGE, LANGUAGES, Catalogue
 from grader.manual import ManualError, forget, read_manual, remembered, render_error
-from grader.report import GRADED, SubmissionResult, points
+from grader.report import ERROR, GRADED, MISSING, SubmissionResult, points
 from grader.sandbox import launcher
 from grader.sandbox.launcher import Isolation
+from grader.worksheet import WorksheetError, read_worksheet
 from reference.data import DEFAULT_DATA_PATH, MissingColumnError, load_xt
 
 USAGE_ERROR = 2
+GRADER_ERROR = 3
 INTERRUPTED = 130
 
 
@@ -109,14 +113,15 @@ def build_parser(catalogue: Catalogue, lang: str) -> Parser:
     parser.add_argument("--similarity-threshold", type=fraction, default=0.5, help=text("tools.help_similarity"))
     parser.add_argument("--template", type=Path, action="append", help=text("tools.help_template"))
     parser.add_argument("--fresh", action="store_true", help=text("tools.help_fresh"))
+    parser.add_argument("--moodle-worksheet", type=Path, help=text("worksheet.help"))
     parser.add_argument("--no-sandbox", action="store_true", help=text("cli.help_no_sandbox"))
     return parser
 
 
 def summary_lines(result: ClassResult, check_ids: list[str], catalogue: Catalogue, lang: str) -> list[str]:
     graded = [item for item in result.results if item.status == GRADED]
-    lines = [catalogue.text("cli.summary_header", lang, graded=len(graded),
-                            missing=len(result.results) - len(graded))]
+    missing = sum(1 for item in result.results if item.status == MISSING)
+    lines = [catalogue.text("cli.summary_header", lang, graded=len(graded), missing=missing)]
     if graded:
         mean = sum(item.total for item in graded) / len(graded)
         lines.append(catalogue.text("cli.summary_mean", lang, mean=f"{mean:.2f}", max=points(graded[0].max)))
@@ -135,6 +140,10 @@ def summary_lines(result: ClassResult, check_ids: list[str], catalogue: Catalogu
     lines.append(catalogue.text("resume.counts", lang, reused=result.reused, graded=result.graded_now))
     if result.pairs:
         lines.append(catalogue.text("similarity.cli_pairs", lang, count=len(result.pairs)))
+    errors = [item.student_id for item in result.results if item.status == ERROR]
+    if errors:  # last, where the eye lands: these are not grades
+        lines.append(catalogue.text("cli.grader_errors", lang, count=len(errors), students=", ".join(errors),
+                                    code=GRADER_ERROR))
     return lines
 
 
@@ -194,6 +203,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not sys.platform.startswith("linux"):
             return fail("cli.no_sandbox_platform", system=sys.platform)
         return fail("cli.no_sandbox_namespaces")
+    if args.moodle_worksheet is not None:
+        if not args.moodle_worksheet.is_file():
+            return fail("worksheet.missing", path=args.moodle_worksheet)
+        try:
+            read_worksheet(args.moodle_worksheet)  # an unusable worksheet stops the run before grading
+        except WorksheetError as exc:
+            print(catalogue.render(exc.message, lang), file=sys.stderr)
+            return USAGE_ERROR
     if not os.environ.get("EXGRADER_QUIET"):
         print(catalogue.text("cli.starting", lang, path=args.path, out=args.out), file=sys.stderr)
 
@@ -201,7 +218,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def progress(done: int, total: int, result: SubmissionResult, reused: bool) -> None:
         mark = f"  {reused_mark}" if reused else ""
-        print(f"[{done}/{total}] {result.student_id}  {points(result.total)}/{points(result.max)}{mark}",
+        score = catalogue.text("summary.status_error", lang) if result.status == ERROR \
+            else f"{points(result.total)}/{points(result.max)}"
+        print(f"[{done}/{total}] {result.student_id}  {score}{mark}",
               file=sys.stderr, flush=True)
 
     options = GradeOptions(path=args.path, out=args.out, data=args.data, roster=args.roster, jobs=args.jobs,
@@ -209,7 +228,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                            manual_max=manual_max, exports=args.export,
                            similarity_threshold=args.similarity_threshold,
                            templates=tuple(args.template) if args.template else DEFAULT_TEMPLATES,
-                           resume=not args.fresh, sandbox=not args.no_sandbox)
+                           resume=not args.fresh, worksheet=args.moodle_worksheet, sandbox=not args.no_sandbox)
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous_handler = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
     try:
@@ -219,6 +238,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return USAGE_ERROR
     except ManualError as exc:
         print(render_error(exc, catalogue, lang), file=sys.stderr)
+        return USAGE_ERROR
+    except WorksheetError as exc:
+        print(catalogue.render(exc.message, lang), file=sys.stderr)
         return USAGE_ERROR
     except KeyboardInterrupt:
         print(catalogue.text("resume.interrupted", lang, out=args.out), file=sys.stderr, flush=True)
@@ -231,6 +253,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(catalogue.text("cli.written", lang, out=args.out), file=sys.stderr)
     print(catalogue.text("tools.written_extra", lang, files=", ".join(f"{args.out}/{name}" for name in result.written)),
           file=sys.stderr)
+    if any(item.status == ERROR for item in result.results):
+        print(catalogue.text("cli.grader_errors_exit", lang, code=GRADER_ERROR), file=sys.stderr)
+        return GRADER_ERROR
     return 0
 
 

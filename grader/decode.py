@@ -64,6 +64,10 @@ class DecodedSource:
     source: str | None
     warnings: tuple[Message, ...] = ()
     error: Message | None = None
+    #: For a notebook: ``(cell number, first line in source)`` per code cell kept, so an error's line
+    #: in the concatenated script can be cited as the student sees it (cell numbers count every cell,
+    #: Markdown included, from 1: the cell's position in the notebook).
+    cells: tuple[tuple[int, int], ...] = ()
 
 
 def decode_submission(path: Path, kind: str) -> DecodedSource:
@@ -334,7 +338,7 @@ def _decode_notebook(raw: bytes, name: str) -> DecodedSource:
         return DecodedSource(None, (), _corrupt(f"not UTF-8 ({exc.reason})"))
 
     warnings: list[Message] = []
-    cells: list[str] | None
+    cells: list[tuple[int, str]] | None
     try:
         import nbformat
 
@@ -343,8 +347,9 @@ def _decode_notebook(raw: bytes, name: str) -> DecodedSource:
             notebook = nbformat.read(io.StringIO(text), as_version=4, capture_validation_error=captured)
         if "ValidationError" in captured:
             warnings.append(Message("decode.notebook_invalid", {"reason": _short(captured["ValidationError"])}))
-        cells = [cell.get("source", "") for cell in notebook.get("cells", []) if cell.get("cell_type") == "code"]
-        if not all(isinstance(cell, str) for cell in cells):
+        cells = [(number, cell.get("source", "")) for number, cell in enumerate(notebook.get("cells", []), start=1)
+                 if cell.get("cell_type") == "code"]
+        if not all(isinstance(cell, str) for _, cell in cells):
             raise ValueError("a code cell's source is not text")
     except Exception as exc:  # nbformat raises ValidationError, NotJSONError, AttributeError, ...
         # A notebook nbformat refuses may still hold readable cells (hand-edited, missing metadata).
@@ -355,22 +360,26 @@ def _decode_notebook(raw: bytes, name: str) -> DecodedSource:
 
     out: list[str] = []
     dropped: list[str] = []
-    for cell in cells:
+    starts: list[tuple[int, int]] = []
+    next_line = 1
+    for number, cell in cells:
         lines, cell_dropped = _strip_cell(cell)
         while lines and not lines[-1].strip():
             lines.pop()
         if lines:
             out.append("\n".join(lines))
+            starts.append((number, next_line))
+            next_line += len(lines) + 1  # cells are joined by one blank line
         dropped.extend(cell_dropped)
     source = "\n\n".join(out) + "\n"
     if dropped:
         warnings.append(_magics_warning(dropped))
     if not source.strip() or all(not line.strip() or line.strip() == "pass" for line in source.split("\n")):
         return DecodedSource(None, tuple(warnings), Message("decode.empty", {"name": name}))
-    return DecodedSource(source, tuple(warnings), None)
+    return DecodedSource(source, tuple(warnings), None, tuple(starts))
 
 
-def _lenient_cells(text: str) -> list[str] | None:
+def _lenient_cells(text: str) -> list[tuple[int, str]] | None:
     """Code cells from raw JSON (v4 ``cells`` or v3 ``worksheets``), or None when it is no notebook."""
     try:
         data = json.loads(text)
@@ -387,7 +396,7 @@ def _lenient_cells(text: str) -> list[str] | None:
     if not isinstance(raw_cells, list):
         return None
     cells = []
-    for cell in raw_cells:
+    for number, cell in enumerate(raw_cells, start=1):
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
         source = cell.get(field, "")
@@ -395,7 +404,7 @@ def _lenient_cells(text: str) -> list[str] | None:
             source = "".join(source)
         if not isinstance(source, str):
             return None
-        cells.append(source)
+        cells.append((number, source))
     return cells
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from grader.assignment import Assignment
 from grader.checks.base import CaseOutcome, Check, Facts, Verdict
+from grader.failures import relate
 from grader.i18n import Message, engine_catalogue
 from grader.sandbox import protocol
 from grader.sandbox.launcher import TMP_MB
@@ -149,13 +150,14 @@ def _decode_outputs(raw: Any) -> dict[str, Any]:
 
 
 def execute(plan: Plan, runner: Runner, module_name: str, source: str,
-            definitions: str | Callable[[], str]) -> Execution:
+            definitions: str | Callable[[], str], *, data_beside: bool = False) -> Execution:
     """Run all cases of the plan against one submission, restarting after the case a crash happened in.
 
     ``definitions`` (the fallback when the file's top-level code fails) may be a function: it is then
     called only for a file whose loading failed, which the runner reports with ``needs_definitions``
     before running any case (most files load, and extracting them costs ~1 ms). Its SyntaxError
-    propagates to the caller.
+    propagates to the caller. ``data_beside`` (notebooks) also puts the data next to the file, where a
+    notebook run in Jupyter finds it.
     """
     made: str | None = definitions if isinstance(definitions, str) else None
 
@@ -184,6 +186,8 @@ def execute(plan: Plan, runner: Runner, module_name: str, source: str,
         lazy = mode == "full" and start == 0
         job = plan.job(module_name, source, made if lazy else definitions_text(), start=start,
                        mode=mode, load_error=load_error, wall_seconds=remaining)
+        if data_beside:
+            job["data_beside"] = True
         try:
             answer = runner(job)
         except RunnerLost as exc:
@@ -260,4 +264,5 @@ def judge(plan: Plan, execution: Execution) -> list[CheckResult]:
             verdict = Verdict.fail(Message("check.internal_error", {"error": f"{type(exc).__name__}: {exc}"}))
         results.append(CheckResult(spec.id, verdict.passed, spec.points if verdict.passed else 0.0,
                                    spec.points, verdict))
+    relate(results, execution.load)  # a failure repeating an earlier one names it instead (grader/failures.py)
     return results

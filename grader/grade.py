@@ -22,18 +22,20 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from grader import lms
+from grader import lms, worksheet
 from grader.assignment import Assignment
 from grader.cache import ResultCache, remove_stale_temporaries, run_key
+from grader.cells import cite_checks
 from grader.checks.base import Verdict
 from grader.copycheck import BackgroundPairs, decoded_sources
 from grader.decode import decode_submission
 from grader.definitions import definitions_only
 from grader.discover import Submission, discover_all
 from grader.engine import CheckResult, Plan, Runner, RunnerLost, execute, judge
+from grader.failures import syntax_error_verdicts
 from grader.i18n import Catalogue, Message
 from grader.manual import ManualSheet, read_manual, remember, unknown_students
-from grader.report import GRADED, MISSING, SubmissionResult, scores_csv, write_atomic, write_student
+from grader.report import ERROR, GRADED, MISSING, SubmissionResult, points, scores_csv, write_atomic, write_student
 from grader.sandbox.launcher import Isolation, SandboxSettings, WorkerLost, WorkerPool
 from grader.similarity import DEFAULT_THRESHOLD, Pair, read_template
 from grader.summary import summarize, to_html, to_markdown
@@ -66,10 +68,16 @@ class GradeOptions:
     templates: tuple[Path, ...] = DEFAULT_TEMPLATES
     #: False: grade everything again, ignoring (and then replacing) the results in DIR/.cache/.
     resume: bool = True
+    #: Moodle's offline grading worksheet to fill (DIR/moodle/), with the feedback-file zip.
+    worksheet: Path | None = None
 
 
 #: ``progress(done, total, result, reused)``; ``reused`` is True for a result taken from the cache.
 Progress = Callable[[int, int, SubmissionResult, bool], None]
+
+
+#: The summary of a verdict the grader could not reach because its own code raised (engine.judge).
+INTERNAL_ERROR = "check.internal_error"
 
 
 def failed_everywhere(plan: Plan, summary: Message) -> list[CheckResult]:
@@ -80,15 +88,21 @@ def grade_submission(plan: Plan, submission: Submission, runner: Runner,
                      extra_warnings: list[Message]) -> SubmissionResult:
     """Decode, execute and judge one submission; every failure ends up in its result.
 
-    Even a bug of the grader's own (anything the steps below did not foresee) becomes this student's
-    result, with a message telling the TA, instead of ending the run for the whole class.
+    Even a bug of the grader's own (anything the steps below did not foresee, or a check that raised
+    while judging) becomes this student's result with status ``error`` and a message telling the TA,
+    instead of ending the run for the whole class or passing for the student's zero.
     """
     try:
-        return _grade_submission(plan, submission, runner, extra_warnings)
+        result = _grade_submission(plan, submission, runner, extra_warnings)
     except Exception as exc:
-        summary = Message("check.internal_error", {"error": f"{type(exc).__name__}: {exc}"})
-        return SubmissionResult(submission.student_id, GRADED, submission.source, failed_everywhere(plan, summary),
+        summary = Message(INTERNAL_ERROR, {"error": f"{type(exc).__name__}: {exc}"})
+        return SubmissionResult(submission.student_id, ERROR, submission.source, failed_everywhere(plan, summary),
                                 plan.assignment.max_points, [*submission.warnings, *extra_warnings, summary])
+    faults = [check.verdict.summary for check in result.checks if check.verdict.summary.key == INTERNAL_ERROR]
+    if faults:
+        result.status = ERROR
+        result.warnings.append(faults[0])
+    return result
 
 
 def _grade_submission(plan: Plan, submission: Submission, runner: Runner,
@@ -104,12 +118,14 @@ def _grade_submission(plan: Plan, submission: Submission, runner: Runner,
     module_name = f"{plan.assignment.file_prefix}{submission.student_id}"
     source = decoded.source
     try:  # the definitions-only fallback is extracted only if the file fails to load
-        execution = execute(plan, runner, module_name, source, lambda: definitions_only(source))
+        execution = execute(plan, runner, module_name, source, lambda: definitions_only(source),
+                            data_beside=submission.kind == "ipynb")
     except SyntaxError as exc:
-        result.checks = failed_everywhere(plan, Message("report.syntax_error", {"message": exc.msg,
-                                                                                 "line": exc.lineno}))
+        verdicts = syntax_error_verdicts(plan.assignment.check_ids, exc)
+        result.checks = cite_checks([CheckResult(spec.id, False, 0.0, spec.points, verdicts[spec.id])
+                                     for spec in plan.assignment.checks], decoded.cells)
         return result
-    result.checks = judge(plan, execution)
+    result.checks = cite_checks(judge(plan, execution), decoded.cells)
     result.output, result.output_bytes = execution.output, execution.output_bytes
     return result
 
@@ -206,6 +222,46 @@ def _similarity_csv(pairs: Sequence[Pair]) -> str:
     return "\n".join(lines) + "\n"
 
 
+#: Everything written only on request (``--export``, ``--moodle-worksheet``), relative to DIR.
+EXPORT_FILES = {"moodle": "moodle_grades.csv", "gradescope": "gradescope", "worksheet": "moodle"}
+
+
+def clear_exports(out: Path, requested: Sequence[str]) -> list[str]:
+    """Remove every file an earlier run exported, before the new scores.csv is written.
+
+    An export left from an earlier run would contradict the new scores (another class, other manual
+    points, a fixed check); the requested ones are written again after scores.csv, so at no moment
+    does DIR hold an export older than its scores.csv. Returns what was removed and not requested.
+    """
+    removed = []
+    for name, relative in EXPORT_FILES.items():
+        path = out / relative
+        if not (path.exists() or path.is_symlink()):
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+        if name not in requested:
+            removed.append(relative + ("/" if name != "moodle" else ""))
+    return removed
+
+
+def _write_worksheet(options: GradeOptions, sheet: worksheet.Worksheet, results: Sequence[SubmissionResult],
+                     assignment: Assignment, roster: list[lms.RosterEntry] | None,
+                     catalogue: Catalogue) -> tuple[list[str], list[Message]]:
+    """DIR/moodle/grading_worksheet.csv and DIR/moodle/feedback_files.zip, from the reports just written."""
+    owners = worksheet.participants(results, roster)
+    filled, warnings = worksheet.fill(sheet, results, owners, catalogue, options.lang, assignment.file_prefix)
+    names = worksheet.names_from(sheet)
+    owners = {student_id: owner if owner.name else worksheet.Participant(owner.number, names.get(owner.number, ""))
+              for student_id, owner in owners.items()}
+    archive, _ = worksheet.feedback_zip(results, owners, options.out / "reports", assignment.file_prefix)
+    write_atomic(options.out / "moodle" / "grading_worksheet.csv", filled)
+    write_atomic(options.out / "moodle" / "feedback_files.zip", archive)
+    return ["moodle/grading_worksheet.csv", "moodle/feedback_files.zip"], warnings
+
+
 def _write_exports(options: GradeOptions, results: Sequence[SubmissionResult], assignment: Assignment,
                    roster: list[lms.RosterEntry] | None, catalogue: Catalogue) -> tuple[list[str], list[Message]]:
     written: list[str] = []
@@ -232,6 +288,7 @@ def grade_class(options: GradeOptions, catalogue: Catalogue, progress: Progress 
     """
     assignment = Assignment.named(options.assignment)
     sheet = read_manual(options.manual, options.manual_max) if options.manual else None
+    grading_sheet = worksheet.read_worksheet(options.worksheet) if options.worksheet else None
     scratch = Path(tempfile.mkdtemp(prefix="exgrader-"))
     try:
         remove_stale_temporaries(options.out)
@@ -269,7 +326,8 @@ def grade_class(options: GradeOptions, catalogue: Catalogue, progress: Progress 
 
         def finish(submission: Submission, result: SubmissionResult, from_cache: bool) -> None:
             key = keys[submission.student_id]
-            if not from_cache and key is not None:
+            if not from_cache and key is not None and result.status != ERROR:
+                # a grader fault is not kept: the next run (with the grader fixed) grades it again
                 cache.store(key, result, submission)  # before the report: a report never lacks its entry
             result = replace(apply_manual(result, sheet), sandbox=settings.provenance())
             write_student(options.out, result, catalogue, options.lang, title)
@@ -288,14 +346,26 @@ def grade_class(options: GradeOptions, catalogue: Catalogue, progress: Progress 
             if pending:
                 _grade_pending(plan, settings, options, scratch, pending, extra, finish)
             results.sort(key=lambda item: item.student_id)
+            requested = [*options.exports, *(["worksheet"] if grading_sheet is not None else [])]
+            removed = clear_exports(options.out, requested)
             write_atomic(options.out / "scores.csv",
                          scores_csv(results, assignment.check_ids, manual=sheet is not None))
             written, export_warnings = _write_exports(options, results, assignment, entries, catalogue)
+            if grading_sheet is not None:
+                more, sheet_warnings = _write_worksheet(options, grading_sheet, results, assignment, entries,
+                                                        catalogue)
+                written += more
+                export_warnings += sheet_warnings
+            if removed:
+                export_warnings.insert(0, Message("outputs.removed", {"files": ", ".join(removed)}))
             pairs, sources, similarity_warnings = _similarity(background, template_warnings)
         finally:
             background.close()
         write_atomic(options.out / "similarity.csv", _similarity_csv(pairs))
         notes = [*(unknown_students(sheet, [result.student_id for result in results]) if sheet else []),
+                 *(Message("manual.no_submission", {"student_id": result.student_id,
+                                                    "points": points(result.manual.points)})
+                   for result in results if result.status == MISSING and result.manual is not None),
                  *export_warnings, *similarity_warnings]
         summary = summarize(title, assignment.check_ids, results, catalogue, options.lang, pairs, sources,
                             options.similarity_threshold, notes)

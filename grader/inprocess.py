@@ -7,7 +7,11 @@ judges as the grader are used, so a student sees exactly the verdicts the TA wil
 
 from __future__ import annotations
 
+import contextlib
+import importlib.abc
 import signal
+import sys
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +19,44 @@ from grader.engine import Runner
 from grader.sandbox import child
 
 
-def in_process_runner(path: Path) -> Runner:
+class UnavailableLibraries(importlib.abc.MetaPathFinder):
+    """Imports of the assignment's unavailable libraries fail as they do where ``grade`` runs."""
+
+    def __init__(self, names: Sequence[str]) -> None:
+        self.names = frozenset(names)
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        if name.partition(".")[0] in self.names:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+
+@contextlib.contextmanager
+def unavailable(names: Sequence[str]) -> Iterator[None]:
+    """While the student's code runs: the libraries cannot be imported, even if installed or loaded."""
+    if not names:
+        yield
+        return
+    finder = UnavailableLibraries(names)
+    loaded = {name: module for name, module in sys.modules.items() if name.partition(".")[0] in finder.names}
+    for name in loaded:
+        del sys.modules[name]
+    sys.meta_path.insert(0, finder)
+    try:
+        yield
+    finally:
+        sys.meta_path.remove(finder)
+        sys.modules.update(loaded)
+
+
+def in_process_runner(path: Path, unavailable_libraries: Sequence[str] = ()) -> Runner:
     """A runner that loads ``path`` (already decoded into the job's source) and runs the cases here."""
 
     def run(job: dict[str, Any]) -> dict[str, Any]:
+        with unavailable(unavailable_libraries):
+            return run_here(job)
+
+    def run_here(job: dict[str, Any]) -> dict[str, Any]:
         previous = signal.signal(signal.SIGALRM, child.raise_timeout)
         try:
             module, report = child.load_submission(job, str(path))

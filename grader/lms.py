@@ -48,7 +48,7 @@ from grader.discover import (
     normalize_student_id,
 )
 from grader.i18n import Catalogue, Message
-from grader.report import SubmissionResult, check_message, points
+from grader.report import ERROR, SubmissionResult, check_message, points
 
 #: Every message key this module can emit (tests check each exists in the catalogue).
 MESSAGE_KEYS = (
@@ -420,6 +420,9 @@ def moodle_csv(results: Sequence[SubmissionResult], assignment_id: str,
                      for result in sorted(results, key=lambda item: item.student_id)
                      if result.student_id not in enrolled]
     for identifier, result in rows:
+        if result.status == ERROR:  # a grader fault is no grade: Moodle keeps what it had
+            warnings.append(Message("lms.grader_error_skipped", {"student_id": result.student_id}))
+            continue
         writer.writerow([identifier, points(result.total)])
     return buffer.getvalue(), warnings
 

@@ -17,6 +17,7 @@ from grader.checks.base import error_message
 from grader.decode import decode_submission
 from grader.definitions import definitions_only
 from grader.engine import CheckResult, Plan, execute, judge
+from grader.failures import syntax_error_verdicts
 from grader.i18n import Catalogue, Message
 from grader.inprocess import in_process_runner
 from grader.report import check_message
@@ -52,9 +53,12 @@ def grade_file(path: Path, assignment_name: str, check_ids: tuple[str, ...] | No
         raise SelfCheckFailure(catalogue_for(assignment_name).render(decoded.error or Message("report.decode_error")))
     try:
         definitions = definitions_only(decoded.source)
-    except SyntaxError:
-        definitions = ""
-    execution = execute(plan, in_process_runner(path), f"selfcheck_{path.stem}", decoded.source, definitions)
+    except SyntaxError as exc:  # told once, with its line and a caret, as in grade's report
+        verdicts = syntax_error_verdicts(plan.assignment.check_ids, exc)
+        return {spec.id: CheckResult(spec.id, False, 0.0, spec.points, verdicts[spec.id])
+                for spec in plan.assignment.checks}
+    runner = in_process_runner(path, plan.assignment.unavailable_libraries)
+    execution = execute(plan, runner, f"selfcheck_{path.stem}", decoded.source, definitions)
     return {result.id: result for result in judge(plan, execution)}
 
 

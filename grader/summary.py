@@ -1,9 +1,12 @@
 """The class at a glance for the TA: ``summary.html`` (one self-contained file) and ``summary.md``.
 
-Both hold the same numbers: the score distribution, each check's pass rate, the most common failure
-messages, pairs of similar submissions with their shared passages side by side, and every student
-with a link to their report. The HTML embeds its histogram as a base64 PNG and uses no script, font
-or stylesheet from elsewhere, so it opens offline from a USB stick or an LMS attachment.
+Both hold the same numbers: the score distribution, each check's pass rate, the most common causes
+of failure (one cause, such as a syntax error, is one row however many checks it failed), pairs of
+similar submissions with their shared passages side by side, and every student with a link to their
+report. The HTML embeds its histogram as inline SVG whose labels are text, so the browser draws them
+in the page's (Japanese) font, and uses no script, font or stylesheet from elsewhere, so it opens
+offline from a USB stick or an LMS attachment. Its tables fit a 1200 px window: a wide one scrolls
+inside itself.
 
 Everything a student or a TA wrote (ids, file names, error messages, code, comments) is escaped: a
 submission printing ``<script>`` must show up as text in the TA's browser. Nothing depends on time,
@@ -12,17 +15,17 @@ so two runs on the same class write the same bytes.
 
 from __future__ import annotations
 
-import base64
 import html
 import io
 import statistics
+import warnings
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
 from grader.i18n import Catalogue, Message
-from grader.report import GRADED, MISSING, SubmissionResult, points
+from grader.report import CONSEQUENCE, ERROR, GRADED, SubmissionResult, points, shown_total
 from grader.similarity import Pair, passage_text
 
 TOP_FAILURES = 10
@@ -38,8 +41,8 @@ class ClassSummary:
     results: list[SubmissionResult]
     #: check id -> (passed, graded)
     pass_rates: dict[str, tuple[int, int]]
-    #: (check id, first line of the message) -> student ids, most common first
-    failures: list[tuple[str, str, list[str]]]
+    #: (first line of the message, the checks it failed, the students), most students first
+    failures: list[tuple[str, list[str], list[str]]]
     pairs: list[Pair]
     sources: Mapping[str, str]
     threshold: float
@@ -57,21 +60,32 @@ def summarize(title: str, check_ids: Sequence[str], results: Sequence[Submission
     graded = [result for result in ordered if result.status == GRADED]
     rates = {check_id: (sum(1 for result in graded for check in result.checks if check.id == check_id
                             and check.passed), len(graded)) for check_id in check_ids}
-    grouped: dict[tuple[str, str], list[str]] = {}
+    order = {check_id: index for index, check_id in enumerate(check_ids)}
+    grouped: dict[str, tuple[list[str], list[str]]] = {}
     for result in graded:
         for check in result.checks:
-            if not check.passed:
+            if not check.passed and check.verdict.summary.key != CONSEQUENCE:  # counted at its cause
                 line = catalogue.render(check.verdict.summary, lang).split("\n", 1)[0]
-                grouped.setdefault((check.id, line), []).append(result.student_id)
-    order = {check_id: index for index, check_id in enumerate(check_ids)}
-    failures = sorted(((check_id, line, ids) for (check_id, line), ids in grouped.items()),
-                      key=lambda item: (-len(item[2]), order.get(item[0], len(order)), item[1]))[:TOP_FAILURES]
+                checks, students = grouped.setdefault(line, ([], []))
+                if check.id not in checks:
+                    checks.append(check.id)
+                if result.student_id not in students:
+                    students.append(result.student_id)
+    failures = sorted(((line, sorted(checks, key=lambda item: order.get(item, len(order))), students)
+                       for line, (checks, students) in grouped.items()),
+                      key=lambda item: (-len(item[2]), order.get(item[1][0], len(order)), item[0]))[:TOP_FAILURES]
     return ClassSummary(title, list(check_ids), ordered, rates, failures, list(pairs), sources, threshold,
                         [catalogue.render(note, lang) for note in notes])
 
 
-def histogram_png(totals: Sequence[float], maximum: float, labels: tuple[str, str]) -> bytes:
-    """The score histogram as PNG bytes, one bar per point; no pyplot, so no global state is touched."""
+def histogram_svg(totals: Sequence[float], maximum: float, labels: tuple[str, str]) -> str:
+    """The score histogram as an inline ``<svg>``, one bar per point, its labels kept as text.
+
+    Matplotlib's fonts have no Japanese glyphs (a PNG showed boxes for 得点); as text, the labels are
+    drawn by the browser with the page's fonts. No pyplot: only the SVG settings are set, for the
+    duration of the call, and the ids are salted with a constant so the same class gives the same bytes.
+    """
+    import matplotlib
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -85,10 +99,13 @@ def histogram_png(totals: Sequence[float], maximum: float, labels: tuple[str, st
     axes.set_xlabel(labels[0])
     axes.set_ylabel(labels[1])
     axes.yaxis.get_major_locator().set_params(integer=True)
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", metadata={"Software": None})
-    return buffer.getvalue()
+    buffer = io.StringIO()
+    with warnings.catch_warnings(), matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "ex-grader"}):
+        warnings.simplefilter("ignore")  # "Glyph ... missing from font(s)": the browser draws the text
+        figure.tight_layout()
+        figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None, "Format": None, "Type": None})
+    svg = buffer.getvalue()
+    return svg[svg.index("<svg"):].strip()
 
 
 def _percent(passed: int, graded: int) -> str:
@@ -103,12 +120,18 @@ def _stats(summary: ClassSummary) -> dict[str, str]:
             "low": str(points(min(totals))), "high": str(points(max(totals)))}
 
 
-def _report_link(student_id: str) -> str:
-    return f"reports/{quote(student_id)}.md"
+def _report_link(student_id: str, extension: str = "md") -> str:
+    """The student's report beside the summary: the HTML summary links the HTML report, which a browser shows."""
+    return f"reports/{quote(student_id)}.{extension}"
 
 
 def _status(result: SubmissionResult, text: Callable[[str], str]) -> str:
-    return text("summary.status_graded") if result.status == GRADED else text("summary.status_missing")
+    return text({GRADED: "summary.status_graded", ERROR: "summary.status_error"}.get(result.status,
+                                                                                     "summary.status_missing"))
+
+
+def _total(result: SubmissionResult) -> str:
+    return f"{shown_total(result)} / {points(result.max)}"
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -123,6 +146,9 @@ vertical-align:top}th{background:#f3f3f3}td.num{text-align:right}
 .bar{display:inline-block;height:.8em;background:#1f77b4}.ok{color:#17803d}.ng{color:#b42318}
 .side{display:flex;gap:1em}.side pre{flex:1;margin:0;background:#f7f7f7;padding:.5em;overflow:auto;
 font-size:.85em}.side h4{margin:.2em 0}.note{color:#555}table.students td{white-space:nowrap}
+.scroll{max-width:100%;overflow-x:auto}td.num,th.num{white-space:nowrap}
+#histogram{max-width:100%;height:auto}
+@media print{body{margin:0;max-width:none}.scroll{overflow:visible}}
 """
 
 
@@ -135,6 +161,7 @@ def to_html(summary: ClassSummary, catalogue: Catalogue, lang: str) -> str:
     missing = len(summary.results) - len(summary.graded)
     maximum = max((result.max for result in summary.results), default=0.0)
     out = [f'<!DOCTYPE html>\n<html lang="{esc(lang)}">\n<head>\n<meta charset="utf-8">',
+           '<meta name="viewport" content="width=device-width, initial-scale=1">',
            f"<title>{text('summary.title', title=summary.title)}</title>",
            f"<style>{_STYLE}</style>\n</head>\n<body>",
            f"<h1>{text('summary.title', title=summary.title)}</h1>",
@@ -145,11 +172,10 @@ def to_html(summary: ClassSummary, catalogue: Catalogue, lang: str) -> str:
 
     out.append(f"<h2>{text('summary.distribution')}</h2>")
     if summary.graded:
-        png = histogram_png([result.total for result in summary.graded], maximum,
+        svg = histogram_svg([result.total for result in summary.graded], maximum,
                             (catalogue.text("summary.axis_score", lang), catalogue.text("summary.axis_students", lang)))
-        data = base64.b64encode(png).decode("ascii")
-        out.append(f'<img id="histogram" src="data:image/png;base64,{data}" '
-                   f'alt="{text("summary.histogram_alt")}" width="640" height="320">')
+        out.append(f'<svg id="histogram" role="img" aria-label="{text("summary.histogram_alt")}" '
+                   + svg.removeprefix("<svg "))
     else:
         out.append(f"<p>{text('summary.nothing_graded')}</p>")
 
@@ -166,13 +192,16 @@ def to_html(summary: ClassSummary, catalogue: Catalogue, lang: str) -> str:
 
     out.append(f"<h2>{text('summary.failures')}</h2>")
     if summary.failures:
-        out.append(f"<table><tr><th>{text('summary.column_count')}</th><th>{text('summary.column_check')}</th>"
-                   f"<th>{text('summary.column_message')}</th><th>{text('summary.column_students')}</th></tr>")
-        for check_id, line, ids in summary.failures:
-            links = ", ".join(f'<a href="{esc(_report_link(student_id))}">{esc(student_id)}</a>' for student_id in ids)
-            out.append(f"<tr><td class=\"num\">{len(ids)}</td><td><code>{esc(check_id)}</code></td>"
-                       f"<td>{esc(line)}</td><td>{links}</td></tr>")
-        out.append("</table>")
+        out.append(f'<div class="scroll"><table><tr><th class="num">{text("summary.column_count")}</th>'
+                   f"<th>{text('summary.column_message')}</th><th>{text('summary.column_checks')}</th>"
+                   f"<th>{text('summary.column_students')}</th></tr>")
+        for line, checks, ids in summary.failures:
+            links = ", ".join(f'<a href="{esc(_report_link(student_id, "html"))}">{esc(student_id)}</a>'
+                              for student_id in ids)
+            names = ", ".join(f"<code>{esc(check_id)}</code>" for check_id in checks)
+            out.append(f"<tr><td class=\"num\">{len(ids)}</td><td>{esc(line)}</td><td>{names}</td>"
+                       f"<td>{links}</td></tr>")
+        out.append("</table></div>")
     else:
         out.append(f"<p>{text('summary.no_failures')}</p>")
 
@@ -197,20 +226,21 @@ def to_html(summary: ClassSummary, catalogue: Catalogue, lang: str) -> str:
     header = [text("summary.column_student"), text("summary.column_status"), text("summary.column_total"),
               *(f"<code>{esc(check_id)}</code>" for check_id in summary.check_ids),
               *([text("summary.column_manual")] if manual else [])]
-    out.append('<table class="students"><tr>' + "".join(f"<th>{cell}</th>" for cell in header) + "</tr>")
+    out.append('<div class="scroll"><table class="students"><tr>' + "".join(f"<th>{cell}</th>" for cell in header)
+               + "</tr>")
     for result in summary.results:
         marks = {check.id: check.passed for check in result.checks}
-        cells = [f'<a href="{esc(_report_link(result.student_id))}">{esc(result.student_id)}</a>',
+        cells = [f'<a href="{esc(_report_link(result.student_id, "html"))}">{esc(result.student_id)}</a>',
                  esc(_status(result, lambda key: catalogue.text(key, lang))),
-                 f"{points(result.total)} / {points(result.max)}"]
+                 _total(result)]
         for check_id in summary.check_ids:
             passed = marks.get(check_id)
             cells.append('<span class="ok">✓</span>' if passed else '<span class="ng">✗</span>'
-                         if result.status != MISSING else "")
+                         if result.status == GRADED else "")
         if manual:
             cells.append("" if result.manual is None else str(points(result.manual.points)))
         out.append("<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>")
-    out.append("</table>\n</body>\n</html>\n")
+    out.append("</table></div>\n</body>\n</html>\n")
     return "\n".join(out)
 
 
@@ -253,11 +283,12 @@ def to_markdown(summary: ClassSummary, catalogue: Catalogue, lang: str) -> str:
 
     lines += [f"## {text('summary.failures')}", ""]
     if summary.failures:
-        lines += [f"| {text('summary.column_count')} | {text('summary.column_check')} | "
-                  f"{text('summary.column_message')} | {text('summary.column_students')} |", "|---:|---|---|---|"]
-        for check_id, line, ids in summary.failures:
+        lines += [f"| {text('summary.column_count')} | {text('summary.column_message')} | "
+                  f"{text('summary.column_checks')} | {text('summary.column_students')} |", "|---:|---|---|---|"]
+        for line, checks, ids in summary.failures:
             links = ", ".join(f"[{student_id}]({_report_link(student_id)})" for student_id in ids)
-            lines.append(f"| {len(ids)} | `{check_id}` | {_md_cell(line)} | {links} |")
+            names = ", ".join(f"`{check_id}`" for check_id in checks)
+            lines.append(f"| {len(ids)} | {_md_cell(line)} | {names} | {links} |")
     else:
         lines.append(text("summary.no_failures"))
     lines.append("")
@@ -286,8 +317,8 @@ def to_markdown(summary: ClassSummary, catalogue: Catalogue, lang: str) -> str:
         marks = {check.id: check.passed for check in result.checks}
         cells = [f"[{result.student_id}]({_report_link(result.student_id)})",
                  _status(result, lambda key: catalogue.text(key, lang)),
-                 f"{points(result.total)} / {points(result.max)}",
-                 *("" if result.status == MISSING else "✓" if marks.get(check_id) else "✗"
+                 _total(result),
+                 *("" if result.status != GRADED else "✓" if marks.get(check_id) else "✗"
                    for check_id in summary.check_ids)]
         if manual:
             cells.append("" if result.manual is None else str(points(result.manual.points)))

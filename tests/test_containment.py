@@ -14,6 +14,7 @@ root test run by grading a class as another uid through ``setpriv`` (see its doc
 from __future__ import annotations
 
 import ast
+import html
 import json
 import os
 import shutil
@@ -571,6 +572,8 @@ def test_every_report_names_its_sandbox(issue10_run: tuple[Graded, str]) -> None
     assert found is not None
     for student_id in issue10_run[0].reports:
         assert f"sandbox: {found.describe()}, as " in issue10_run[0].markdown(student_id)
+        page = (issue10_run[0].out / "reports" / f"{student_id}.html").read_text(encoding="utf-8")
+        assert f"sandbox: {html.escape(found.describe())}, as " in page
 
 
 def test_without_a_sandbox_nothing_is_graded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

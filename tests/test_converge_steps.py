@@ -46,7 +46,7 @@ def test_steps_are_the_fewest_that_the_contraction_guarantees(name: str, shared_
     steps = check.iterations
     assert params["initial_error"] * rho**steps <= target < params["initial_error"] * rho ** (steps - 1)
     assert 100 < steps < 300  # fewer than the old fixed 300, and still far from a handful
-    assert all(case["ops"][0]["args"][3] == steps for case in check.cases())
+    assert all(case["ops"][0]["args"][3] == steps for case in check.cases() if not case["id"].endswith("_steps"))
 
 
 @pytest.mark.parametrize("name", ["stand-in", "advertising.csv"])

@@ -18,6 +18,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import zipfile
 from pathlib import Path
 
@@ -57,7 +58,9 @@ EXPECTED: dict[str, tuple[str, frozenset[str]]] = {
     "S1010": ("grad_b: g.sum() without axis", frozenset({"grad_b"})),
     "S1011": ("grad_x: computed after the update", frozenset({"grad_x"})),
     "S1012": ("update: wrong sign", frozenset({"update", "converge"})),
-    "S1013": ("mse_forward: sum instead of mean", frozenset({"mse_forward", "gradcheck"})),
+    # issue 14.1: the chain's convention is read against the grader's own gradient of the mean loss, so
+    # a summed loss with right gradients costs mse_forward only (gradcheck accepts a loss that is the sum)
+    "S1013": ("mse_forward: sum instead of mean", frozenset({"mse_forward"})),
     "S1014": ("mse_backward: no factor 2", frozenset({"mse_backward", "gradcheck"})),
     "S1015": ("chain: ÷N in MSE backward and ÷k in Perceptron", frozenset({"gradcheck", "converge"})),
     "S1016": ("train: fixed 10 iterations", frozenset({"converge"})),
@@ -144,9 +147,9 @@ def test_the_student_who_sent_nothing_is_missing(graded: Path) -> None:
 # --- what grade writes -------------------------------------------------------------------------------
 
 
-def test_a_json_and_a_markdown_report_per_roster_entry(graded: Path) -> None:
+def test_a_json_a_markdown_and_an_html_report_per_roster_entry(graded: Path) -> None:
     names = sorted(path.name for path in (graded / "reports").iterdir())
-    assert names == sorted(f"{student_id}.{ext}" for student_id in ROSTER_IDS for ext in ("json", "md"))
+    assert names == sorted(f"{student_id}.{ext}" for student_id in ROSTER_IDS for ext in ("json", "md", "html"))
 
 
 @pytest.mark.parametrize("student_id", ROSTER_IDS)
@@ -212,11 +215,27 @@ def test_failed_checks_say_what_is_wrong(graded: Path, student_id: str, check_id
     assert not missing, f"{missing} not in:\n{text}"
 
 
-def test_a_syntax_error_names_its_line(graded: Path) -> None:
+def test_a_syntax_error_is_said_once_with_its_line_and_a_caret(graded: Path, graded_en: Path) -> None:
+    """Issue 13.4: ``load`` says the syntax error with the offending line and a caret under the place
+    Python points at; every other check says in one line that it failed for the same reason."""
     lines = submission_file("S1022").read_text("utf-8").split("\n")
     line = 1 + next(index for index, text in enumerate(lines) if text.startswith("    for _ in range(max_it"))
-    for check_id in CHECK_IDS:
-        assert f"{line} 行目" in message(graded, "S1022", check_id)
+    text = message(graded, "S1022", "load")
+    assert f"{line} 行目" in text and "for _ in range(max_iteration)" in text
+    code, caret = (row for row in text.splitlines() if row.strip().startswith(("for _", "^")))
+    assert caret.strip() == "^" and caret.index("^") == len(code.rstrip()), text  # where the colon is missing
+    same = "`load` で報告したのと同じ原因で判定できませんでした (`load` の詳細を見てください)"
+    for check_id in CHECK_IDS[1:]:
+        assert message(graded, "S1022", check_id) == same
+    assert message(graded_en, "S1022", "normalize") == \
+        "could not be judged for the same reason as `load` (see `load` above)"
+    markdown = (graded / "reports" / "S1022.md").read_text("utf-8")
+    assert markdown.count("for _ in range(max_iteration)") == 1
+    # the eleven consequences are one section of the report, under the cause
+    assert markdown.count(same) == 1 and "### `normalize`, `standardize`, `forward`," in markdown
+    assert "`gradcheck`, `converge` (-15)" in markdown
+    page = (graded / "reports" / "S1022.html").read_text("utf-8")
+    assert page.count("for _ in range(max_iteration)") == 1 and "<code>converge</code> (-15)</h3>" in page
 
 
 def test_repairs_are_reported_as_warnings(graded: Path) -> None:
@@ -265,7 +284,7 @@ def test_a_single_file_grades_like_in_the_class(graded: Path, scratch: Path) -> 
     rows = (out / "scores.csv").read_text("utf-8-sig").splitlines()
     class_rows = (graded / "scores.csv").read_text("utf-8-sig").splitlines()
     assert rows == [class_rows[0], next(row for row in class_rows if row.startswith("S1011,"))]
-    assert sorted(path.name for path in (out / "reports").iterdir()) == ["S1011.json", "S1011.md"]
+    assert sorted(path.name for path in (out / "reports").iterdir()) == ["S1011.html", "S1011.json", "S1011.md"]
     alone, in_class = report(out, "S1011"), report(graded, "S1011")
     assert alone["source"] == path.name
     assert alone["checks"] == in_class["checks"]
@@ -284,6 +303,15 @@ def test_relative_differences_are_not_divisions_by_zero(graded_en: Path) -> None
                 shown[f"{student_id}/{check['id']}"] = float(value)
     assert shown and all(value < 1e100 for value in shown.values()), shown
     assert shown["S1004/normalize"] < 10
+
+
+def test_a_missing_factor_2_is_named_as_such(graded: Path) -> None:
+    """Issue 12.6: S1014 (no factor 2 in MeanSquaredError.backward) gets a hint about the 2 in both checks
+    it fails, not the hint about dividing by N twice."""
+    for check_id in ("mse_backward", "gradcheck"):
+        text = message(graded, "S1014", check_id)
+        assert "係数 2" in text and "両方" not in text, text
+    assert "両方" in message(graded, "S1015", "gradcheck")  # S1015 does divide twice
 
 
 def test_a_failed_gradcheck_names_the_wrong_parameter(graded_en: Path) -> None:
@@ -390,7 +418,8 @@ def test_definitions_can_be_computed_in_two_threads() -> None:
 
 
 def test_an_unforeseen_grader_error_costs_only_that_student(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A bug in the grader itself while grading one submission becomes that student's result."""
+    """A bug in the grader itself while grading one submission becomes that student's result, with the
+    status ``error`` (issue 14.2): not a zero, and grade exits with 3 so that a script notices."""
     from grader import grade
 
     original = grade._grade_submission
@@ -406,8 +435,66 @@ def test_an_unforeseen_grader_error_costs_only_that_student(tmp_path: Path, monk
     for student_id in ("S1001", "S1002"):
         shutil.copy(submission_file(student_id), folder / f"ex_02_{student_id}.py")
     out = tmp_path / "out"
-    assert grade_main([str(folder), "--out", str(out), "--jobs", "1"]) == 0
+    assert grade_main([str(folder), "--out", str(out), "--jobs", "1"]) == 3
     rows = {row["student_id"]: row for row in csv.DictReader(io.StringIO((out / "scores.csv").read_text("utf-8-sig")))}
-    assert rows["S1001"]["total"] == "16"
-    assert rows["S1002"]["total"] == "0"
-    assert "RuntimeError: boom" in json.loads((out / "reports" / "S1002.json").read_text("utf-8"))["warnings"][-1]
+    assert (rows["S1001"]["total"], rows["S1001"]["status"]) == ("16", "graded")
+    assert (rows["S1002"]["total"], rows["S1002"]["status"], rows["S1002"]["load"]) == ("", "error", "")
+    data = json.loads((out / "reports" / "S1002.json").read_text("utf-8"))
+    assert data["status"] == "error"
+    assert "RuntimeError: boom" in data["warnings"][-1]
+
+
+def test_a_fault_in_a_check_is_a_grader_error_not_a_zero(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 14.2: a check whose own code raises while judging one submission (here: converge, injected
+    for S1002 only) marks that submission ``error`` in scores.csv, the reports, the summary and the
+    terminal's closing line; the class statistics leave it out; grade exits with 3. A rerun grades it
+    again (a fault is not cached) and, the grader fixed, exits 0."""
+    from grader import grade as grade_module
+    from grader.checks.training import Converge
+
+    original = Converge.judge
+    original_grade = grade_module._grade_submission
+    current = threading.local()
+
+    def mark(plan, submission, runner, extra):
+        current.student_id = submission.student_id  # which student this grading thread judges
+        return original_grade(plan, submission, runner, extra)
+
+    def faulty_judge(self, outcomes, facts):
+        if getattr(current, "student_id", None) == "S1002":
+            raise ZeroDivisionError("injected")
+        return original(self, outcomes, facts)
+
+    folder = tmp_path / "class"
+    folder.mkdir()
+    for student_id in ("S1001", "S1002", "S1012"):
+        shutil.copy(submission_file(student_id), folder / f"ex_02_{student_id}.py")
+    monkeypatch.setattr(grade_module, "_grade_submission", mark)
+    monkeypatch.setattr(Converge, "judge", faulty_judge)
+    out = tmp_path / "out"
+    capsys.readouterr()
+    assert grade_main([str(folder), "--out", str(out), "--jobs", "1", "--lang", "en", "--export", "moodle"]) == 3
+    terminal = capsys.readouterr().err.splitlines()
+    moodle = (out / "moodle_grades.csv").read_text("utf-8").splitlines()
+    assert moodle == ["student_id,ex_02", "S1001,16", "S1012,13"]  # no 0 imported for a grader fault
+    rows = {row["student_id"]: row for row in csv.DictReader(io.StringIO((out / "scores.csv").read_text("utf-8-sig")))}
+    assert [rows[i]["status"] for i in ("S1001", "S1002", "S1012")] == ["graded", "error", "graded"]
+    assert rows["S1002"]["total"] == "" and rows["S1002"]["converge"] == ""
+    data = json.loads((out / "reports" / "S1002.json").read_text("utf-8"))
+    assert data["status"] == "error" and any("ZeroDivisionError: injected" in text for text in data["warnings"])
+    assert data["total"] is None
+    markdown = (out / "reports" / "S1002.md").read_text("utf-8")
+    assert "the grader itself failed" in markdown and "score: – / 16" in markdown
+    page = (out / "reports" / "S1002.html").read_text("utf-8")
+    assert "the grader itself failed" in page and "score: – / 16" in page
+    summary = (out / "summary.md").read_text("utf-8")
+    assert "| grader error | – / 16 |" in summary
+    # statistics of the two graded students only: S1001 16, S1012 13 (update and converge fail)
+    assert "mean score: 14.50 / 16" in "\n".join(terminal)
+    assert any("grader errors: 1 (S1002)" in line for line in terminal)
+    assert terminal[-1] == "exiting with code 3 because of grader errors"
+    monkeypatch.setattr(Converge, "judge", original)
+    assert grade_main([str(folder), "--out", str(out), "--jobs", "1", "--lang", "en"]) == 0
+    rows = {row["student_id"]: row for row in csv.DictReader(io.StringIO((out / "scores.csv").read_text("utf-8-sig")))}
+    assert (rows["S1002"]["status"], rows["S1002"]["total"]) == ("graded", "16")

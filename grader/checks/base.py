@@ -9,6 +9,7 @@ factor, for example) read it from ``facts``, which the engine fills in the order
 from __future__ import annotations
 
 import importlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -116,6 +117,9 @@ def error_message(error: Mapping[str, Any]) -> Message:
         return Message("common.not_implemented", {"name": name})
     if kind == "AttributeError" and "module has no attribute" in str(error.get("message", "")):
         return Message("check.missing_name", {"name": name})
+    module = missing_module(error)
+    if module is not None:
+        return Message("check.library_unavailable", {"name": name, "module": module})
     if kind == "CaseTimeout":
         return Message("check.case_timeout", {"name": name})
     if kind == "crash":
@@ -123,6 +127,15 @@ def error_message(error: Mapping[str, Any]) -> Message:
     if kind == "not_run":
         return Message("check.not_run", {"detail": error.get("message", "")})
     return Message("check.raised", {"name": name, "type": kind, "message": error.get("message", "")})
+
+
+def missing_module(error: Mapping[str, Any]) -> str | None:
+    """The top-level module an import could not find ("No module named 'sklearn.preprocessing'" ->
+    "sklearn"): a library the grading environment does not have, so the student is told so plainly."""
+    if error.get("type") not in ("ModuleNotFoundError", "ImportError") or error.get("note"):
+        return None  # a note: the sandbox explains it (the grader's own packages are hidden on purpose)
+    match = re.search(r"No module named '([A-Za-z_][A-Za-z0-9_]*)", str(error.get("message", "")))
+    return match.group(1) if match else None
 
 
 def first_error(outcomes: list[CaseOutcome]) -> Verdict | None:

@@ -52,6 +52,8 @@ def explain(name: str, obtained: np.ndarray | None, expected: np.ndarray, tolera
             description: str = "") -> list[Message]:
     """Detail lines for a mismatch between ``obtained`` and ``expected`` (never empty)."""
     if obtained is None:
+        if description == "NoneType":  # the function ended without `return`, most likely
+            return [Message("compare.returned_none", {"name": name})]
         return [Message("compare.not_numeric", {"name": name, "obtained": description})]
     if obtained.shape != expected.shape:
         lines = [Message("compare.shape", {"name": name, "obtained": str(obtained.shape),

@@ -35,6 +35,9 @@ class _MseCheck(Check):
     def accepted(self, y: np.ndarray, t: np.ndarray) -> list[np.ndarray]:
         raise NotImplementedError
 
+    def hint_for(self, obtained: np.ndarray | None, y: np.ndarray, t: np.ndarray, tolerance: Tolerance) -> Message:
+        return self.hint()
+
     def judge(self, outcomes: Mapping[str, CaseOutcome], facts: Facts) -> Verdict:
         mine = self.mine(outcomes)
         relevant = [outcome for outcome in mine if outcome.error and (self.output == "grad" or "loss" not in
@@ -51,7 +54,7 @@ class _MseCheck(Check):
             if first_match(obtained, candidates, tolerance) is None:
                 details = [Message("check.mse_shapes", {"y": str(y.shape)})]
                 details += explain(self.output, obtained, candidates[0], tolerance, describe_type(value))
-                return Verdict.fail(Message(f"{self.id}.wrong"), details, self.hint())
+                return Verdict.fail(Message(f"{self.id}.wrong"), details, self.hint_for(obtained, y, t, tolerance))
         return Verdict.ok(Message("check.passed_examples", {"count": len(mine)}))
 
 
@@ -67,3 +70,10 @@ class MseBackward(_MseCheck):
 
     def accepted(self, y: np.ndarray, t: np.ndarray) -> list[np.ndarray]:
         return [2 * (y - t), 2 * (y - t) / y.size, 2 * (y - t) / y.shape[0]]
+
+    def hint_for(self, obtained: np.ndarray | None, y: np.ndarray, t: np.ndarray, tolerance: Tolerance) -> Message:
+        """Half of an accepted form is the factor 2 of the square left out: say that, not the general hint."""
+        if obtained is not None and first_match(obtained, [form / 2 for form in self.accepted(y, t)],
+                                                tolerance) is not None:
+            return Message("mse_backward.hint_two")
+        return self.hint()

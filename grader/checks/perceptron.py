@@ -185,6 +185,8 @@ class Update(BackwardStep):
             after = as_array(outcome.get(f"{name}_after"))
             steps = self.accepted(data, name)
             reported = as_array(outcome.get(f"g_{name}"))
+            if reported is not None and after is not None and self.own_update(data, name, reported, after):
+                continue
             if reported is not None and broadcasts_to(reported.shape, data[name].shape):
                 # the update is judged against the student's own gradient, even a wrongly shaped one
                 steps = [np.broadcast_to(reported, data[name].shape), *steps]
@@ -199,3 +201,16 @@ class Update(BackwardStep):
                     details = [Message("update.sign", {"name": name})]
                 return Verdict.fail(Message("update.wrong", {"name": name}), details)
         return Verdict.ok()
+
+    def own_update(self, data: dict[str, Any], name: str, reported: np.ndarray, after: np.ndarray) -> bool:
+        """after = before - lr * g as the student computed g, in the student's own shapes (issue 16.2): a
+        g_b of shape (1, m) makes b (1, m), which grad_b judges; the update itself is right."""
+        try:  # the shape first: a hostile g must not make the grader build a huge array
+            if np.broadcast_shapes(data[name].shape, reported.shape) != after.shape:
+                return False
+        except ValueError:  # shapes that do not broadcast
+            return False
+        with np.errstate(all="ignore"):
+            expected = data[name] - data["lr"] * reported
+        return after.shape == expected.shape and bool(np.all(np.isfinite(after))) \
+            and self.tolerance().close(after, expected)

@@ -32,11 +32,13 @@ class _ScalingCheck(Check):
             case_id = self.case_id(index)
             self._inputs[case_id] = x
             self._expected[case_id] = self.expected(x)  # once per run, not once per student
-            cases.append({"id": case_id, "ops": [
-                {"op": "let", "save": "x", "value": encode(x)},
-                {"op": "call", "fn": self.function_name, "args": [{"__ref__": "x"}], "out": "y"},
-                {"op": "get", "path": "$x", "out": "x_after"},
-            ]})
+            ops = [{"op": "let", "save": "x", "value": encode(x)},
+                   {"op": "call", "fn": self.function_name, "args": [{"__ref__": "x"}], "out": "y", "save": "y"},
+                   {"op": "get", "path": "$x", "out": "x_after"}]
+            if index == 0:  # a DataFrame (or Series) returned: its values, to say whether only the type is wrong
+                ops.append({"op": "call", "fn": "$y.to_numpy", "label": f"{self.function_name}(x).to_numpy",
+                            "out": "y_values", "optional": True})
+            cases.append({"id": case_id, "ops": ops})
         return cases
 
     def expected(self, x: np.ndarray) -> list[np.ndarray]:
@@ -57,6 +59,10 @@ class _ScalingCheck(Check):
             if form is None:
                 details = [Message("check.example_input", {"shape": str(x.shape), "x": np.array2string(
                     x, precision=4, threshold=20, max_line_width=100)})]
+                values = as_array(outcome.get("y_values"))
+                if obtained is None and first_match(values, candidates, tolerance) is not None:
+                    return Verdict.fail(Message("check.values_right_type_wrong", {
+                        "name": self.function_name, "type": describe_type(outcome.get("y"))}))
                 details += explain("y", obtained, candidates[0], tolerance, describe_type(outcome.get("y")))
                 return Verdict.fail(Message(f"{self.id}.wrong"), details, self.hint())
             x_after = as_array(outcome.get("x_after"))

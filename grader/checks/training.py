@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping
 from functools import cached_property
@@ -18,21 +19,29 @@ from grader.checks.base import (
     as_array,
     describe_type,
     error_details,
+    error_message,
+    missing_module,
 )
 from grader.checks.compare import Tolerance, explain, fmt
-from grader.checks.ops import call, get, ref
+from grader.checks.ops import call, get, ref, rng
 from grader.checks.perceptron import construct, set_parameters
 from grader.i18n import Message
-from grader.sandbox.protocol import Failed, encode
+from grader.sandbox.protocol import Failed
 from reference.data import load_xt
 from reference.least_squares import least_squares, least_squares_loss
 from reference.perceptron import standardize
 
 
 class Gradcheck(Check):
-    """Central differences of E(w, b) = mse.forward(p.forward(x), t), one output as in the course,
-    against the gradient the student's chain (mse.backward -> p.backward) produces. The chain may be
-    the gradient of the mean loss or N times it (the slides allow the batch sum in the update)."""
+    """The student's chain (mse.backward -> p.backward), one output as in the course, against two things.
+
+    The grader's own gradient G of the mean loss at the same w, b, x, t decides the convention: the chain
+    must be G (mean) or N·G (batch sum, which the slides allow); converge trains with the learning rate
+    for it (issue 14.1: never read from the student's loss value, so a summed loss with right gradients
+    does not make training diverge). Central differences of the student's own loss E(w, b) =
+    mse.forward(p.forward(x), t) must be G or N·G too: the chain is the gradient of the loss the student
+    wrote, and whether that loss is the mean or the sum is mse_forward's verdict, not this one's. A loss
+    that does not move with w and b (a constant, zero gradients) passes nothing (issue 11.5)."""
 
     def cases(self) -> list[dict[str, Any]]:
         rng = self.rng()
@@ -83,6 +92,22 @@ class Gradcheck(Check):
         array = as_array(value)
         return None if array is None else array.reshape(-1)
 
+    def mean_loss_gradient(self) -> tuple[np.ndarray, np.ndarray]:
+        """The grader's own gradient of the mean loss mean((x @ w + b - t)²) at the case's w, b: the
+        yardstick for the chain's convention, computed here and never from the student's loss."""
+        residual = self.x @ self.w + self.b - self.t
+        n = self.x.shape[0]
+        return 2.0 / n * self.x.T @ residual, 2.0 / n * residual.sum(axis=0)
+
+    def common_factor(self, parts: Mapping[str, np.ndarray], reference: Mapping[str, np.ndarray],
+                      tolerance: Tolerance) -> float | None:
+        """1 or N when every part equals that multiple of the reference (mean or batch-sum convention)."""
+        n = float(self.x.shape[0])
+        for factor in (1.0, n):
+            if all(tolerance.close(parts[name], factor * reference[name]) for name in parts):
+                return factor
+        return None
+
     def judge(self, outcomes: Mapping[str, CaseOutcome], facts: Facts) -> Verdict:
         mine = self.mine(outcomes)
         error = self.stopped(mine)
@@ -99,19 +124,31 @@ class Gradcheck(Check):
             return Verdict.fail(Message("gradcheck.no_gradient", {"g_w": shown[0], "g_b": shown[1]}),
                                 hint=self.hint())
         fd = {"w": numerical[0].reshape(-1), "b": numerical[1].reshape(-1)}
+        true = dict(zip(("w", "b"), (part.reshape(-1) for part in self.mean_loss_gradient()), strict=True))
         n = self.x.shape[0]
         tolerance = Tolerance(self.params.get("rtol", 1e-5), self.params.get("atol", 1e-8))
-        # which accepted factors (1: gradient of the mean loss, N: of the sum) each parameter satisfies
+        if all(np.all(np.abs(fd[name]) <= tolerance.atol) for name in fd):
+            # a loss that does not move with w and b checks nothing, whatever the chain says
+            return Verdict.fail(Message("gradcheck.constant_loss"), hint=self.hint())
+        chain_factor = self.common_factor(parts, true, tolerance)
+        loss_factor = self.common_factor(fd, true, tolerance)
+        if chain_factor is not None:
+            # the convention converge trains with: read from the chain against the grader's own gradient
+            convention = "mean" if chain_factor == 1.0 else "sum"
+            facts.values["chain_factor"] = chain_factor
+            facts.values["convention"] = convention
+            if loss_factor is not None:
+                details = [Message(f"convention.{convention}")]
+                if loss_factor != 1.0:  # a summed loss is mse_forward's failure, not the chain's
+                    details.append(Message("gradcheck.loss_is_sum", {"n": n}))
+                return Verdict.ok(Message("gradcheck.passed", {"factor": fmt(chain_factor)}), details)
+        details: list[Message] = []
+        if chain_factor is not None:
+            details.append(Message("gradcheck.chain_right", {"factor": fmt(chain_factor)}))
+        # the student's view: their chain against the numerical gradient of their own loss, per parameter
         factors = {name: [factor for factor in (1.0, float(n)) if tolerance.close(parts[name], factor * fd[name])]
                    for name in parts}
-        for factor, convention in ((1.0, "mean"), (float(n), "sum")):
-            if all(factor in found for found in factors.values()):
-                facts.values["chain_factor"] = factor
-                facts.values["convention"] = convention
-                return Verdict.ok(Message("gradcheck.passed", {"factor": fmt(factor)}),
-                                  [Message(f"convention.{convention}")])
         reference_factor = next((found[0] for found in factors.values() if found), 1.0)
-        details: list[Message] = []
         for name in ("w", "b"):
             if factors[name]:
                 details.append(Message("gradcheck.part_ok", {"name": name, "factor": fmt(factors[name][0])}))
@@ -120,7 +157,19 @@ class Gradcheck(Check):
             ratio = fmt(float(np.vdot(fd[name], parts[name])) / denominator) if denominator > 0 else "-"
             details.append(Message("gradcheck.ratio", {"name": name, "ratio": ratio, "n": n}))
             details += explain(f"dE/d{name}", parts[name], reference_factor * fd[name], tolerance)
-        return Verdict.fail(Message("gradcheck.wrong"), details, self.hint())
+        summary = "gradcheck.loss_mismatch" if chain_factor is not None else "gradcheck.wrong"
+        return Verdict.fail(Message(summary), details, self.chain_hint(parts, true, tolerance))
+
+    def chain_hint(self, parts: Mapping[str, np.ndarray], true: Mapping[str, np.ndarray],
+                   tolerance: Tolerance) -> Message:
+        """The hint for the factor the chain is off by: half (the 2 of the square left out), 1/N (divided
+        by N twice), or anything else (the chain rule itself)."""
+        n = float(self.x.shape[0])
+        for factors, key in (((0.5, 0.5 * n), "gradcheck.hint_two"), ((1.0 / n,), "gradcheck.hint")):
+            for factor in factors:
+                if all(tolerance.close(parts[name], factor * true[name]) for name in parts):
+                    return Message(key)
+        return Message("gradcheck.hint_chain")
 
 
 class Converge(Check):
@@ -162,38 +211,146 @@ class Converge(Check):
         target = float(self.params.get("atol", 1e-4)) / float(self.params.get("margin", 10.0))
         return math.ceil(math.log(target / float(self.params.get("initial_error", 10.0))) / math.log(rho))
 
+    #: train() is also run for 1, 2 and 3 steps: the steps between them must be gradient descent
+    DESCENT_STEPS = 3
+
     def cases(self) -> list[dict[str, Any]]:
         iterations = self.iterations
+        x, t = self.problem["x"], self.problem["t"]
         cases = []
         for convention, rate in self.learning_rates().items():
             cases.append({"id": self.case_id(convention), "ops": [
-                {"op": "call", "fn": "train", "args": [encode(self.problem["x"]), encode(self.problem["t"]), rate,
-                                                       iterations, {"__rng__": self.seed}], "save": "r"},
-                {"op": "get", "path": "$r[0].w", "out": "w"},
-                {"op": "get", "path": "$r[0].b", "out": "b"},
-                {"op": "get", "path": "$r[1]", "out": "losses"},
+                call("train", x, t, rate, iterations, rng(self.seed), save="r"),
+                get("$r[0].w", "w"), get("$r[0].b", "b"), get("$r[1]", "losses"),
             ]})
+            # what the model looks like after 1, 2, 3 steps, and what train() constructs first
+            # (optional ops: a constructor that fails costs the shape note, not the steps after it)
+            ops = [{**call("Perceptron", x.shape[1], t.shape[1], rate, rng(self.seed), label="Perceptron",
+                           save="p0", out="p0"), "optional": True},
+                   get("$p0.w", "w0", optional=True), get("$p0.b", "b0", optional=True)]
+            for steps in range(1, self.DESCENT_STEPS + 1):
+                # the legacy global generator too starts each run alike, for a w drawn with np.random.randn
+                ops += [{**call("np.random.seed", self.seed % 2**32, out=f"seeded{steps}"), "optional": True},
+                        call("train", x, t, rate, steps, rng(self.seed), save=f"r{steps}"),
+                        get(f"$r{steps}[0].w", f"w{steps}"), get(f"$r{steps}[0].b", f"b{steps}")]
+            ops.append(get(f"$r{self.DESCENT_STEPS}[1]", "losses_steps"))
+            cases.append({"id": self.case_id(f"{convention}_steps"), "ops": ops})
         return cases
 
     def judge(self, outcomes: Mapping[str, CaseOutcome], facts: Facts) -> Verdict:
         convention = facts.values.get("convention")
         conventions = [convention] if convention else list(self.learning_rates())
-        verdicts = [self.judge_one(outcomes[self.case_id(name)], name) for name in conventions]
+        verdicts = [self.judge_one(outcomes[self.case_id(name)], outcomes[self.case_id(f"{name}_steps")], name)
+                    for name in conventions]
         passed = [verdict for verdict in verdicts if verdict.passed]
         return passed[0] if passed else verdicts[0]
 
-    def judge_one(self, outcome: CaseOutcome, convention: str) -> Verdict:
+    def mean_loss(self, w: np.ndarray, b: np.ndarray) -> tuple[float, np.ndarray]:
+        """The grader's own mean loss and its gradient (w and b flattened together) at w, b."""
+        x, t = self.problem["x"], self.problem["t"]
+        residual = x @ w.reshape(x.shape[1], -1) + b.reshape(1, -1) - t
+        gradient = np.concatenate([(2.0 / len(x) * x.T @ residual).ravel(), 2.0 * residual.mean(axis=0)])
+        return float(np.mean(residual**2)), gradient
+
+    def parameters(self, outputs: Mapping[str, Any], suffix: str) -> np.ndarray | None:
+        """w and b after some steps, flattened together; None when they are not one output's numbers."""
+        w, b = as_array(outputs.get(f"w{suffix}")), as_array(outputs.get(f"b{suffix}"))
+        if w is None or b is None or w.size != self.problem["w"].size or b.size != self.problem["b"].size:
+            return None
+        return np.concatenate([w.ravel(), b.ravel()])
+
+    def shape_details(self, outcome: CaseOutcome) -> list[Message]:
+        """What Perceptron(d, 1, ...) built, when its w or b cannot be one output's parameters."""
+        details = []
+        for name in ("w", "b"):
+            value = as_array(outcome.get(f"{name}0"))
+            expected = self.problem[name].shape
+            if value is not None and value.size != int(np.prod(expected)):
+                details.append(Message("converge.constructed_shape", {
+                    "name": name, "obtained": str(value.shape), "expected": str(expected),
+                    "d": self.problem["x"].shape[1]}))
+        return details
+
+    def descent(self, steps: CaseOutcome, losses: np.ndarray, final: np.ndarray) -> list[Message]:
+        with np.errstate(all="ignore"):  # the student's numbers may overflow; that is a verdict, not a fault
+            return self.descent_problems(steps, losses, final)
+
+    def descent_problems(self, steps: CaseOutcome, losses: np.ndarray, final: np.ndarray) -> list[Message]:
+        """Nothing when train() visibly does gradient descent, else why not.
+
+        From the models after 1, 2 and 3 steps: each step must move the parameters against the
+        grader's own gradient of the mean loss at the point it starts from, by one common positive rate
+        (any rate: the learning rate itself is judged by where training ends; 5 % slack covers data
+        standardized once more inside train), and the losses train() returns must be the model's loss
+        at those points, up to one constant factor (the sum or the mean; mse_forward judges which).
+        """
+        if steps.error:
+            return [Message("converge.descent_failed"), error_message(steps.error), *error_details(steps.error)]
+        points = [self.parameters(steps.outputs, str(index)) for index in range(1, self.DESCENT_STEPS + 1)]
+        step_losses = as_array(steps.get("losses_steps"))
+        if any(point is None for point in points) or step_losses is None \
+                or step_losses.size != self.DESCENT_STEPS:
+            return [Message("converge.descent_unreadable")]
+        step_losses = step_losses.reshape(-1)
+        rates: list[float] = []
+        model_losses: list[float] = []  # the model's mean loss at the points after steps 1, 2, 3
+        reported: list[float] = []
+        size = self.problem["w"].size
+        if not all(np.all(np.isfinite(point)) for point in points) or not np.all(np.isfinite(step_losses)):
+            return [Message("converge.descent_unreadable")]
+        for index, (before, after) in enumerate(itertools.pairwise(points)):
+            loss, gradient = self.mean_loss(before[:size], before[size:])
+            move = after - before
+            norm = float(np.linalg.norm(gradient))
+            if not np.all(np.isfinite(move)) or norm == 0.0 or float(np.linalg.norm(move)) <= 1e-12 * max(norm, 1):
+                return [Message("converge.no_descent", {"step": index + 2})]
+            rate = -float(np.vdot(move, gradient)) / norm**2
+            if rate <= 0 or float(np.linalg.norm(move + rate * gradient)) > 0.05 * float(np.linalg.norm(move)):
+                return [Message("converge.not_gradient", {"step": index + 2})]
+            rates.append(rate)
+            model_losses.append(loss)
+            reported.append(float(step_losses[index + 1]))
+        if max(rates) > 1.05 * min(rates):
+            return [Message("converge.rate_changes", {"rates": ", ".join(fmt(rate) for rate in rates)})]
+        model_losses.append(self.mean_loss(points[-1][:size], points[-1][size:])[0])
+        final_loss = self.mean_loss(final[:size], final[size:])[0]
+        # the loss of step k is taken before its update (the course's loop), or after it (recorded late)
+        alignments = [[*model_losses[:-1], final_loss], [*model_losses[1:], final_loss]]
+        reported.append(float(losses[-1]))
+        if not any(self.proportional(reported, [loss**power for loss in model])
+                   for model in alignments for power in (1.0, 0.5)):
+            return [Message("converge.losses_made_up")]
+        return []
+
+    @staticmethod
+    def proportional(reported: list[float], model: list[float]) -> bool:
+        """reported = c * model for one c > 0, within 5 %: the mean or the sum of the squared errors (the
+        root of the mean for a loss written as RMSE, which mse_forward judges)."""
+        ratios = [value / base if base > 0 else math.nan for value, base in zip(reported, model, strict=True)]
+        return all(math.isfinite(ratio) and ratio > 0 for ratio in ratios) and max(ratios) <= 1.05 * min(ratios)
+
+    def judge_one(self, outcome: CaseOutcome, steps: CaseOutcome, convention: str) -> Verdict:
+        if outcome.error and str(outcome.error.get("fn", "")).startswith("$r[") \
+                and "NoneType" in str(outcome.error.get("message", "")):
+            # reading (perceptron, losses) out of what train() returned failed: it returned None
+            return Verdict.fail(Message("converge.returned_none"), hint=self.hint())
         error = self.stopped([outcome])
         if error:
+            shapes = self.shape_details(steps)
+            if shapes:  # the cause first (issue 12.6): what the constructor made, then what it led to
+                return Verdict.fail(shapes[0], [*shapes[1:], error.summary, *error.details],
+                                    Message("converge.hint_shapes"))
             return error
         iterations = self.iterations
         rate = fmt(self.learning_rates()[convention])
         context = Message(f"converge.setting_{convention}", {"lr": rate, "iterations": iterations})
         losses = as_array(outcome.get("losses"))
-        if losses is None or losses.ndim != 1 or losses.size != iterations:
+        if losses is None or losses.size != iterations or losses.shape[0] != iterations:
+            # one number per step, in any array shape: a list of (1,)-arrays from a per-axis loss is fine
             shown = describe_type(outcome.get("losses")) if losses is None else str(losses.shape)
             return Verdict.fail(Message("converge.losses", {"iterations": iterations, "obtained": shown}),
                                 [context], self.hint())
+        losses = losses.reshape(-1)
         tolerance = Tolerance(self.params.get("rtol", 1e-4), self.params.get("atol", 1e-4))
         for name in ("w", "b"):
             obtained = as_array(outcome.get(name))
@@ -201,10 +358,15 @@ class Converge(Check):
             if obtained is not None and obtained.size == expected.size:
                 obtained = obtained.reshape(expected.shape)
             if obtained is None or obtained.shape != expected.shape or not tolerance.close(obtained, expected):
-                details = [context, *explain(name, obtained, expected, tolerance, describe_type(outcome.get(name)))]
+                details = [*self.shape_details(steps), context,
+                           *explain(name, obtained, expected, tolerance, describe_type(outcome.get(name)))]
                 details.append(Message("converge.final_loss", {"obtained": fmt(float(losses[-1])),
                                                                "expected": fmt(self.problem["loss"])}))
                 return Verdict.fail(Message("converge.wrong"), details, self.hint())
+        final = np.concatenate([as_array(outcome.get(name)).ravel() for name in ("w", "b")])
+        problem = self.descent(steps, losses, final)
+        if problem:
+            return Verdict.fail(Message("converge.no_training"), [context, *problem], self.hint())
         return Verdict.ok(Message("converge.passed", {"loss": fmt(float(losses[-1]))}), [context])
 
 
@@ -225,7 +387,10 @@ class Load(Check):
             summary = Message("load.crashed", {"detail": error.get("message", "")})
         elif kind == "SystemExit":
             summary = Message("load.exited", {"code": error.get("message", "")})
+        elif missing_module(error) is not None:
+            summary = Message("load.library_unavailable", {"module": missing_module(error)})
         else:
             summary = Message("load.raised", {"type": kind, "message": error.get("message", "")})
         details.append(Message("load.definitions_graded"))
-        return Verdict.fail(summary, details, self.hint())
+        # the main() hint is about code that runs on import; an unavailable library's message says it all
+        return Verdict.fail(summary, details, None if missing_module(error) else self.hint())

@@ -302,6 +302,8 @@ def prepare_layout(job: dict[str, Any], root: str) -> str:
         os.symlink(job["data_dir"], os.path.join(root, "data"))
     except (OSError, NotImplementedError):  # Windows without the symlink privilege: a copy
         shutil.copytree(job["data_dir"], os.path.join(root, "data"))
+    if job.get("data_beside"):
+        link_data_beside(job["data_dir"], scripts)
     path = os.path.join(scripts, job["module_name"] + ".py")
     with open(path, "w", encoding="utf-8") as handle:
         handle.write(job["source"])
@@ -309,6 +311,21 @@ def prepare_layout(job: dict[str, Any], root: str) -> str:
     sys.path.insert(0, scripts)
     sys.argv = [path]
     return path
+
+
+def link_data_beside(data_dir: str, scripts: str) -> None:
+    """A notebook reads its data from its own folder (``advertising.csv``, ``./data/advertising.csv``), as
+    in the student's Jupyter: the same read-only files, linked (or copied) beside the script too."""
+    names = [name for name in sorted(os.listdir(data_dir)) if name.endswith(".csv")]
+    for name in names:
+        try:
+            os.symlink(os.path.join(data_dir, name), os.path.join(scripts, name))
+        except (OSError, NotImplementedError):
+            shutil.copyfile(os.path.join(data_dir, name), os.path.join(scripts, name))
+    try:
+        os.symlink(data_dir, os.path.join(scripts, "data"))
+    except (OSError, NotImplementedError):
+        shutil.copytree(data_dir, os.path.join(scripts, "data"))
 
 
 def child_main(job: dict[str, Any], result_fd: int) -> None:
