@@ -463,7 +463,9 @@ def assert_channel_out_of_reach(graded: Graded, prefix: str) -> None:
     outcome = probed(graded, f"{prefix}3", "CHANNEL")
     assert any(label.startswith("ptrace_1") for label in outcome), outcome  # the zygote (pid 1) was tried
     assert not leaks(outcome), outcome
-    assert graded.failed(f"{prefix}5") == {"normalize", "standardize", "mse_forward", "mse_backward", "converge"}
+    failed = graded.failed(f"{prefix}5")  # its own faked checks fail, its honest ones pass: nobody else's answer
+    assert {"normalize", "standardize", "mse_forward", "mse_backward"} <= failed, failed
+    assert not {"load", "forward", "grad_w", "grad_b", "grad_x", "update"} & failed, failed
     graded.assert_unharmed(f"{prefix}4", f"{prefix}9", bound=120.0)
 
 
