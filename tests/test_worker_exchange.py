@@ -138,3 +138,29 @@ def test_a_closed_pool_hands_out_no_worker(tmp_path: Path) -> None:
     with pytest.raises(launcher.WorkerLost):
         pool.acquire()
     assert taken.process is None  # never started, and close() left nothing running
+
+
+def test_a_frame_header_round_trips_and_refuses_anything_else() -> None:
+    header = protocol.frame_header("job", "ab12" * 8, 1234)
+    assert len(header) == protocol.FRAME_HEADER_BYTES and header.endswith(b"\n")
+    assert protocol.parse_frame_header(header) == ("job", "ab12" * 8, 1234)
+    for bad in (b"job x 1\n", header[:-1] + b" ", b"exec " + header[5:], header.replace(b"1234", b"-123")):
+        with pytest.raises(ValueError):
+            protocol.parse_frame_header(bad.ljust(protocol.FRAME_HEADER_BYTES)[:protocol.FRAME_HEADER_BYTES])
+    with pytest.raises(ValueError):
+        protocol.frame_header("job", "not a nonce\n", 1)
+
+
+def test_results_keep_whole_lines_up_to_the_bound_and_nothing_after() -> None:
+    """A flood keeps the lines a job can have (then the child is stopped); bytes other than printable ASCII
+    become '?' so that escaping the answer cannot make it more than twice as long."""
+    from grader.sandbox import zygote
+
+    collected = zygote.Collected(keep=10, max_lines=3)
+    collected.add("result", b'{"load": 1}\n{"case": "a"}\n')
+    assert not collected.overflow
+    collected.add("result", b'{"case": "b\xff\x01"}\n{"case": "c"}\n' + b"{}\n" * 100_000)
+    assert collected.overflow and collected.lines == 2
+    assert collected.result_lines() == ['{"load": 1}', '{"case": "a"}', '{"case": "b??"}']
+    collected.add("result", b"{}\n")
+    assert len(collected.result_lines()) == 3

@@ -47,7 +47,8 @@ def frame_header(kind: str, tag: str, length: int) -> bytes:
 def parse_frame_header(header: bytes) -> tuple[str, str, int]:
     """Inverse of :func:`frame_header`; ValueError for anything else."""
     parts = header.decode("ascii").split()
-    if len(header) != FRAME_HEADER_BYTES or len(parts) != 3 or parts[0] not in FRAME_KINDS:
+    if len(header) != FRAME_HEADER_BYTES or header.find(b"\n") != FRAME_HEADER_BYTES - 1 or len(parts) != 3 \
+            or parts[0] not in FRAME_KINDS or not parts[1].isalnum():
         raise ValueError("bad frame header")
     length = int(parts[2])
     if not 0 <= length <= MAX_FRAME_BYTES:
