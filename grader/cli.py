@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
+from grader import escape
 from grader.assignment import Assignment
 from grader.discover import DiscoveryError
 from grader.grade import DEFAULT_TEMPLATES, EXPORTS, ClassResult, GradeOptions, grade_class
@@ -131,8 +132,8 @@ def summary_lines(result: ClassResult, check_ids: list[str], catalogue: Catalogu
             bar = "#" * round(20 * passed / len(graded))
             lines.append(f"  {check_id:<{width}}  {passed:>4}/{len(graded):<4} {bar}")
     for ignored in result.ignored:
-        lines.append(catalogue.text("cli.ignored_file", lang, source=ignored))
-    lines += [catalogue.render(warning, lang) for warning in result.warnings]
+        lines.append(catalogue.text("cli.ignored_file", lang, source=escape.terminal(ignored)))
+    lines += [escape.render(catalogue, warning, lang, escape.terminal) for warning in result.warnings]
     if result.isolation is Isolation.NONE:
         lines.append(catalogue.text("cli.no_isolation", lang))
         if os.geteuid() == 0:
@@ -220,8 +221,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         mark = f"  {reused_mark}" if reused else ""
         score = catalogue.text("summary.status_error", lang) if result.status == ERROR \
             else f"{points(result.total)}/{points(result.max)}"
-        print(f"[{done}/{total}] {result.student_id}  {score}{mark}",
-              file=sys.stderr, flush=True)
+        print(f"[{done}/{total}] {escape.terminal(result.student_id)}  {score}{mark}", file=sys.stderr, flush=True)
 
     options = GradeOptions(path=args.path, out=args.out, data=args.data, roster=args.roster, jobs=args.jobs,
                            timeout=args.timeout, lang=args.lang, seed=args.seed, manual=manual,
@@ -234,7 +234,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         result = grade_class(options, catalogue, progress)
     except DiscoveryError as exc:
-        print(catalogue.render(exc.message, lang), file=sys.stderr)
+        print(escape.render(catalogue, exc.message, lang, escape.terminal), file=sys.stderr)
         return USAGE_ERROR
     except ManualError as exc:
         print(render_error(exc, catalogue, lang), file=sys.stderr)

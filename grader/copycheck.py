@@ -17,10 +17,13 @@ and answer are plain JSON files in that folder.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -39,18 +42,62 @@ BOOTSTRAP = ("import os, sys; hasattr(os, 'nice') and os.nice(19); sys.path.inse
              "from grader.copycheck import main; sys.exit(main(sys.argv[2:]))")
 
 
-def each_source(entries: Sequence[Mapping[str, str]]) -> Iterator[tuple[str, str]]:
+#: One file's decoding and fingerprinting; past it the file is left out and named (a real one takes ms).
+FILE_SECONDS = 10.0
+#: How long the grader waits for copy detection once grading is done: this, plus WAIT_PER_FILE per file.
+WAIT_SECONDS = 60.0
+WAIT_PER_FILE = 0.5
+
+
+#: Files copy detection left out, as ``(student id, reason)``.
+Skipped = list[tuple[str, str]]
+
+
+class Overtime(Exception):
+    """One file took longer than :data:`FILE_SECONDS`."""
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float | None) -> Iterator[None]:
+    """Raise :class:`Overtime` in the block after ``seconds`` (only in a main thread; elsewhere no limit)."""
+    if seconds is None or threading.current_thread() is not threading.main_thread() or \
+            not hasattr(signal, "setitimer"):
+        yield
+        return
+
+    def expire(signum: int, frame: object) -> None:
+        raise Overtime(f"more than {seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def each_source(entries: Sequence[Mapping[str, str]], skipped: list[tuple[str, str]] | None = None,
+                seconds: float | None = None) -> Iterator[tuple[str, str]]:
     """``(student id, decoded code)`` in id order (notebooks as their code cells), one file at a time;
-    undecodable files are left out."""
+    undecodable files are left out. With ``skipped``, a file whose decoding fails (a RecursionError in
+    a deeply nested notebook) or overruns ``seconds`` is named there and the others go on."""
     for entry in sorted(entries, key=lambda item: item["student_id"]):
-        decoded = decode_submission(Path(entry["path"]), entry["kind"])
+        try:
+            with time_limit(seconds):
+                decoded = decode_submission(Path(entry["path"]), entry["kind"])
+        except Exception as exc:
+            if skipped is None:
+                raise
+            skipped.append((entry["student_id"], f"{type(exc).__name__}: {exc}"[:200]))
+            continue
         if decoded.source is not None:
             yield entry["student_id"], decoded.source
 
 
 def decoded_sources(entries: Sequence[Mapping[str, str]]) -> dict[str, str]:
     """Decoded code per student, all at once (the few whose passages a summary shows)."""
-    return dict(each_source(entries))
+    return dict(each_source(entries, []))
 
 
 def pairs_to_json(pairs: Sequence[Pair]) -> list[dict[str, Any]]:
@@ -62,8 +109,12 @@ def pairs_from_json(data: Any) -> list[Pair]:
                  tuple(Passage(**passage) for passage in item["passages"])) for item in data]
 
 
-def compute(request: Mapping[str, Any]) -> list[Pair]:
-    return similar_pairs(each_source(request["submissions"]), request["templates"], request["threshold"])
+def compute(request: Mapping[str, Any], seconds: float | None = FILE_SECONDS) -> tuple[list[Pair], Skipped]:
+    """The flagged pairs, and the files left out as ``(student id, reason)``; each file gets ``seconds``."""
+    skipped: list[tuple[str, str]] = []
+    pairs = similar_pairs(each_source(request["submissions"], skipped, seconds), request["templates"],
+                          request["threshold"], skipped=skipped, guard=lambda: time_limit(seconds))
+    return pairs, sorted(skipped)
 
 
 class BackgroundPairs:
@@ -77,6 +128,9 @@ class BackgroundPairs:
                                          "kind": item.kind} for item in submissions],
                         "templates": list(templates), "threshold": threshold}
         request_path, self.answer_path = folder / "request.json", folder / "answer.json"
+        self.wait_seconds = WAIT_SECONDS + WAIT_PER_FILE * len(submissions)
+        self.skipped: list[tuple[str, str]] = []
+        self.timed_out = False
         env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
         self.process: subprocess.Popen[bytes] | None = None
         try:  # whatever fails here, pairs() computes them in this process
@@ -89,13 +143,26 @@ class BackgroundPairs:
             self.process = None
 
     def pairs(self) -> list[Pair]:
-        """The flagged pairs. Raises what :func:`similar_pairs` raises when it fails here as well."""
-        if self.process is not None and self.process.wait() == 0:
+        """The flagged pairs; :attr:`skipped` names the files left out, :attr:`timed_out` says whether
+        copy detection ran out of its budget (then no pairs: it is not run again here, where it would
+        hold up the run the same way). Raises what :func:`similar_pairs` raises when it fails here too."""
+        if self.process is not None:
             try:
-                return pairs_from_json(json.loads(self.answer_path.read_text(encoding="utf-8")))
-            except (OSError, ValueError, KeyError, TypeError):
-                pass
-        return compute(self.request)
+                code = self.process.wait(timeout=self.wait_seconds)
+            except subprocess.TimeoutExpired:
+                self.close()
+                self.timed_out = True
+                return []
+            if code == 0:
+                try:
+                    answer = json.loads(self.answer_path.read_text(encoding="utf-8"))
+                    pairs = pairs_from_json(answer["pairs"])
+                    self.skipped = [(str(student_id), str(reason)) for student_id, reason in answer["skipped"]]
+                    return pairs
+                except (OSError, ValueError, KeyError, TypeError):
+                    pass
+        pairs, self.skipped = compute(self.request)
+        return pairs
 
     def close(self) -> None:
         """Stop the process if it still runs (the run was interrupted)."""
@@ -106,9 +173,9 @@ class BackgroundPairs:
 
 def main(argv: Sequence[str]) -> int:
     request_path, answer_path = Path(argv[0]), Path(argv[1])
-    pairs = compute(json.loads(request_path.read_text(encoding="utf-8")))
+    pairs, skipped = compute(json.loads(request_path.read_text(encoding="utf-8")))
     partial = answer_path.with_suffix(".partial")
-    partial.write_text(json.dumps(pairs_to_json(pairs)), encoding="utf-8")
+    partial.write_text(json.dumps({"pairs": pairs_to_json(pairs), "skipped": skipped}), encoding="utf-8")
     partial.replace(answer_path)  # the grader reads a whole answer or none
     return 0
 

@@ -32,7 +32,12 @@ MESSAGE_KEYS = (
     "decode.magics_dropped",
     "decode.notebook_invalid",
     "decode.corrupt_notebook",
+    "decode.too_large",
 )
+
+#: One submission file: a solution is a few KB, a notebook with plots a few MB. Past this the file is
+#: refused (that student is told) before it is read, so its size costs no one time or memory.
+MAX_FILE_BYTES = 8 * 1024 * 1024
 
 # PEP 263, as the tokenizer applies it: on line 1, or on line 2 when line 1 is blank or a comment.
 _CODING_COOKIE = re.compile(r"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)", re.ASCII)
@@ -41,19 +46,22 @@ _SHIFT_JIS_FAMILY = {"shift_jis", "cp932", "shift_jis_2004", "shift_jisx0213"}
 # Cell magics whose body is Python run in the notebook's namespace: keep the body, drop the line.
 _PYTHON_BODY_CELL_MAGICS = {"time", "timeit", "capture", "prun"}
 # IPython-only statements: line magics, shell escapes, `x = !cmd` / `x = %magic`, `obj?` help.
+# Spaces are ``[^\S\n]`` (any but a newline), never ``\s``: in the multi-line scan below ``\s`` also
+# matches newlines, and ``^\s*`` then ran from every line start over all the blank lines after it
+# (85,000 blank lines took minutes, holding the GIL).
 _IPYTHON_LINE = re.compile(
     r"""[%!]
-      | [A-Za-z_][\w.]*\s*=\s*[%!](?!=)
-      | \?{1,2}[A-Za-z_][\w.]*\s*$
-      | [A-Za-z_][\w.]*\?{1,2}\s*$
-      | get_ipython\s*\(""",
+      | [A-Za-z_][\w.]*[^\S\n]*=[^\S\n]*[%!](?!=)
+      | \?{1,2}[A-Za-z_][\w.]*[^\S\n]*$
+      | [A-Za-z_][\w.]*\?{1,2}[^\S\n]*$
+      | get_ipython[^\S\n]*\(""",
     re.VERBOSE,
 )
 # Of those, the ones whose text after the marker is shell or magic arguments, not Python to lex.
 #: Whether any line could be IPython at all (``_IPYTHON_LINE`` after the indentation): almost no .py
 #: file has one, and scanning for it costs 1/20 of lexing every line to know where statements start.
-_IPYTHON_ANYWHERE = re.compile(r"^\s*(?:" + _IPYTHON_LINE.pattern + ")", re.VERBOSE | re.MULTILINE)
-_SHELL_LIKE = re.compile(r"[%!]|[A-Za-z_][\w.]*\s*=\s*[%!](?!=)")
+_IPYTHON_ANYWHERE = re.compile(r"^[^\S\n]*(?:" + _IPYTHON_LINE.pattern + ")", re.VERBOSE | re.MULTILINE)
+_SHELL_LIKE = re.compile(r"[%!]|[A-Za-z_][\w.]*[^\S\n]*=[^\S\n]*[%!](?!=)")
 _MAX_REASON = 200
 
 
@@ -74,11 +82,15 @@ def decode_submission(path: Path, kind: str) -> DecodedSource:
     """Read a ``.py`` or ``.ipynb`` submission as Python source with ``\\n`` line ends."""
     path = Path(path)
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as stream:
+            raw = stream.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         return DecodedSource(
             None, (), Message("decode.unreadable", {"name": path.name, "reason": exc.strerror or str(exc)})
         )
+    if len(raw) > MAX_FILE_BYTES:
+        return DecodedSource(None, (), Message("decode.too_large", {
+            "name": path.name, "limit_mb": round(MAX_FILE_BYTES / (1024 * 1024), 1)}))
     if kind == "ipynb":
         return _decode_notebook(raw, path.name)
     return _decode_python(raw, path.name)
@@ -383,7 +395,7 @@ def _lenient_cells(text: str) -> list[tuple[int, str]] | None:
     """Code cells from raw JSON (v4 ``cells`` or v3 ``worksheets``), or None when it is no notebook."""
     try:
         data = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: thousands of nested brackets
         return None
     if not isinstance(data, dict):
         return None

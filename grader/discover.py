@@ -22,20 +22,39 @@ import tempfile
 import time
 import unicodedata
 import zipfile
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Protocol
 
+from grader.decode import MAX_FILE_BYTES
 from grader.i18n import Message, engine_catalogue
+from grader.untrusted import display_name
 
 ASSIGNMENT_PREFIX = "ex_02_"
 KINDS = ("py", "ipynb")
 
-#: Caps on what a zip may make us do; an LMS download of .py files is far below both.
+#: Caps on what a zip may make us do; an LMS download of .py files is far below all of them.
 MAX_ZIP_MEMBERS = 50_000
-MAX_EXTRACTED_BYTES = 200 * 1024 * 1024
+# MAX_FILE_BYTES (decode's): a larger file is that student's problem alone (decoding says so); only its
+# first MAX_FILE_BYTES + 1 bytes are extracted.
+#: What the files of one Moodle folder may add up to; past it that folder's further files are refused.
+MAX_FOLDER_BYTES = 4 * MAX_FILE_BYTES
+#: The whole archive: only a zip bomb spread over many folders reaches it.
+MAX_EXTRACTED_BYTES = 1024 * 1024 * 1024
+#: A student's own zip inside their Moodle folder is opened (depth 1), and a zip inside that (depth 2).
+MAX_ZIP_DEPTH = 2
+#: Entries of one such zip (a student's folder of work, not a class).
+MAX_NESTED_MEMBERS = 1_000
 
-_SUBMISSION_NAME = re.compile(r"ex_02_(?P<id>[A-Za-z0-9][A-Za-z0-9_-]*)\.(?P<ext>py|ipynb)", re.IGNORECASE)
+#: Longest student id: real ones are under 12 characters, and ids become file names (reports/<id>.md).
+MAX_ID_LENGTH = 32
+#: A student id after NFKC: ASCII letters and digits only. re.ASCII matters: with IGNORECASE alone,
+#: [A-Za-z] also matches 'İ', 'ı', 'ſ' and the Kelvin sign.
+_STUDENT_ID = re.compile(rf"[A-Za-z0-9]{{1,{MAX_ID_LENGTH}}}", re.ASCII)
+_SUBMISSION_NAME = re.compile(rf"ex_02_(?P<id>{_STUDENT_ID.pattern})\.(?P<ext>py|ipynb)", re.IGNORECASE | re.ASCII)
+#: ``山田 太郎_1234567_assignsubmission_file_`` (a folder) or ``..._file_ex_02.py`` (older flat files).
+_MOODLE = re.compile(r"(?P<name>.+?)_(?P<number>\d+)_assign(?:submission|feedback)_[a-z]+_(?P<rest>.*)", re.DOTALL)
 # "ex", optional separators, "2" or "02", not followed by another digit: ex_2_, ex02_, ex-02, "Ex 2".
 _NEAR_MISS_PREFIX = re.compile(r"ex[\s_\-]*0?2(?!\d)", re.IGNORECASE)
 _NEAR_MISS_EXTENSION = re.compile(r"\.(?:py|ipynb|zip|txt)\b", re.IGNORECASE)
@@ -57,6 +76,12 @@ MESSAGE_KEYS = (
     "discover.member_unreadable",
     "discover.roster_encoding",
     "discover.roster_missing_column",
+    "discover.id_not_owner",
+    "discover.claims_enrolled",
+    "discover.several_ids",
+    "discover.id_contested",
+    "discover.folder_too_large",
+    "discover.nested_zip_unusable",
 )
 
 
@@ -103,18 +128,69 @@ def normalize_student_id(raw: str) -> str:
     return unicodedata.normalize("NFKC", raw).strip().upper()
 
 
+def is_student_id(text: str) -> bool:
+    """ASCII letters and digits, at most :data:`MAX_ID_LENGTH` of them (after :func:`normalize_student_id`)."""
+    return _STUDENT_ID.fullmatch(text) is not None
+
+
+@dataclass(frozen=True)
+class MoodleOwner:
+    """Whose file it is, as Moodle wrote it into the folder (or flat file) name."""
+
+    name: str
+    participant: str
+
+
+def moodle_owner(parts: Sequence[str]) -> tuple[MoodleOwner, str, str] | None:
+    """``(owner, file name as uploaded, owner folder)`` for a path inside a Moodle download, else None.
+
+    The outermost Moodle folder owns the file: that one Moodle wrote; a student can name a folder of
+    their own (or one inside their zip) like another participant's."""
+    for depth in range(len(parts) - 1):
+        match = _MOODLE.fullmatch(unicodedata.normalize("NFC", parts[depth]))
+        if match and not match["rest"]:
+            return (MoodleOwner(match["name"].strip(), match["number"]), parts[-1],
+                    "/".join(parts[: depth + 1]))
+    match = _MOODLE.fullmatch(unicodedata.normalize("NFC", parts[-1]))
+    if match and match["rest"]:
+        return MoodleOwner(match["name"].strip(), match["number"]), match["rest"], "/".join(parts)
+    return None
+
+
+class OwnerRoster(Protocol):
+    """What discovery needs of a roster to know whose a Moodle folder is (``lms.RosterIndex``)."""
+
+    def owner_id(self, owner: MoodleOwner) -> str | None:
+        """The id of the participant who owns the folder, when the roster knows them."""
+
+    def may_claim(self, owner: MoodleOwner, student_id: str) -> bool:
+        """False when the roster says ``student_id`` is another participant than ``owner``."""
+
+
 @dataclass(frozen=True)
 class _Candidate:
     student_id: str
     kind: str
     source: str
     mtime: float
+    #: The Moodle folder the file is in, and its participant: the only student the file can count for.
+    folder: str | None = None
+    owner: MoodleOwner | None = None
+    #: The id in the file name differs from the folder owner's (graded for the owner, flagged).
+    mismatch: bool = False
+    warnings: tuple[Message, ...] = ()
+
+
+def _candidate(student_id: str, kind: str, parts: Sequence[str], mtime: float) -> _Candidate:
+    found = moodle_owner(parts)
+    owner, folder = (found[0], found[2]) if found is not None else (None, None)
+    return _Candidate(student_id, kind, "/".join(parts), mtime, folder, owner)
 
 
 def _match_name(name: str) -> tuple[str, str] | None:
     """``(student_id, kind)`` when a file name follows ``ex_02_<id>.py|.ipynb``, else None."""
     match = _SUBMISSION_NAME.fullmatch(unicodedata.normalize("NFKC", name))
-    if match is None:
+    if match is None or not match["id"].isascii():
         return None
     return normalize_student_id(match["id"]), match["ext"].lower()
 
@@ -131,8 +207,9 @@ def _is_ignored_part(part: str) -> bool:
 
 
 def _display(source: str) -> str:
-    """NFC for reports: macOS stores names decomposed, which renders oddly in CSV and Markdown."""
-    return unicodedata.normalize("NFC", source)
+    """NFC for reports (macOS stores names decomposed, which renders oddly in CSV and Markdown); a name
+    that is not UTF-8 decoded as CP932 or replaced, and bounded, so that it can be written anywhere."""
+    return display_name(source)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -150,8 +227,13 @@ def discover_all(
     *,
     max_members: int = MAX_ZIP_MEMBERS,
     max_bytes: int = MAX_EXTRACTED_BYTES,
+    roster: OwnerRoster | None = None,
 ) -> Discovery:
-    """Walk a folder, extract a zip, or take a single file; then keep the newest file per student."""
+    """Walk a folder, extract a zip, or take a single file; then keep the newest file per student.
+
+    A file in a Moodle folder counts for that folder's participant only (:func:`_bind_to_owners`);
+    ``roster`` says which student id a participant has.
+    """
     path = Path(path)
     try:
         info = path.stat()
@@ -161,17 +243,19 @@ def discover_all(
     warnings: list[Message] = []
     ignored: list[str] = []
     single = _match_name(path.name)
+    limits = _ZipLimits(max_members, [max_bytes], max_bytes)
     if stat.S_ISDIR(info.st_mode):
-        candidates, files = _walk_directory(path, warnings, ignored)
+        candidates, files = _walk_directory(path, Path(scratch), warnings, ignored, limits)
     elif single is not None:
         student_id, kind = single
         candidates = [_Candidate(student_id, kind, _display(path.name), info.st_mtime)]
         files = {_display(path.name): path}
     elif path.suffix.lower() == ".zip" or zipfile.is_zipfile(path):
-        candidates, files = _extract_zip(path, Path(scratch), warnings, ignored, max_members, max_bytes)
+        candidates, files = _extract_zip(path, Path(scratch), warnings, ignored, limits)
     else:
         raise DiscoveryError(Message("discover.not_a_submission", {"path": str(path)}))
 
+    candidates = _bind_to_owners(candidates, roster, warnings)
     return Discovery(
         submissions=_resolve_duplicates(candidates, files),
         ignored=sorted(ignored),
@@ -188,9 +272,10 @@ def _reason(exc: BaseException) -> str:
 
 
 def _walk_directory(
-    root: Path, warnings: list[Message], ignored: list[str]
+    root: Path, scratch: Path, warnings: list[Message], ignored: list[str], limits: _ZipLimits
 ) -> tuple[list[_Candidate], dict[str, Path]]:
-    """``os.walk`` without following links; symlinks and special files are reported, not read."""
+    """``os.walk`` without following links; symlinks and special files are reported, not read; a
+    student's zip in a Moodle folder is opened (:func:`_open_students_zip`)."""
     candidates: list[_Candidate] = []
     files: dict[str, Path] = {}
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
@@ -217,6 +302,10 @@ def _walk_directory(
                 warnings.append(Message("discover.symlink_skipped", {"source": source}))
                 continue
             matched = _match_name(name)
+            if matched is None and stat.S_ISREG(info.st_mode) and _is_students_zip(_display_parts(full, root), 0):
+                _open_students_zip(full, _display_parts(full, root), 1, scratch, warnings, ignored, limits,
+                                   candidates, files)
+                continue
             if matched is None:
                 if _is_near_miss(name):
                     ignored.append(source)
@@ -225,13 +314,20 @@ def _walk_directory(
                 # A FIFO named like a submission would block the reader forever.
                 warnings.append(Message("discover.special_file_skipped", {"source": source}))
                 continue
-            candidates.append(_Candidate(matched[0], matched[1], source, info.st_mtime))
+            if source in files:  # two names that differ only past the length shown
+                source = f"{source} (#{len(files)})"
+            candidates.append(replace(_candidate(matched[0], matched[1], _display_parts(full, root), info.st_mtime),
+                                      source=source))
             files[source] = full
     return candidates, files
 
 
 def _relative(path: Path, root: Path) -> str:
-    return _display(path.relative_to(root).as_posix())
+    return "/".join(_display_parts(path, root))
+
+
+def _display_parts(path: Path, root: Path) -> tuple[str, ...]:
+    return tuple(_display(part) for part in path.relative_to(root).parts)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -285,19 +381,60 @@ def _zip_mtime(info: zipfile.ZipInfo) -> float:
         return 0.0
 
 
+@dataclass
+class _ZipLimits:
+    """What all the zips of one discovery may make us do together (nested ones included)."""
+
+    max_members: int
+    budget: list[int]
+    max_bytes: int
+    folder_budgets: dict[str, list[int]] = field(default_factory=dict)
+    #: Entries every zip opened so far has listed, nested ones included: nesting cannot multiply the work.
+    members_seen: list[int] = field(default_factory=lambda: [0])
+
+
+def _is_students_zip(parts: Sequence[str], depth: int) -> bool:
+    """A ``.zip`` inside a Moodle folder, not nested deeper than :data:`MAX_ZIP_DEPTH`."""
+    return (depth < MAX_ZIP_DEPTH and parts[-1].lower().endswith(".zip")
+            and moodle_owner((*parts, "x")) is not None)
+
+
+def _open_students_zip(path: Path, parts: tuple[str, ...], depth: int, scratch: Path, warnings: list[Message],
+                       ignored: list[str], limits: _ZipLimits, candidates: list[_Candidate],
+                       files: dict[str, Path]) -> None:
+    """The submission files of a student's own zip, as if they were in its place in the Moodle folder
+    (same safety rules as the class zip). A zip that cannot be used is reported; it never ends the run."""
+    try:
+        found, found_files = _extract_zip(path, scratch, warnings, ignored, limits, prefix=parts, depth=depth)
+    except DiscoveryError as exc:
+        if exc.message.key == "discover.zip_too_large":
+            raise  # the whole class's budget: a zip bomb
+        warnings.append(Message("discover.nested_zip_unusable", {"source": "/".join(parts),
+                                                                 "reason": _render_en(exc.message)}))
+        ignored.append("/".join(parts))
+        return
+    if not found:
+        ignored.append("/".join(parts))
+    candidates += found
+    files.update(found_files)
+
+
 def _extract_zip(
     archive: Path,
     scratch: Path,
     warnings: list[Message],
     ignored: list[str],
-    max_members: int,
-    max_bytes: int,
+    limits: _ZipLimits,
+    prefix: tuple[str, ...] = (),
+    depth: int = 0,
 ) -> tuple[list[_Candidate], dict[str, Path]]:
     """Extract only the submission files, each to ``<fresh dir>/<n>/ex_02_<id>.<kind>``.
 
     The on-disk name is rebuilt from the validated id, never taken from the archive, so no member
-    name can steer a write; the original name is kept as ``source`` for reports.
+    name can steer a write; the original name is kept as ``source`` for reports. ``prefix`` is where
+    the archive itself lies (a student's zip in their Moodle folder), ``depth`` how deeply it is nested.
     """
+    max_members, budget, max_bytes = limits.max_members, limits.budget, limits.max_bytes
     try:
         zf = zipfile.ZipFile(archive)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError) as exc:
@@ -309,18 +446,21 @@ def _extract_zip(
         members = zf.infolist()
         if not members:
             raise DiscoveryError(Message("discover.empty_zip", {"path": str(archive)}))
-        if len(members) > max_members:
+        limit = max_members if depth == 0 else min(MAX_NESTED_MEMBERS, max_members - limits.members_seen[0])
+        if len(members) > limit:
             raise DiscoveryError(
                 Message(
                     "discover.zip_too_many_members",
-                    {"path": str(archive), "count": len(members), "limit": max_members},
+                    {"path": str(archive) if depth == 0 else "/".join(prefix), "count": len(members),
+                     "limit": max(0, limit)},
                 )
             )
+        limits.members_seen[0] += len(members)
         scratch.mkdir(parents=True, exist_ok=True)
         root = Path(tempfile.mkdtemp(prefix="zip-", dir=scratch))
         candidates: list[_Candidate] = []
         files: dict[str, Path] = {}
-        budget = [max_bytes]
+        folder_budgets = limits.folder_budgets
         for index, info in enumerate(members):
             name = decode_member_name(info)
             if info.is_dir() or name.endswith("/"):
@@ -331,11 +471,21 @@ def _extract_zip(
                 continue
             if not parts or any(_is_ignored_part(part) for part in parts):
                 continue
-            source = _display("/".join(parts))
+            shown = (*prefix, *(_display(part) for part in parts))
+            source = "/".join(shown)
             if _is_symlink_member(info):
                 warnings.append(Message("discover.symlink_skipped", {"source": source}))
                 continue
             matched = _match_name(parts[-1])
+            if matched is None and _is_students_zip(shown, depth):
+                inner = root / f"{index:06d}.zip"
+                try:
+                    _copy_member(zf, info, inner, budget, max_bytes, archive)
+                except (zipfile.BadZipFile, RuntimeError, NotImplementedError, OSError, EOFError) as exc:
+                    warnings.append(Message("discover.member_unreadable", {"source": source, "reason": _reason(exc)}))
+                    continue
+                _open_students_zip(inner, shown, depth + 1, scratch, warnings, ignored, limits, candidates, files)
+                continue
             if matched is None:
                 if _is_near_miss(parts[-1]):
                     ignored.append(source)
@@ -344,32 +494,42 @@ def _extract_zip(
             if source in files:
                 # The same name twice in one archive: keep both apart, duplicates logic decides.
                 source = f"{source} (#{index})"
+            found = _candidate(student_id, kind, shown, _zip_mtime(info))
+            folder_budget = folder_budgets.setdefault(found.folder or "/".join(shown[:-1]), [MAX_FOLDER_BYTES])
+            if folder_budget[0] <= 0:
+                warnings.append(Message("discover.folder_too_large", {
+                    "source": source, "limit_mb": round(MAX_FOLDER_BYTES / (1024 * 1024), 1)}))
+                continue
             target_dir = root / f"{index:06d}"
             target_dir.mkdir()
             target = target_dir / f"{ASSIGNMENT_PREFIX}{student_id}.{kind}"
             try:
-                _copy_member(zf, info, target, budget, max_bytes, archive)
+                folder_budget[0] -= _copy_member(zf, info, target, budget, max_bytes, archive)
             except (zipfile.BadZipFile, RuntimeError, NotImplementedError, OSError, EOFError) as exc:
                 # Encrypted, unsupported compression, or a bad CRC: skip this file, keep the rest.
                 target.unlink(missing_ok=True)
                 warnings.append(Message("discover.member_unreadable", {"source": source, "reason": _reason(exc)}))
                 continue
-            mtime = _zip_mtime(info)
-            if mtime > 0:
-                os.utime(target, (mtime, mtime))
-            candidates.append(_Candidate(student_id, kind, source, mtime))
+            if found.mtime > 0:
+                os.utime(target, (found.mtime, found.mtime))
+            candidates.append(replace(found, source=source))
             files[source] = target
     return candidates, files
 
 
 def _copy_member(
     zf: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, budget: list[int], limit: int, archive: Path
-) -> None:
-    """Stream one member, counting real bytes: declared sizes in a hostile zip may lie."""
+) -> int:
+    """Stream one member, counting real bytes: declared sizes in a hostile zip may lie.
+
+    At most ``MAX_FILE_BYTES + 1`` bytes are written: a larger file is refused when it is decoded
+    (the student is told), without the others paying for it. Returns the bytes written."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
     fd = os.open(target, flags, 0o600)
+    written = 0
     with os.fdopen(fd, "wb") as out, zf.open(info) as member:
-        while chunk := member.read(_COPY_CHUNK):
+        while written <= MAX_FILE_BYTES and (chunk := member.read(min(_COPY_CHUNK, MAX_FILE_BYTES + 1 - written))):
+            written += len(chunk)
             budget[0] -= len(chunk)
             if budget[0] < 0:
                 out.close()
@@ -381,15 +541,83 @@ def _copy_member(
                     )
                 )
             out.write(chunk)
+    return written
+
+
+# ---------------------------------------------------------------------------------------------------
+# Whose file it is
+
+
+def _bind_to_owners(candidates: list[_Candidate], roster: OwnerRoster | None,
+                    warnings: list[Message]) -> list[_Candidate]:
+    """Each file in a Moodle folder counts for the folder's participant, never for anyone else.
+
+    The id in a file name is what the student typed; the folder is what Moodle wrote. With a roster
+    that knows the participant, a file whose id differs (a typo, or someone else's id) is graded for
+    the owner and flagged. A participant the roster does not know may not hand in a file under an id
+    the roster gives another participant. Where the owner is unknown (no roster, or not in it), a
+    folder may hold one id only, and an id that the folders of two participants claim is graded for
+    neither: the TA is told and a roster with participant numbers settles it.
+    Files outside Moodle folders (a plain folder of ``ex_02_<id>.py``) are taken at their word.
+    """
+    kept = [candidate for candidate in candidates if candidate.folder is None]
+    by_folder: dict[str, list[_Candidate]] = {}
+    for candidate in candidates:
+        if candidate.folder is not None:
+            by_folder.setdefault(candidate.folder, []).append(candidate)
+    claims: dict[str, dict[str, list[_Candidate]]] = {}  # id -> participant -> files (owner unknown)
+    for folder in sorted(by_folder):
+        group = by_folder[folder]
+        owner = group[0].owner
+        assert owner is not None
+        owner_id = roster.owner_id(owner) if roster is not None else None
+        where = {"folder": folder, "name": owner.name, "participant": owner.participant}
+        if owner_id is not None:
+            for candidate in group:
+                if candidate.student_id == owner_id:
+                    kept.append(candidate)
+                    continue
+                message = Message("discover.id_not_owner", {**where, "source": candidate.source,
+                                                            "file_id": candidate.student_id, "student_id": owner_id})
+                warnings.append(message)
+                kept.append(replace(candidate, student_id=owner_id, mismatch=True,
+                                    warnings=(*candidate.warnings, message)))
+            continue
+        if roster is not None:  # the owner is not in the roster (or it has no participant/name columns)
+            for candidate in [candidate for candidate in group if not roster.may_claim(owner, candidate.student_id)]:
+                warnings.append(Message("discover.claims_enrolled", {**where, "source": candidate.source,
+                                                                     "student_id": candidate.student_id}))
+            group = [candidate for candidate in group if roster.may_claim(owner, candidate.student_id)]
+        if len({candidate.student_id for candidate in group}) > 1:
+            warnings.append(Message("discover.several_ids", {**where, "ids": ", ".join(
+                sorted({candidate.student_id for candidate in group})), "sources": _listed(group)}))
+        elif group:
+            claims.setdefault(group[0].student_id, {}).setdefault(owner.participant, []).extend(group)
+    for student_id in sorted(claims):
+        by_participant = claims[student_id]
+        if len(by_participant) > 1:
+            contested = [candidate for group in by_participant.values() for candidate in group]
+            warnings.append(Message("discover.id_contested", {"student_id": student_id,
+                                                              "participants": ", ".join(sorted(by_participant)),
+                                                              "sources": _listed(contested)}))
+            kept = [candidate for candidate in kept if candidate.student_id != student_id]
+        else:
+            kept += next(iter(by_participant.values()))
+    return kept
+
+
+def _listed(candidates: Iterable[_Candidate]) -> str:
+    return ", ".join(sorted(candidate.source for candidate in candidates))
 
 
 # ---------------------------------------------------------------------------------------------------
 # One file per student
 
 
-def _preference(candidate: _Candidate) -> tuple[float, int, str]:
-    """Newest first; on a tie .py beats .ipynb, then the lexicographically first source."""
-    return (-candidate.mtime, 0 if candidate.kind == "py" else 1, candidate.source)
+def _preference(candidate: _Candidate) -> tuple[bool, float, int, str]:
+    """A file named with the owner's own id first, then newest; on a tie .py beats .ipynb, then the
+    lexicographically first source."""
+    return (candidate.mismatch, -candidate.mtime, 0 if candidate.kind == "py" else 1, candidate.source)
 
 
 def _resolve_duplicates(candidates: Iterable[_Candidate], files: dict[str, Path]) -> list[Submission]:
@@ -400,9 +628,9 @@ def _resolve_duplicates(candidates: Iterable[_Candidate], files: dict[str, Path]
     for student_id in sorted(by_student):
         ranked = sorted(by_student[student_id], key=_preference)
         kept, others = ranked[0], ranked[1:]
-        warnings: tuple[Message, ...] = ()
+        warnings: tuple[Message, ...] = kept.warnings
         if others:
-            warnings = (
+            warnings += (
                 Message(
                     "discover.duplicate",
                     {

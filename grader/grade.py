@@ -39,6 +39,7 @@ from grader.report import ERROR, GRADED, MISSING, SubmissionResult, points, scor
 from grader.sandbox.launcher import Isolation, SandboxSettings, WorkerLost, WorkerPool
 from grader.similarity import DEFAULT_THRESHOLD, Pair, read_template
 from grader.summary import summarize, to_html, to_markdown
+from grader.untrusted import clean_message, clean_text
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 #: The code students start from: ex_02's template, and 演習4's, which it tells them to copy from.
@@ -96,13 +97,28 @@ def grade_submission(plan: Plan, submission: Submission, runner: Runner,
         result = _grade_submission(plan, submission, runner, extra_warnings)
     except Exception as exc:
         summary = Message(INTERNAL_ERROR, {"error": f"{type(exc).__name__}: {exc}"})
-        return SubmissionResult(submission.student_id, ERROR, submission.source, failed_everywhere(plan, summary),
-                                plan.assignment.max_points, [*submission.warnings, *extra_warnings, summary])
+        return cleaned(SubmissionResult(submission.student_id, ERROR, submission.source,
+                                        failed_everywhere(plan, summary), plan.assignment.max_points,
+                                        [*submission.warnings, *extra_warnings, summary]))
     faults = [check.verdict.summary for check in result.checks if check.verdict.summary.key == INTERNAL_ERROR]
     if faults:
         result.status = ERROR
         result.warnings.append(faults[0])
-    return result
+    return cleaned(result)
+
+
+def cleaned(result: SubmissionResult) -> SubmissionResult:
+    """The result with every string in it cleaned (:mod:`grader.untrusted`): this is where what the
+    student's code sent back (exception messages, names, output) enters the class's files."""
+    def verdict(value: Verdict) -> Verdict:
+        return replace(value, summary=clean_message(value.summary),
+                       details=[clean_message(item) for item in value.details],
+                       hint=None if value.hint is None else clean_message(value.hint))
+
+    return replace(result, source=clean_text(result.source, None),
+                   checks=[replace(check, verdict=verdict(check.verdict)) for check in result.checks],
+                   warnings=[clean_message(warning) for warning in result.warnings],
+                   output=clean_text(result.output, None))
 
 
 def _grade_submission(plan: Plan, submission: Submission, runner: Runner,
@@ -124,6 +140,9 @@ def _grade_submission(plan: Plan, submission: Submission, runner: Runner,
         verdicts = syntax_error_verdicts(plan.assignment.check_ids, exc)
         result.checks = cite_checks([CheckResult(spec.id, False, 0.0, spec.points, verdicts[spec.id])
                                      for spec in plan.assignment.checks], decoded.cells)
+        return result
+    except (RecursionError, MemoryError):  # nested too deeply for Python's parser: the file's, not ours
+        result.checks = failed_everywhere(plan, Message("report.too_nested"))
         return result
     result.checks = cite_checks(judge(plan, execution), decoded.cells)
     result.output, result.output_bytes = execution.output, execution.output_bytes
@@ -211,6 +230,10 @@ def _similarity(background: BackgroundPairs, warnings: list[Message]) -> tuple[l
         pairs = background.pairs()
     except Exception as exc:  # a bug in copy detection must not cost the class its summary
         return [], {}, [*warnings, Message("similarity.failed", {"error": f"{type(exc).__name__}: {exc}"})]
+    warnings = [*warnings, *(Message("similarity.skipped", {"student_id": student_id, "reason": clean_text(reason)})
+                             for student_id, reason in background.skipped)]
+    if background.timed_out:
+        warnings.append(Message("similarity.timed_out", {"seconds": round(background.wait_seconds)}))
     involved = {pair.a for pair in pairs} | {pair.b for pair in pairs}
     entries = [entry for entry in background.request["submissions"] if entry["student_id"] in involved]
     return pairs, decoded_sources(entries), warnings
@@ -292,9 +315,10 @@ def grade_class(options: GradeOptions, catalogue: Catalogue, progress: Progress 
     scratch = Path(tempfile.mkdtemp(prefix="exgrader-"))
     try:
         remove_stale_temporaries(options.out)
-        discovery = discover_all(options.path, scratch / "input")
         roster = lms.read_roster_entries(options.roster) if options.roster else None
         entries = roster.entries if roster else None
+        discovery = discover_all(options.path, scratch / "input",
+                                 roster=lms.RosterIndex(entries) if entries is not None else None)
         discovery = lms.merge(discovery, lms.find_unnamed(options.path, scratch / "lms", discovery, entries))
         discovery.warnings[:0] = roster.warnings if roster else []
         if sheet is not None:
@@ -362,7 +386,8 @@ def grade_class(options: GradeOptions, catalogue: Catalogue, progress: Progress 
         finally:
             background.close()
         write_atomic(options.out / "similarity.csv", _similarity_csv(pairs))
-        notes = [*(unknown_students(sheet, [result.student_id for result in results]) if sheet else []),
+        notes = [*(clean_message(warning) for warning in discovery.warnings),
+                 *(unknown_students(sheet, [result.student_id for result in results]) if sheet else []),
                  *(Message("manual.no_submission", {"student_id": result.student_id,
                                                     "points": points(result.manual.points)})
                    for result in results if result.status == MISSING and result.manual is not None),
@@ -372,7 +397,7 @@ def grade_class(options: GradeOptions, catalogue: Catalogue, progress: Progress 
         write_atomic(options.out / "summary.html", to_html(summary, catalogue, options.lang))
         write_atomic(options.out / "summary.md", to_markdown(summary, catalogue, options.lang))
         cache.prune(used)
-        return ClassResult(results, discovery.ignored, [*discovery.warnings, *notes], settings.isolation,
+        return ClassResult(results, discovery.ignored, notes, settings.isolation,
                            reused=len(reused), graded_now=len(pending), pairs=pairs,
                            written=["summary.html", "summary.md", "similarity.csv", *written])
     finally:

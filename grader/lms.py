@@ -36,6 +36,7 @@ from grader.discover import (
     MAX_EXTRACTED_BYTES,
     Discovery,
     DiscoveryError,
+    MoodleOwner,
     Submission,
     _copy_member,
     _is_ignored_part,
@@ -45,10 +46,13 @@ from grader.discover import (
     _safe_parts,
     _zip_mtime,
     decode_member_name,
+    is_student_id,
+    moodle_owner,
     normalize_student_id,
 )
 from grader.i18n import Catalogue, Message
 from grader.report import ERROR, SubmissionResult, check_message, points
+from grader.untrusted import display_name
 
 #: Every message key this module can emit (tests check each exists in the catalogue).
 MESSAGE_KEYS = (
@@ -63,11 +67,7 @@ MESSAGE_KEYS = (
     "lms.roster_bad_id",
 )
 
-#: ``山田 太郎_1234567_assignsubmission_file_`` (a folder) or ``..._file_ex_02.py`` (older flat files).
-_MOODLE = re.compile(r"(?P<name>.+?)_(?P<number>\d+)_assign(?:submission|feedback)_[a-z]+_(?P<rest>.*)", re.DOTALL)
 _KINDS = {".py": "py", ".ipynb": "ipynb"}
-#: What a student id in a file name may be (discover's rule); ids become file names under reports/.
-_STUDENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 
 # Roster header names (NFKC, case-folded, spaces removed); student_id is fixed by the spec.
 PARTICIPANT_COLUMNS = ("participant", "number", "participantnumber", "identifier", "参加者番号", "参加者", "識別子")
@@ -144,7 +144,7 @@ def read_roster_entries(path: Path) -> Roster:
         written = cell(row, column)
         if written is None or normalize_student_id(written) in seen:
             continue
-        if not _STUDENT_ID.fullmatch(normalize_student_id(written)):
+        if not is_student_id(normalize_student_id(written)):
             roster.warnings.append(Message("lms.roster_bad_id", {"path": str(path), "line": line, "value": written}))
             continue
         seen.add(normalize_student_id(written))
@@ -159,12 +159,29 @@ class RosterIndex:
 
     def __init__(self, entries: Sequence[RosterEntry]) -> None:
         self.entries = list(entries)
+        self.by_id = {entry.student_id: entry for entry in entries}
         self.by_participant = {entry.participant: entry for entry in entries if entry.participant}
         by_name: dict[str, list[RosterEntry]] = {}
         for entry in entries:
             if entry.name:
                 by_name.setdefault(name_key(entry.name), []).append(entry)
         self.by_name = {key: found[0] for key, found in by_name.items() if len(found) == 1}
+
+    def owner_id(self, owner: MoodleOwner) -> str | None:
+        """The roster's id of the participant who owns a Moodle folder (discover's :class:`OwnerRoster`)."""
+        found = self.resolve(owner)
+        return None if found is None else found[0].student_id
+
+    def may_claim(self, owner: MoodleOwner, student_id: str) -> bool:
+        """False when the roster gives ``student_id`` to another participant (by number, else by name)."""
+        entry = self.by_id.get(student_id)
+        if entry is None:
+            return True  # not enrolled: there is no one to take over
+        if entry.participant:
+            return entry.participant == participant_key(owner.participant)
+        if entry.name:
+            return name_key(entry.name) == name_key(owner.name)
+        return True  # the roster cannot tell who that student is
 
     def resolve(self, owner: MoodleOwner) -> tuple[RosterEntry, str] | None:
         entry = self.by_participant.get(participant_key(owner.participant) or "")
@@ -178,27 +195,6 @@ class RosterIndex:
 
 # ---------------------------------------------------------------------------------------------------
 # Files whose name lacks the student id
-
-
-@dataclass(frozen=True)
-class MoodleOwner:
-    """Whose file it is, as Moodle wrote it into the folder (or flat file) name."""
-
-    name: str
-    participant: str
-
-
-def moodle_owner(parts: Sequence[str]) -> tuple[MoodleOwner, str, str] | None:
-    """``(owner, file name as uploaded, owner folder)`` for a path inside a Moodle download, else None."""
-    for depth in range(len(parts) - 2, -1, -1):  # the innermost Moodle folder owns the file
-        match = _MOODLE.fullmatch(unicodedata.normalize("NFC", parts[depth]))
-        if match and not match["rest"]:
-            return (MoodleOwner(match["name"].strip(), match["number"]), parts[-1],
-                    "/".join(parts[: depth + 1]))
-    match = _MOODLE.fullmatch(unicodedata.normalize("NFC", parts[-1]))
-    if match and match["rest"]:
-        return MoodleOwner(match["name"].strip(), match["number"]), match["rest"], "/".join(parts)
-    return None
 
 
 @dataclass(frozen=True)
@@ -240,8 +236,9 @@ def _folder_files(root: Path) -> Iterator[_File]:
                 info = full.lstat()
             except OSError:
                 continue
-            if stat.S_ISREG(info.st_mode):
-                yield _File(full.relative_to(root).parts, kind, info.st_mtime, path=full)
+            if stat.S_ISREG(info.st_mode):  # names shown as the TA reads them (a CP932 folder decoded)
+                yield _File(tuple(display_name(part) for part in full.relative_to(root).parts), kind, info.st_mtime,
+                            path=full)
 
 
 def _zip_files(archive: zipfile.ZipFile) -> Iterator[_File]:
@@ -339,6 +336,17 @@ def _resolve(files: list[_File], archive: zipfile.ZipFile | None, scratch: Path,
             file, uploaded = _ranked(named, archive)[0]
             student_id = _match_name(uploaded)[0]  # type: ignore[index]  # named: every one matches
             warnings: tuple[Message, ...] = ()
+            resolved = index.resolve(owner) if roster is not None else None
+            where = {"folder": folder, "name": owner.name, "participant": owner.participant, "source": file.source}
+            if resolved is not None and resolved[0].student_id != student_id:  # a file counts for its owner only
+                warnings = (Message("discover.id_not_owner", {**where, "file_id": student_id,
+                                                              "student_id": resolved[0].student_id}),)
+                findings.warnings.extend(warnings)
+                student_id = resolved[0].student_id
+            elif roster is not None and resolved is None and not index.may_claim(owner, student_id):
+                findings.warnings.append(Message("discover.claims_enrolled", {**where, "student_id": student_id}))
+                findings.explained.update(f.source for f, _ in members)
+                continue
         else:
             sources = ", ".join(sorted(file.source for file, _ in members))
             if roster is None:
@@ -431,7 +439,8 @@ def gradescope_results(result: SubmissionResult, catalogue: Catalogue, lang: str
     """Gradescope's autograder ``results.json``: overall score and one test per check (and manual points).
 
     Only graded students get one: Gradescope attaches results to a submission, which a missing
-    student does not have.
+    student does not have. Every output is declared plain text (``output_format``), so that a
+    message holding a student's ``<script>`` or Markdown is shown as written, never rendered.
     """
     tests: list[dict[str, Any]] = [
         {"name": check.id, "score": points(check.score), "max_score": points(check.max),
@@ -443,4 +452,5 @@ def gradescope_results(result: SubmissionResult, catalogue: Catalogue, lang: str
             manual["max_score"] = points(result.manual_max)
         tests.append({**manual, "output": result.manual.comment, "status": "passed"})
     output = "\n".join(catalogue.render(warning, lang) for warning in result.warnings)
-    return {"score": points(result.total), "output": output, "tests": tests}
+    return {"score": points(result.total), "output": output, "output_format": "text",
+            "test_output_format": "text", "tests": tests}

@@ -23,8 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from grader import escape
 from grader.engine import CheckResult
 from grader.i18n import Catalogue, Message
+from grader.untrusted import bounded_file_stem
 
 if TYPE_CHECKING:
     from grader.manual import ManualPoints
@@ -84,7 +86,7 @@ def write_atomic(path: Path, data: str | bytes) -> None:
     reports can be shared like any other file.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{bounded_file_stem(path.name)}.", suffix=".tmp")
     try:
         with os.fdopen(handle, "wb") as stream:
             stream.write(data.encode("utf-8") if isinstance(data, str) else data)
@@ -132,7 +134,7 @@ def manual_lines(result: SubmissionResult, catalogue: Catalogue, lang: str) -> l
             if result.manual_max is not None else text("manual.report_points", points=score))
     lines = [f"## {text('manual.report_title')}", "", f"- {line}"]
     if result.manual.comment:
-        lines += ["", *(f"> {row}" if row else ">" for row in result.manual.comment.splitlines())]
+        lines += ["", *(f"> {escape.md(row)}" if row else ">" for row in result.manual.comment.splitlines())]
     return [*lines, ""]
 
 
@@ -169,7 +171,14 @@ def section_points(checks: Sequence[CheckResult]) -> str:
 
 
 def to_markdown(result: SubmissionResult, catalogue: Catalogue, lang: str, title: str) -> str:
+    """The student's report in Markdown; everything a student wrote is escaped (:mod:`grader.escape`)."""
     text = lambda key, **params: catalogue.text(key, lang, **params)  # noqa: E731
+
+    def md(message: Message) -> str:
+        return escape.render(catalogue, message, lang, escape.md)
+
+    def plain(message: Message) -> str:  # inside a fenced block only the fence needs care
+        return escape.render(catalogue, message, lang, str)
     lines = [f"# {text('report.title', title=title, student_id=result.student_id)}", ""]
     lines.append(f"- {text('report.score', total=shown_total(result), max=points(result.max))}")
     if result.status == ERROR:
@@ -178,13 +187,13 @@ def to_markdown(result: SubmissionResult, catalogue: Catalogue, lang: str, title
         lines += [f"- {text('report.missing')}", ""]
         lines += manual_lines(result, catalogue, lang)
         return "\n".join(lines)
-    lines += [f"- {text('report.file', source=result.source)}"]
+    lines += [f"- {text('report.file', source=escape.md(result.source))}"]
     if result.sandbox:
-        lines.append(f"- {text('report.sandbox', sandbox=result.sandbox)}")
+        lines.append(f"- {text('report.sandbox', sandbox=escape.md(result.sandbox))}")
     lines.append("")
     if result.warnings:
         lines += [f"## {text('report.warnings')}", ""]
-        lines += [f"- {catalogue.render(warning, lang)}" for warning in result.warnings]
+        lines += [f"- {md(warning)}" for warning in result.warnings]
         lines.append("")
     lines += [f"## {text('report.checks')}", "", f"| {text('report.column_check')} | {text('report.column_result')} "
               f"| {text('report.column_points')} |", "|---|---|---|"]
@@ -199,15 +208,15 @@ def to_markdown(result: SubmissionResult, catalogue: Catalogue, lang: str, title
         for checks in sections:
             verdict = checks[0].verdict
             names = ", ".join(f"`{check.id}`" for check in checks)
-            lines += [f"### {names} ({section_points(checks)})", "", catalogue.render(verdict.summary, lang), ""]
+            lines += [f"### {names} ({section_points(checks)})", "", md(verdict.summary), ""]
             if verdict.details:
-                lines += ["```", *(catalogue.render(detail, lang) for detail in verdict.details), "```", ""]
+                lines += [*escape.md_code_block("\n".join(plain(detail) for detail in verdict.details)), ""]
             if verdict.hint is not None:
-                lines += [f"> {catalogue.render(verdict.hint, lang)}", ""]
+                lines += [f"> {md(verdict.hint)}", ""]
     if result.output_bytes:
         shown = len(result.output.encode("utf-8"))
-        lines += [f"## {text('report.output', shown=shown, total=result.output_bytes)}", "", "```",
-                  result.output.replace("```", "ʼʼʼ").rstrip("\n"), "```", ""]
+        lines += [f"## {text('report.output', shown=shown, total=result.output_bytes)}", "",
+                  *escape.md_code_block(result.output.rstrip("\n")), ""]
     return "\n".join(lines)
 
 

@@ -15,7 +15,6 @@ so two runs on the same class write the same bytes.
 
 from __future__ import annotations
 
-import html
 import io
 import statistics
 import warnings
@@ -24,6 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
+from grader import escape
 from grader.i18n import Catalogue, Message
 from grader.report import CONSEQUENCE, ERROR, GRADED, SubmissionResult, points, shown_total
 from grader.similarity import Pair, passage_text
@@ -154,9 +154,9 @@ font-size:.85em}.side h4{margin:.2em 0}.note{color:#555}table.students td{white-
 
 def to_html(summary: ClassSummary, catalogue: Catalogue, lang: str) -> str:
     def text(key: str, **params: object) -> str:
-        return html.escape(catalogue.text(key, lang, **params))
+        return escape.html(catalogue.text(key, lang, **params))
 
-    esc = html.escape
+    esc = escape.html
     stats = _stats(summary)
     missing = len(summary.results) - len(summary.graded)
     maximum = max((result.max for result in summary.results), default=0.0)
@@ -248,11 +248,6 @@ def to_html(summary: ClassSummary, catalogue: Catalogue, lang: str) -> str:
 # Markdown
 
 
-def _md_cell(value: str) -> str:
-    """A table cell: pipes escaped and lines joined, so a message cannot break the table."""
-    return value.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
-
-
 def to_markdown(summary: ClassSummary, catalogue: Catalogue, lang: str) -> str:
     def text(key: str, **params: object) -> str:
         return catalogue.text(key, lang, **params)
@@ -262,7 +257,7 @@ def to_markdown(summary: ClassSummary, catalogue: Catalogue, lang: str) -> str:
     maximum = max((result.max for result in summary.results), default=0.0)
     lines = [f"# {text('summary.title', title=summary.title)}", "",
              text("summary.overview", graded=len(summary.graded), missing=missing, **stats, max=points(maximum)), ""]
-    lines += [*(f"> {note}" for note in summary.notes), *([""] if summary.notes else [])]
+    lines += [*(f"> {escape.md(note)}" for note in summary.notes), *([""] if summary.notes else [])]
 
     lines += [f"## {text('summary.distribution')}", ""]
     counts = Counter(points(result.total) for result in summary.graded)
@@ -288,7 +283,7 @@ def to_markdown(summary: ClassSummary, catalogue: Catalogue, lang: str) -> str:
         for line, checks, ids in summary.failures:
             links = ", ".join(f"[{student_id}]({_report_link(student_id)})" for student_id in ids)
             names = ", ".join(f"`{check_id}`" for check_id in checks)
-            lines.append(f"| {len(ids)} | {_md_cell(line)} | {names} | {links} |")
+            lines.append(f"| {len(ids)} | {escape.md(line)} | {names} | {links} |")
     else:
         lines.append(text("summary.no_failures"))
     lines.append("")
@@ -303,9 +298,9 @@ def to_markdown(summary: ClassSummary, catalogue: Catalogue, lang: str) -> str:
         for passage in pair.passages:
             for student_id, first, last in ((pair.a, passage.first_a, passage.last_a),
                                             (pair.b, passage.first_b, passage.last_b)):
-                body = passage_text(summary.sources.get(student_id, ""), first, last).replace("```", "ʼʼʼ")
+                body = passage_text(summary.sources.get(student_id, ""), first, last)
                 lines += [f"{text('summary.passage', student_id=student_id, first=first, last=last)}", "",
-                          "```python", body, "```", ""]
+                          *escape.md_code_block(body, "python"), ""]
 
     lines += [f"## {text('summary.students')}", ""]
     manual = any(result.manual is not None for result in summary.results)

@@ -31,6 +31,7 @@ from pathlib import Path
 import pytest
 from hostile import corpus
 
+from grader import escape
 from grader.assignment import Assignment
 from grader.cli import main as grade_main
 from grader.sandbox import launcher
@@ -573,7 +574,7 @@ def test_every_report_names_its_sandbox(issue10_run: tuple[Graded, str]) -> None
     found = launcher.find_bwrap()
     assert found is not None
     for student_id in issue10_run[0].reports:
-        assert f"sandbox: {found.describe()}, as " in issue10_run[0].markdown(student_id)
+        assert f"sandbox: {escape.md(found.describe())}, as " in issue10_run[0].markdown(student_id)
         page = (issue10_run[0].out / "reports" / f"{student_id}.html").read_text(encoding="utf-8")
         assert f"sandbox: {html.escape(found.describe())}, as " in page
 

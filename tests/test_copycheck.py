@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import shutil
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
+from grader import copycheck
 from grader.copycheck import BackgroundPairs, compute, decoded_sources, pairs_from_json, pairs_to_json
 from grader.discover import Submission
 from grader.grade import DEFAULT_TEMPLATES
@@ -43,7 +45,7 @@ def test_the_background_process_finds_the_pairs_the_grader_would(tmp_path: Path)
     assert background.process is not None
     pairs = background.pairs()
     assert background.process.returncode == 0 and background.answer_path.is_file()  # it answered
-    assert pairs == compute(background.request)  # sources streamed one at a time ...
+    assert (pairs, []) == compute(background.request)  # sources streamed one at a time ...
     assert pairs == similar_pairs(decoded_sources(background.request["submissions"]), templates(), 0.5)  # or held
     assert {(pair.a, pair.b) for pair in pairs} == {("C0003", "S0003")}  # the disguised copy, nothing else
 
@@ -95,3 +97,59 @@ def test_a_scratch_folder_that_cannot_be_written_costs_nothing(tmp_path: Path) -
     background = BackgroundPairs(submissions(tmp_path), templates(), 0.5, blocker / "copycheck")
     assert background.process is None
     assert {(pair.a, pair.b) for pair in background.pairs()} == {("C0003", "S0003")}
+
+
+# ---------------------------------------------------------------------------------------------------
+# One file never turns copy detection off, nor holds it up (issue 11.3)
+
+
+def with_deep_notebook(tmp_path: Path) -> list[Submission]:
+    items = submissions(tmp_path)
+    deep = tmp_path / "class" / "ex_02_D0001.ipynb"
+    deep.write_text('{"cells": ' + "[" * 100_000 + "]" * 100_000 + "}", encoding="utf-8")
+    return [*items, Submission("D0001", deep, deep.name, "ipynb", 0.0)]
+
+
+def test_a_deeply_nested_notebook_does_not_turn_copy_detection_off(tmp_path: Path) -> None:
+    background = BackgroundPairs(with_deep_notebook(tmp_path), templates(), 0.5, tmp_path / "copycheck")
+    assert {(pair.a, pair.b) for pair in background.pairs()} == {("C0003", "S0003")}
+    assert background.process is not None and background.process.returncode == 0  # answered itself
+    assert compute(background.request) == (background.pairs(), [])  # undecodable: its report says why
+
+
+def test_a_file_whose_reading_fails_is_skipped_and_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = copycheck.decode_submission
+
+    def failing_for_one(path: Path, kind: str) -> object:
+        if path.name == "ex_02_S0002.py":
+            raise RecursionError("maximum recursion depth exceeded")
+        return real(path, kind)
+
+    monkeypatch.setattr(copycheck, "decode_submission", failing_for_one)
+    request = BackgroundPairs(submissions(tmp_path), templates(), 0.5, tmp_path / "copycheck").request
+    pairs, skipped = compute(request)
+    assert {(pair.a, pair.b) for pair in pairs} == {("C0003", "S0003")}
+    assert [(student, reason.split(":")[0]) for student, reason in skipped] == [("S0002", "RecursionError")]
+
+
+def test_a_file_that_overruns_its_time_is_skipped_and_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = copycheck.decode_submission
+
+    def slow_for_one(path: Path, kind: str) -> object:
+        if path.name == "ex_02_S0002.py":
+            time.sleep(5)
+        return real(path, kind)
+
+    monkeypatch.setattr(copycheck, "decode_submission", slow_for_one)
+    request = BackgroundPairs(submissions(tmp_path), templates(), 0.5, tmp_path / "copycheck").request
+    pairs, skipped = compute(request, seconds=0.5)
+    assert {(pair.a, pair.b) for pair in pairs} == {("C0003", "S0003")}
+    assert [(student, "Overtime" in reason) for student, reason in skipped] == [("S0002", True)]
+
+
+def test_copy_detection_has_its_own_time_budget(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(BackgroundPairs, "command", (sys.executable, "-c", "import time; time.sleep(60)"))
+    background = BackgroundPairs(submissions(tmp_path), templates(), 0.5, tmp_path / "copycheck")
+    background.wait_seconds = 0.5
+    assert background.pairs() == [] and background.timed_out  # not computed again in the grader
+    assert background.process is not None and background.process.poll() is not None  # and stopped

@@ -333,3 +333,29 @@ def test_plain_code_decodes_unchanged_without_warnings(tmp_path: Path) -> None:
     path.write_text(text, encoding="utf-8")
     decoded = decode_submission(path, "py")
     assert decoded.source == text and decoded.warnings == ()
+
+
+def test_the_ipython_scan_never_runs_across_lines() -> None:
+    """Issue 11.3: ``^\\s*`` ran from every line start over all the blank lines after it, so 85,000
+    blank lines took minutes (bench/hostile_class.py times it). A match now stays on its line."""
+
+
+    match = decode_module._IPYTHON_ANYWHERE.search("x = 1\n" + "\n" * 50 + "  %ls\n")
+    assert match is not None and "\n" not in match.group()
+    assert decode_module._IPYTHON_ANYWHERE.search("\n" * 1000 + "x = 1\n") is None
+
+
+def test_an_oversized_file_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    from grader.decode import MAX_FILE_BYTES
+
+    path = tmp_path / "ex_02_B0001.py"
+    path.write_bytes(b"#" * (MAX_FILE_BYTES + 1))
+    decoded = decode_submission(path, "py")
+    assert decoded.source is None and decoded.error is not None and decoded.error.key == "decode.too_large"
+
+
+def test_a_deeply_nested_notebook_is_a_corrupt_notebook(tmp_path: Path) -> None:
+    path = tmp_path / "ex_02_D0001.ipynb"
+    path.write_text('{"cells": ' + "[" * 100_000 + "]" * 100_000 + "}", encoding="utf-8")
+    decoded = decode_submission(path, "ipynb")
+    assert decoded.source is None and decoded.error is not None and decoded.error.key == "decode.corrupt_notebook"

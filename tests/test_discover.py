@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import stat
@@ -20,7 +21,7 @@ from grader.discover import (
     normalize_student_id,
 )
 from grader.i18n import LANGUAGES, Catalogue, Message
-from grader.lms import read_roster_entries
+from grader.lms import RosterEntry, RosterIndex, read_roster_entries
 
 CATALOGUE = Catalogue.load_engine()
 LMS = "山田 太郎_1234567_assignsubmission_file_"
@@ -409,3 +410,193 @@ def test_every_message_key_is_in_the_catalogue() -> None:
         assert key in CATALOGUE
         for lang in LANGUAGES:
             assert CATALOGUE.text(key, lang).strip()
+
+
+# ---------------------------------------------------------------------------------------------------
+# Impersonation: a Moodle folder is one participant's (issue 11.1, 13.5)
+
+VICTIM = "Victim Vee_111_assignsubmission_file_"
+MALLORY = "Mallory Em_222_assignsubmission_file_"
+
+
+def roster_of(ids: dict[str, str]) -> RosterIndex:
+    """A roster of (participant number -> id), as ``--roster`` with a participant column gives."""
+    return RosterIndex([RosterEntry(student_id, student_id, participant, None)
+                        for participant, student_id in ids.items()])
+
+
+@pytest.mark.parametrize("name", ["ex_02_İ001.py", "ex_02_ı01.py", "ex_02_ß01.py", "ex_02_A1_v2.py",
+                                  "ex_02_" + "B" * 33 + ".py", "ex_02_" + "B" * 240 + ".py"])
+def test_an_id_is_ascii_letters_and_digits_after_nfkc(tmp_path: Path, name: str) -> None:
+    write(tmp_path / "class" / name)
+    found = discover_all(tmp_path / "class", tmp_path / "scratch")
+    assert found.submissions == []
+    assert all(submission.student_id.isascii() for submission in found.submissions)
+
+
+@pytest.mark.parametrize("name", ["ex_02_ſ001.py", "ex_02_①23.py", "ex_02_Ⅻ01.py", "ex_02_Ｂ２２０１.py"])
+def test_compatibility_characters_become_their_ascii_id(tmp_path: Path, name: str) -> None:
+    write(tmp_path / "class" / name)
+    (submission,) = discover(tmp_path / "class", tmp_path / "scratch")
+    assert re.fullmatch("[A-Z0-9]+", submission.student_id)
+
+
+def test_someone_elses_id_in_ones_own_folder_is_graded_for_the_owner_with_a_roster(tmp_path: Path) -> None:
+    victim = write(tmp_path / "class" / VICTIM / "ex_02_V0001.py", "victim = 1\n", mtime=1_000)
+    write(tmp_path / "class" / MALLORY / "ex_02_Ｖ０００１.py", "mallory = 1\n", mtime=2_000)  # newer
+    found = discover_all(tmp_path / "class", tmp_path / "scratch", roster=roster_of({"111": "V0001", "222": "M0001"}))
+    by_id = {submission.student_id: submission for submission in found.submissions}
+    assert by_id["V0001"].path == victim and by_id["V0001"].warnings == ()
+    assert by_id["M0001"].source.startswith(MALLORY)
+    (flag,) = [warning for warning in found.warnings if warning.key == "discover.id_not_owner"]
+    assert (flag.params["file_id"], flag.params["student_id"], flag.params["participant"]) == ("V0001", "M0001", "222")
+    assert by_id["M0001"].warnings == (flag,)  # the owner's report says it too
+    assert_renders(flag)
+
+
+def test_a_typo_in_the_id_is_flagged_and_graded_for_the_owner(tmp_path: Path) -> None:
+    write(tmp_path / "class" / VICTIM / "ex_02_V0010.py")  # meant V0001
+    found = discover_all(tmp_path / "class", tmp_path / "scratch", roster=roster_of({"111": "V0001"}))
+    assert [submission.student_id for submission in found.submissions] == ["V0001"]
+    assert [warning.key for warning in found.warnings] == ["discover.id_not_owner"]
+
+
+def test_the_owners_own_file_beats_a_newer_one_named_for_someone_else(tmp_path: Path) -> None:
+    own = write(tmp_path / "class" / MALLORY / "ex_02_M0001.py", mtime=1_000)
+    write(tmp_path / "class" / MALLORY / "ex_02_V0001.py", mtime=2_000)
+    found = discover_all(tmp_path / "class", tmp_path / "scratch", roster=roster_of({"111": "V0001", "222": "M0001"}))
+    assert [(submission.student_id, submission.path) for submission in found.submissions] == [("M0001", own)]
+
+
+def test_a_participant_not_in_the_roster_cannot_claim_an_enrolled_id(tmp_path: Path) -> None:
+    write(tmp_path / "class" / MALLORY / "ex_02_V0001.py")
+    write(tmp_path / "class" / "Other One_333_assignsubmission_file_" / "ex_02_X0001.py")
+    found = discover_all(tmp_path / "class", tmp_path / "scratch", roster=roster_of({"111": "V0001"}))
+    assert [submission.student_id for submission in found.submissions] == ["X0001"]
+    assert [warning.key for warning in found.warnings] == ["discover.claims_enrolled"]
+
+
+def test_without_a_roster_an_id_claimed_by_two_participants_is_graded_for_neither(tmp_path: Path) -> None:
+    write(tmp_path / "class" / VICTIM / "ex_02_V0001.py", mtime=1_000)
+    write(tmp_path / "class" / MALLORY / "ex_02_v0001.py", mtime=2_000)
+    write(tmp_path / "class" / "Third Tee_333_assignsubmission_file_" / "ex_02_T0001.py")
+    found = discover_all(tmp_path / "class", tmp_path / "scratch")
+    assert [submission.student_id for submission in found.submissions] == ["T0001"]
+    (warning,) = found.warnings
+    assert warning.key == "discover.id_contested" and warning.params["participants"] == "111, 222"
+    assert_renders(warning)
+
+
+def test_without_a_roster_a_folder_with_several_ids_makes_no_extra_student(tmp_path: Path) -> None:
+    write(tmp_path / "class" / MALLORY / "ex_02_M0001.py")
+    write(tmp_path / "class" / MALLORY / "ex_02_MADEUP1.py")
+    found = discover_all(tmp_path / "class", tmp_path / "scratch")
+    assert found.submissions == []
+    assert [warning.key for warning in found.warnings] == ["discover.several_ids"]
+
+
+def test_a_moodle_zip_binds_files_to_their_folders_too(tmp_path: Path) -> None:
+    archive = make_zip(tmp_path / "all.zip", [(f"{VICTIM}/ex_02_V0001.py", b"v = 1\n"),
+                                              (f"{MALLORY}/ex_02_V0001.py", b"m = 1\n")])
+    found = discover_all(archive, tmp_path / "scratch", roster=roster_of({"111": "V0001", "222": "M0001"}))
+    by_id = {submission.student_id: submission for submission in found.submissions}
+    assert by_id["V0001"].path.read_bytes() == b"v = 1\n"
+    assert by_id["M0001"].path.read_bytes() == b"m = 1\n"
+
+
+def test_a_folder_name_that_is_not_utf8_is_shown_decoded(tmp_path: Path) -> None:
+    root = tmp_path / "class"
+    folder = os.fsencode(root) + b"/" + "テスト_1234_assignsubmission_file_".encode("cp932")
+    os.makedirs(folder)
+    with open(folder + b"/ex_02_C0001.py", "w") as stream:
+        stream.write("x = 1\n")
+    (submission,) = discover(root, tmp_path / "scratch")
+    assert submission.source == "テスト_1234_assignsubmission_file_/ex_02_C0001.py"
+    submission.source.encode("utf-8")  # no surrogate escapes left
+
+
+# ---------------------------------------------------------------------------------------------------
+# A student's own zip in their Moodle folder (issue 13.5)
+
+
+def zip_bytes(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("inner", ["ex_02_V0001.py", "ex_02/ex_02_V0001.py", "課題2/sub/ex_02_V0001.py"])
+def test_a_zip_of_the_file_or_its_folder_in_a_moodle_folder_is_graded(tmp_path: Path, inner: str) -> None:
+    root = tmp_path / "class"
+    (root / VICTIM).mkdir(parents=True)
+    (root / VICTIM / "ex_02_V0001.zip").write_bytes(zip_bytes({inner: b"v = 1\n"}))
+    found = discover_all(root, tmp_path / "scratch")
+    (submission,) = found.submissions
+    assert submission.student_id == "V0001" and submission.path.read_bytes() == b"v = 1\n"
+    assert submission.source == f"{VICTIM}/ex_02_V0001.zip/{inner}"
+    assert submission.path.is_relative_to(tmp_path / "scratch") and found.ignored == []
+
+
+def test_zips_nest_at_most_two_deep_inside_a_class_zip(tmp_path: Path) -> None:
+    two = zip_bytes({"outer/ex_02_V0001.zip": zip_bytes({"ex_02_V0001.py": b"v = 2\n"})})
+    three = zip_bytes({"a.zip": zip_bytes({"b.zip": zip_bytes({"ex_02_M0001.py": b"m = 3\n"})})})
+    archive = make_zip(tmp_path / "all.zip", [(f"{VICTIM}/submission.zip", two), (f"{MALLORY}/deep.zip", three)])
+    found = discover_all(archive, tmp_path / "scratch")
+    assert [(item.student_id, item.path.read_bytes()) for item in found.submissions] == [("V0001", b"v = 2\n")]
+    assert f"{MALLORY}/deep.zip/a.zip" in found.ignored  # depth 3 is not opened, and the TA sees it
+
+
+def test_a_typo_in_a_zipped_file_is_graded_for_the_owner_and_a_broken_zip_costs_nothing(tmp_path: Path) -> None:
+    root = tmp_path / "class"
+    (root / VICTIM).mkdir(parents=True)
+    (root / VICTIM / "ex_02_V0001.zip").write_bytes(zip_bytes({"ex_02_V0010.py": b"v = 1\n"}))
+    (root / MALLORY).mkdir(parents=True)
+    (root / MALLORY / "ex_02_M0001.zip").write_bytes(b"PK\x03\x04 not really a zip")
+    found = discover_all(root, tmp_path / "scratch", roster=roster_of({"111": "V0001", "222": "M0001"}))
+    assert [item.student_id for item in found.submissions] == ["V0001"]
+    assert sorted(warning.key for warning in found.warnings) == ["discover.id_not_owner",
+                                                                 "discover.nested_zip_unusable"]
+    for warning in found.warnings:
+        assert_renders(warning)
+
+
+def test_a_roster_without_participant_numbers_takes_moodle_files_at_their_word(tmp_path: Path) -> None:
+    """The spec's roster has only ``student_id``: it cannot say whose a folder is, so it takes nothing away."""
+    write(tmp_path / "class" / VICTIM / "ex_02_V0001.py")
+    write(tmp_path / "class" / MALLORY / "ex_02_M0001.py")
+    roster = RosterIndex([RosterEntry("V0001", "V0001"), RosterEntry("M0001", "M0001")])
+    found = discover_all(tmp_path / "class", tmp_path / "scratch", roster=roster)
+    assert [submission.student_id for submission in found.submissions] == ["M0001", "V0001"]
+    assert found.warnings == []
+
+
+def test_a_student_whose_roster_row_lacks_a_participant_number_is_still_graded(tmp_path: Path) -> None:
+    write(tmp_path / "class" / VICTIM / "ex_02_V0001.py")
+    write(tmp_path / "class" / MALLORY / "ex_02_M0001.py")
+    roster = RosterIndex([RosterEntry("V0001", "V0001", "111"), RosterEntry("M0001", "M0001")])
+    found = discover_all(tmp_path / "class", tmp_path / "scratch", roster=roster)
+    assert [submission.student_id for submission in found.submissions] == ["M0001", "V0001"]
+
+
+def test_a_folder_named_like_another_participants_inside_ones_own_counts_for_nothing(tmp_path: Path) -> None:
+    """Moodle writes the outer folder; a student can create (or zip) one named like the victim's inside it."""
+    write(tmp_path / "class" / VICTIM / "ex_02_V0001.py", "victim = 1\n")
+    (tmp_path / "class" / MALLORY).mkdir(parents=True)
+    (tmp_path / "class" / MALLORY / "sub.zip").write_bytes(zip_bytes({f"{VICTIM}/ex_02_V0001.py": b"m = 1\n"}))
+    write(tmp_path / "class" / MALLORY / VICTIM / "ex_02_V0001.py", "m = 2\n", mtime=4_000_000_000)
+    found = discover_all(tmp_path / "class", tmp_path / "scratch", roster=roster_of({"111": "V0001", "222": "M0001"}))
+    by_id = {submission.student_id: submission for submission in found.submissions}
+    assert by_id["V0001"].path.read_text() == "victim = 1\n"
+    assert by_id["M0001"].source.startswith(MALLORY)
+
+
+def test_nested_zips_cannot_multiply_the_work(tmp_path: Path) -> None:
+    many = zip_bytes({f"f{index}.txt": b"" for index in range(1_001)})
+    archive = make_zip(tmp_path / "all.zip", [(f"{MALLORY}/many.zip", many),
+                                              (f"{VICTIM}/ex_02_V0001.py", b"v = 1\n")])
+    found = discover_all(archive, tmp_path / "scratch")
+    assert [item.student_id for item in found.submissions] == ["V0001"]
+    (warning,) = found.warnings
+    assert warning.key == "discover.nested_zip_unusable" and "1001" in warning.params["reason"]

@@ -176,6 +176,19 @@ def test_old_flat_download_takes_id_from_the_uploaded_name(tmp_path: Path) -> No
     assert [(item.student_id, item.warnings) for item in findings.submissions] == [("B2201", ())]
 
 
+def test_old_flat_download_counts_for_the_folder_owner_only(tmp_path: Path) -> None:
+    """Issue 11.1: the id typed into a flat file name never makes it someone else's submission."""
+    root = tmp_path / "flat"
+    write(root / (folder("悪い 人", "105") + "ex_02_b2201.py"))
+    write(root / (folder("他の 人", "106") + "ex_02_b2201.py"))
+    entries = [lms.RosterEntry("B2201", "B2201", "101", None), lms.RosterEntry("M0001", "M0001", "105", None)]
+    findings = find(root, tmp_path, entries)
+    assert [item.student_id for item in findings.submissions] == ["M0001"]
+    assert [item.warnings[0].key for item in findings.submissions] == ["discover.id_not_owner"]
+    assert sorted(warning.key for warning in findings.warnings) == ["discover.claims_enrolled",
+                                                                    "discover.id_not_owner"]
+
+
 def test_named_submission_wins_over_a_roster_match(tmp_path: Path) -> None:
     root = tmp_path / "class"
     write(root / "ex_02_S0001.py")
@@ -213,7 +226,8 @@ def test_gradescope_results_follow_the_autograder_format(lang: str) -> None:
     item = result("B2201", [1, 0])
     item.manual, item.manual_max, item.max = ManualPoints(3, "よく書けています"), 4.0, 6.0
     data = lms.gradescope_results(item, CATALOGUE, lang)
-    assert set(data) == {"score", "output", "tests"}
+    assert set(data) == {"score", "output", "output_format", "test_output_format", "tests"}
+    assert data["output_format"] == data["test_output_format"] == "text"  # student text never rendered
     assert data["score"] == 4
     assert [test["status"] for test in data["tests"]] == ["passed", "failed", "passed"]
     for test in data["tests"]:
@@ -272,3 +286,21 @@ def test_cli_rejects_an_unknown_export_in_one_line(capsys: pytest.CaptureFixture
     assert raised.value.code == 2
     err = capsys.readouterr().err.strip()
     assert "canvas" in err and len(err.splitlines()) == 1
+
+
+def test_cli_grades_a_students_zip_in_a_moodle_download_for_its_owner(tmp_path: Path) -> None:
+    """Issue 13.5: a zip of a folder holding the file (with a typo in the id) was ignored and the
+    student became missing; it is opened, graded for the folder's owner and the typo is flagged."""
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, "w") as zf:
+        zf.writestr("ex_02/ex_02_S0030.py", GOOD)
+    archive = tmp_path / "all.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr(f"{folder('鈴木 一郎', '103')}/ex_02.zip", inner.getvalue())
+    roster_path = roster(tmp_path / "roster.csv", [("S0003", "103", "鈴木 一郎")])
+    out = tmp_path / "out"
+    assert main([str(archive), "--out", str(out), "--roster", str(roster_path), "--jobs", "1", "--lang", "en"]) == 0
+    report = json.loads((out / "reports" / "S0003.json").read_text("utf-8"))
+    assert (report["status"], report["total"], report["max"]) == ("graded", 16, 16)
+    assert report["source"].endswith("ex_02.zip/ex_02/ex_02_S0030.py")
+    assert any("S0030" in warning and "S0003" in warning for warning in report["warnings"])

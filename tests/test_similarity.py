@@ -360,3 +360,19 @@ def test_wherever_the_tokenize_lexer_lexes_it_gives_the_pygments_stream(pieces: 
     except (pylexer.Unlike, tokenize.TokenError, SyntaxError):
         return
     assert fast == pylexer.stream_pygments(text)
+
+
+def test_only_the_longest_passages_are_matched_in_the_other_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 11.3: shared code cut by unique lines made every stretch of A be matched against every
+    stretch of B (73 KB took 40 s); only MAX_PASSAGES stretches are matched now (bench/hostile_class.py)."""
+    from grader import similarity
+
+    shared = "y = a + b * c - d / e + f * g - h / i + j * k - l\n"
+    a = "".join(shared + f"z = {i} ; w = {i} ; {i}\n" for i in range(300))
+    b = "".join(shared + f"z = {i + 10**6} ; w = {i + 10**6} ; {i + 10**6}\n" for i in range(300))
+    calls = []
+    real = similarity._runs
+    monkeypatch.setattr(similarity, "_runs", lambda positions: calls.append(1) or real(positions))
+    (pair,) = similar_pairs({"A": a, "B": b, "C": "x = 1\n"}, [], 0.1)
+    assert len(pair.passages) == similarity.MAX_PASSAGES
+    assert len(calls) <= 1 + similarity.MAX_PASSAGES
