@@ -8,8 +8,9 @@ CPU time of each process including its reaped children. The cost is about 0.3 ms
 well under 1 % of one core at 20 Hz.
 
 Roles: ``grader`` (the root), ``bwrap`` (the sandbox's own processes), ``zygote`` (a warm worker:
-runs ``zygote.py`` and its parent is not itself a zygote) and ``child`` (a fork of a zygote: one
-submission, or the short-lived fork that wipes its files).
+runs ``zygote.py`` and its parent is not itself a zygote), ``runner`` (a fork of a zygote: one job's own
+process, or the short-lived fork that wipes files after a lost runner) and ``child`` (a fork of a runner:
+one submission, and what it starts).
 """
 
 from __future__ import annotations
@@ -164,8 +165,10 @@ class TreeMonitor:
         parent = roles.get(info.ppid)
         if info.pid == self.root:
             return "grader"
-        if parent in ("zygote", "child"):
-            return "child"  # anything a zygote forks, and what that starts
+        if parent == "zygote":
+            return "runner"  # the zygote forks one runner per job (the runner forks the student's child)
+        if parent in ("runner", "child"):
+            return "child"  # the student's child, and what that starts
         if info.comm == "bwrap":
             return "bwrap"
         if "zygote.py" in self._cmdline(info.pid):  # bwrap's own command line names zygote.py too

@@ -28,6 +28,7 @@ from grader.grade import DEFAULT_TEMPLATES, EXPORTS, ClassResult, GradeOptions, 
 from grader.i18n import DEFAULT_LANGUAGE, LANGUAGES, Catalogue
 from grader.manual import ManualError, forget, read_manual, remembered, render_error
 from grader.report import ERROR, GRADED, MISSING, SubmissionResult, points
+from grader.sandbox import launcher
 from grader.sandbox.launcher import Isolation
 from grader.worksheet import WorksheetError, read_worksheet
 from reference.data import DEFAULT_DATA_PATH, MissingColumnError, load_xt
@@ -114,6 +115,7 @@ def build_parser(catalogue: Catalogue, lang: str) -> Parser:
     parser.add_argument("--template", type=Path, action="append", help=text("tools.help_template"))
     parser.add_argument("--fresh", action="store_true", help=text("tools.help_fresh"))
     parser.add_argument("--moodle-worksheet", type=Path, help=text("worksheet.help"))
+    parser.add_argument("--no-sandbox", action="store_true", help=text("cli.help_no_sandbox"))
     return parser
 
 
@@ -198,6 +200,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         except ManualError as exc:
             print(render_error(exc, catalogue, lang), file=sys.stderr)
             return USAGE_ERROR
+    if not args.no_sandbox and not launcher.bwrap_works():  # no sandbox, no grading: say why and what to do
+        if not sys.platform.startswith("linux"):
+            return fail("cli.no_sandbox_platform", system=sys.platform)
+        return fail("cli.no_sandbox_namespaces")
     if args.moodle_worksheet is not None:
         if not args.moodle_worksheet.is_file():
             return fail("worksheet.missing", path=args.moodle_worksheet)
@@ -222,7 +228,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                            manual_max=manual_max, exports=args.export,
                            similarity_threshold=args.similarity_threshold,
                            templates=tuple(args.template) if args.template else DEFAULT_TEMPLATES,
-                           resume=not args.fresh, worksheet=args.moodle_worksheet)
+                           resume=not args.fresh, worksheet=args.moodle_worksheet, sandbox=not args.no_sandbox)
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous_handler = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
     try:

@@ -80,6 +80,8 @@ def crash_note(answer: Mapping[str, Any]) -> str | None:
     """The containment message explaining why a job ended early, when the sandbox knows it."""
     if answer.get("limit") == "tmp_files":
         return "containment.tmp_files"
+    if answer.get("limit") == "results":
+        return "containment.results"
     if answer.get("lost"):
         return "containment.worker_killed"
     return None
@@ -224,6 +226,12 @@ def execute(plan: Plan, runner: Runner, module_name: str, source: str,
             break
         died_at = start + len(received)
         if died_at >= len(plan.cases):
+            break
+        if answer.get("limit") == "results":  # a flood: it would flood again, so no restart
+            flood = with_note_params({"type": "crash", "message": exit_description(answer),
+                                      "note": crash_note(answer)}, plan.limits)
+            for case in plan.cases[died_at:]:
+                execution.outcomes[case["id"]] = CaseOutcome(case["id"], {}, {**flood, "fn": case["id"].split("/")[0]})
             break
         case_id = plan.cases[died_at]["id"]
         kind = "CaseTimeout" if answer.get("timed_out") else "crash"

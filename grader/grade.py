@@ -59,7 +59,7 @@ class GradeOptions:
     lang: str = "ja"
     seed: int = 0
     assignment: str = "ex_02"
-    sandbox: bool = True  # False only for tests of the unsandboxed fallback
+    sandbox: bool = True  # False: --no-sandbox (the CLI refuses to grade without a sandbox otherwise)
     #: The TA's hand-given points (student_id, points, comment) and the most they can be.
     manual: Path | None = None
     manual_max: float | None = None
@@ -353,7 +353,7 @@ def grade_class(options: GradeOptions, catalogue: Catalogue, progress: Progress 
             if not from_cache and key is not None and result.status != ERROR:
                 # a grader fault is not kept: the next run (with the grader fixed) grades it again
                 cache.store(key, result, submission)  # before the report: a report never lacks its entry
-            result = apply_manual(result, sheet)
+            result = replace(apply_manual(result, sheet), sandbox=settings.provenance())
             write_student(options.out, result, catalogue, options.lang, title)
             results.append(result)
             if progress:

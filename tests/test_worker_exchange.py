@@ -18,7 +18,7 @@ from grader.assignment import Assignment
 from grader.definitions import definitions_only
 from grader.engine import Plan, execute, judge
 from grader.sandbox import launcher, protocol
-from grader.sandbox.launcher import CASES_UNKNOWN, SandboxSettings, Worker, encode_job
+from grader.sandbox.launcher import CASES_UNKNOWN, SandboxSettings, Worker, cases_frame, encode_job
 from reference.data import DEFAULT_DATA_PATH
 
 SOLUTION = Path(__file__).resolve().parent / "fixtures" / "solutions" / "ex_02_S0001.py"
@@ -45,28 +45,34 @@ def full_marks(plan: Plan, runner: Any) -> bool:
 
 def test_the_cases_go_once_per_worker_and_again_after_a_restart(plan: Plan, worker: Worker,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    sent: list[dict[str, Any]] = []
+    sent: list[str] = []
+    jobs: list[dict[str, Any]] = []
 
-    def recording(job: dict[str, Any], *, with_cases: bool = True) -> str:
-        line = encode_job(job, with_cases=with_cases)  # the original, imported before the patch
-        sent.append(json.loads(line))
-        return line
+    def recording_cases(job: dict[str, Any]) -> bytes:
+        sent.append(job["cases_key"])
+        return cases_frame(job)  # the original, imported before the patch
 
-    monkeypatch.setattr(launcher, "encode_job", recording)
+    def recording_jobs(job: dict[str, Any]) -> bytes:
+        body = encode_job(job)
+        jobs.append(json.loads(body))
+        return body
+
+    monkeypatch.setattr(launcher, "cases_frame", recording_cases)
+    monkeypatch.setattr(launcher, "encode_job", recording_jobs)
     assert full_marks(plan, worker.run) and full_marks(plan, worker.run)
-    assert ["cases" in line for line in sent] == [True, False]
-    assert sent[0]["cases_key"] == sent[1]["cases_key"] == plan.job(
-        "m", "", "", start=0, mode="full", load_error=None, wall_seconds=1)["cases_key"]
+    key = plan.job("m", "", "", start=0, mode="full", load_error=None, wall_seconds=1)["cases_key"]
+    assert sent == [key] and len(jobs) == 2
+    assert all("cases" not in job and job["cases_key"] == key for job in jobs)
 
     worker.stop()  # as after a submission killed the worker: the new zygote holds no cases
     assert full_marks(plan, worker.run)
-    assert ["cases" in line for line in sent] == [True, False, True]
+    assert sent == [key, key]
 
 
 def test_a_zygote_without_the_cases_says_so_and_gets_them(plan: Plan, worker: Worker) -> None:
     job = {**plan.job("ex_02_S0001", "x = 1\n", "x = 1\n", start=0, mode="full", load_error=None,
                       wall_seconds=10), "data_dir": worker.data_dir}
-    assert worker._exchange(job, with_cases=False, margin=30) == {"job": None, "zygote_error": CASES_UNKNOWN}
+    assert worker._exchange(job, with_cases=False, margin=30)["zygote_error"] == CASES_UNKNOWN
     worker._cases_key = job["cases_key"]  # the grader believes it sent them: run() must recover
     answer = worker.run(job)
     assert "zygote_error" not in answer and json.loads(answer["results"][0])["load"]["mode"] == "full"
@@ -74,8 +80,11 @@ def test_a_zygote_without_the_cases_says_so_and_gets_them(plan: Plan, worker: Wo
 
 def test_a_line_without_cases_has_only_the_key(plan: Plan) -> None:
     job = plan.job("m", "s", "d", start=0, mode="full", load_error=None, wall_seconds=1)
-    assert "cases" not in json.loads(encode_job(job, with_cases=False))
-    assert json.loads(encode_job(job))["cases"] == plan.cases
+    assert "cases" not in json.loads(encode_job(job))
+    frame = cases_frame(job)
+    assert protocol.parse_frame_header(frame[:protocol.FRAME_HEADER_BYTES]) == (
+        "cases", job["cases_key"], len(frame) - protocol.FRAME_HEADER_BYTES)
+    assert json.loads(frame[protocol.FRAME_HEADER_BYTES:]) == plan.cases
 
 
 def test_a_result_larger_than_the_pipe_arrives_whole(plan: Plan, worker: Worker) -> None:
@@ -129,3 +138,29 @@ def test_a_closed_pool_hands_out_no_worker(tmp_path: Path) -> None:
     with pytest.raises(launcher.WorkerLost):
         pool.acquire()
     assert taken.process is None  # never started, and close() left nothing running
+
+
+def test_a_frame_header_round_trips_and_refuses_anything_else() -> None:
+    header = protocol.frame_header("job", "ab12" * 8, 1234)
+    assert len(header) == protocol.FRAME_HEADER_BYTES and header.endswith(b"\n")
+    assert protocol.parse_frame_header(header) == ("job", "ab12" * 8, 1234)
+    for bad in (b"job x 1\n", header[:-1] + b" ", b"exec " + header[5:], header.replace(b"1234", b"-123")):
+        with pytest.raises(ValueError):
+            protocol.parse_frame_header(bad.ljust(protocol.FRAME_HEADER_BYTES)[:protocol.FRAME_HEADER_BYTES])
+    with pytest.raises(ValueError):
+        protocol.frame_header("job", "not a nonce\n", 1)
+
+
+def test_results_keep_whole_lines_up_to_the_bound_and_nothing_after() -> None:
+    """A flood keeps the lines a job can have (then the child is stopped); bytes other than printable ASCII
+    become '?' so that escaping the answer cannot make it more than twice as long."""
+    from grader.sandbox import zygote
+
+    collected = zygote.Collected(keep=10, max_lines=3)
+    collected.add("result", b'{"load": 1}\n{"case": "a"}\n')
+    assert not collected.overflow
+    collected.add("result", b'{"case": "b\xff\x01"}\n{"case": "c"}\n' + b"{}\n" * 100_000)
+    assert collected.overflow and collected.lines == 2
+    assert collected.result_lines() == ['{"load": 1}', '{"case": "a"}', '{"case": "b??"}']
+    collected.add("result", b"{}\n")
+    assert len(collected.result_lines()) == 3

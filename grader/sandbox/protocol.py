@@ -26,6 +26,35 @@ MAX_FRAMES = 8  # the student's own traceback frames an error report keeps (chil
 #: the zygote's answer to a job that names, by ``cases_key``, cases it does not hold (the launcher resends them)
 CASES_UNKNOWN = "cases_unknown"
 
+# --- frames: what the grader sends a worker --------------------------------------------------------------
+# Each message is a fixed-size header line then exactly ``length`` bytes of JSON. The header lets the worker
+# read a job's bytes into one buffer it can zero after handing them to the job's own process, without ever
+# parsing them itself (so no student's source or inputs stay in the worker's heap for a later child), and it
+# carries the job's nonce: the worker's answer repeats it, and the grader takes an answer only for the job
+# whose nonce it made (a line that anything else wrote cannot pass for another student's answer).
+FRAME_HEADER_BYTES = 64
+FRAME_KINDS = ("cases", "job")
+MAX_FRAME_BYTES = 1 << 30
+
+
+def frame_header(kind: str, tag: str, length: int) -> bytes:
+    """The header of a frame: its kind, a tag (a job's nonce, or the cases' key) and the body's length."""
+    if kind not in FRAME_KINDS or not tag.isalnum() or len(tag) > 32 or not 0 <= length <= MAX_FRAME_BYTES:
+        raise ValueError("bad frame header")
+    return f"{kind} {tag} {length}".ljust(FRAME_HEADER_BYTES - 1).encode("ascii") + b"\n"
+
+
+def parse_frame_header(header: bytes) -> tuple[str, str, int]:
+    """Inverse of :func:`frame_header`; ValueError for anything else."""
+    parts = header.decode("ascii").split()
+    if len(header) != FRAME_HEADER_BYTES or header.find(b"\n") != FRAME_HEADER_BYTES - 1 or len(parts) != 3 \
+            or parts[0] not in FRAME_KINDS or not parts[1].isalnum():
+        raise ValueError("bad frame header")
+    length = int(parts[2])
+    if not 0 <= length <= MAX_FRAME_BYTES:
+        raise ValueError("bad frame length")
+    return parts[0], parts[1], length
+
 
 def encode(value: Any, _depth: int = 0) -> Any:
     """Turn a value into JSON-able plain data, describing what cannot be represented."""

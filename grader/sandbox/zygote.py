@@ -17,12 +17,14 @@ from __future__ import annotations
 import ctypes
 import gc
 import importlib.abc
+import io
 import json
 import os
 import secrets
 import selectors
 import shutil
 import signal
+import site
 import stat
 import subprocess
 import sys
@@ -42,7 +44,12 @@ PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
 PR_SET_NO_NEW_PRIVS = 38
 IPC_RMID = 0
-MAX_RESULT_BYTES = 32 * 1024 * 1024
+MAX_RESULT_BYTES = 16 * 1024 * 1024  # what one job may send back; a job's results are ~50 KB
+#: result bytes the answer carries as they are: printable ASCII and newlines (the child writes json.dumps'
+#: ASCII); anything else becomes "?", so that escaping cannot make an answer more than twice its bytes
+_RESULT_BYTES = bytes(range(256)).translate(
+    bytes.maketrans(bytes(i for i in range(256) if not (32 <= i < 127 or i == 10)),
+                    b"?" * (256 - 96)))
 RESULT_PIPE_BYTES = 1024 * 1024  # the default pipe-max-size; a job's results are ~50 KB
 POLL_SECONDS = 0.05  # how often the watchdog looks at /tmp while the child runs
 SWEEP_SECONDS = 5.0
@@ -82,6 +89,8 @@ class HiddenPackages(importlib.abc.MetaPathFinder):
 def clean_import_path(config: dict[str, Any]) -> None:
     """Our sibling folder first, without the project root (an editable install puts it on sys.path, and
     it holds the reference solutions and the checks), then import the sibling child.py."""
+    for folder in config.get("site_dirs", []):  # a runtime relocated from /tmp (launcher.interpreter)
+        site.addsitedir(folder)
     hidden = {os.path.abspath(path) for path in config.get("hidden_paths", [])}
     sys.path[:] = [HERE] + [entry for entry in sys.path
                             if entry and entry != HERE and os.path.abspath(entry) not in hidden]
@@ -103,6 +112,48 @@ def preload() -> None:
 
 
 # --- the child ----------------------------------------------------------------------------------------
+PR_SET_SECCOMP = 22
+SECCOMP_MODE_FILTER = 2
+#: the kernel keyring syscalls (add_key, request_key, keyctl) by architecture (its AUDIT_ARCH value). The
+#: keyrings of a uid outlive its processes and, for an ordinary-user TA, are the TA's own: a key put there
+#: would pass to the next student (and to the TA's other sessions). Nothing a submission needs uses them.
+KEYRING_SYSCALLS = {"x86_64": (0xC000003E, (248, 249, 250)), "aarch64": (0xC00000B7, (217, 218, 219))}
+
+
+class SockFilter(ctypes.Structure):
+    _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8), ("k", ctypes.c_uint32)]
+
+
+class SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(SockFilter))]
+
+
+def refuse_keyrings() -> bool:
+    """A seccomp filter that makes the keyring syscalls fail with EPERM (and every syscall of another
+    architecture's ABI, such as x32 or int 0x80, through which they could be reached otherwise).
+
+    Nine classic-BPF instructions written out here rather than a libseccomp binding: libseccomp is not on
+    every machine, and this is the whole filter. Returns False where it cannot be installed (not Linux, an
+    architecture not listed): then only the sandbox's other walls hold, as the threat model says. Raises
+    OSError when the kernel refuses it (the child then does not run: fail closed).
+    """
+    arch = KEYRING_SYSCALLS.get(os.uname().machine) if LINUX else None
+    if arch is None:
+        return False
+    audit_arch, (add_key, request_key, keyctl) = arch
+    load, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06  # BPF_LD|W|ABS, BPF_JMP|JEQ|K, BPF_JMP|JGE|K, BPF_RET|K
+    allow, deny = 0x7FFF0000, 0x00050000 | 1  # SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO | EPERM
+    program = [(load, 0, 0, 4), (jeq, 0, 6, audit_arch),  # seccomp_data.arch: another ABI is refused
+               (load, 0, 0, 0), (jge, 4, 0, 0x40000000),  # seccomp_data.nr; x32 syscalls are refused
+               (jeq, 3, 0, add_key), (jeq, 2, 0, request_key), (jeq, 1, 0, keyctl),
+               (ret, 0, 0, allow), (ret, 0, 0, deny)]
+    filters = (SockFilter * len(program))(*(SockFilter(*instruction) for instruction in program))
+    fprog = SockFprog(len(program), filters)
+    if libc().prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "seccomp filter refused")
+    return True
+
+
 def apply_limits(limits: dict[str, Any]) -> None:
     """Resource limits of the child; the address-space limit counts from what the zygote already maps.
     On Linux a limit that cannot be set is an error; elsewhere (macOS) limits are best effort."""
@@ -146,6 +197,7 @@ def become_child(job: dict[str, Any], result_w: int, output_w: int, config: dict
             os.setgroups([])
             os.setgid(uid)
             os.setuid(uid)
+        refuse_keyrings()
         devnull = os.open(os.devnull, os.O_RDONLY)
         os.dup2(devnull, 0)
         os.dup2(output_w, 1)
@@ -324,14 +376,16 @@ def tmp_overused(config: dict[str, Any]) -> str | None:
 
 # --- one job -------------------------------------------------------------------------------------------
 class Collected:
-    """What came through the two pipes: the result lines (capped) and the printed output (first part
-    kept, everything counted)."""
+    """What came through the two pipes: the result lines (at most ``max_lines`` lines and MAX_RESULT_BYTES,
+    past which the child is stopped) and the printed output (first part kept, everything counted)."""
 
-    def __init__(self, keep: int) -> None:
+    def __init__(self, keep: int, max_lines: int = 1 << 20) -> None:
         self.keep = keep
         self.output = bytearray()
         self.output_total = 0
         self.results = bytearray()
+        self.lines = 0
+        self.max_lines = max_lines
         self.overflow = False
 
     def add(self, kind: str, chunk: bytes) -> None:
@@ -339,10 +393,26 @@ class Collected:
             self.output_total += len(chunk)
             if len(self.output) < self.keep:
                 self.output += chunk[: self.keep - len(self.output)]
-        elif len(self.results) + len(chunk) <= MAX_RESULT_BYTES:
+            return
+        if self.overflow:
+            return
+        lines = chunk.count(b"\n")
+        if len(self.results) + len(chunk) <= MAX_RESULT_BYTES and self.lines + lines <= self.max_lines:
             self.results += chunk
-        else:
+            self.lines += lines
+        else:  # a flood: keep the whole lines that fit, drop the rest (the child is stopped)
             self.overflow = True
+            room = chunk[: max(0, MAX_RESULT_BYTES - len(self.results))]
+            cut = -1
+            for _ in range(max(0, self.max_lines - self.lines)):
+                found = room.find(b"\n", cut + 1)
+                if found < 0:
+                    break
+                cut = found
+            self.results += room[: cut + 1]
+
+    def result_lines(self) -> list[str]:
+        return self.results.translate(_RESULT_BYTES).decode("ascii").splitlines()
 
 
 def enlarge_pipe(fd: int) -> bool:
@@ -369,11 +439,14 @@ def drain(fd: int, kind: str, collected: Collected) -> int:
         collected.add(kind, chunk)
 
 
+def job_workdir(config: dict[str, Any]) -> str:
+    return os.path.join("/tmp" if config["sandboxed"] else config["own_tmp"], "job-" + secrets.token_hex(8))
+
+
 def run_job(job: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
-    """Fork a child for one job, collect its results and output, enforce the wall clock and the
-    watchdog, then clean up (kill leftovers, wipe files) before answering."""
-    job["workdir"] = os.path.join("/tmp" if config["sandboxed"] else config["own_tmp"],
-                                  "job-" + secrets.token_hex(8))
+    """Fork a child for one job, collect its results and output, enforce the wall clock, the watchdog
+    and the bound on results, then clean up (kill leftovers, wipe files) before answering."""
+    job.setdefault("workdir", job_workdir(config))
     limits = job.setdefault("limits", {})
     if config.get("tmp_mb"):
         limits.setdefault("tmp_mb", config["tmp_mb"])
@@ -388,7 +461,9 @@ def run_job(job: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
     os.close(result_w)
     os.close(output_w)
     deadline = started + float(limits.get("wall_seconds", 20))
-    collected = Collected(int(limits.get("output_bytes", 65536)))
+    # a load report, a line per case, "done": anything more is a flood
+    max_lines = len(job.get("cases", [])) - int(job.get("start", 0) or 0) + 3
+    collected = Collected(int(limits.get("output_bytes", 65536)), max_lines)
     selector = selectors.DefaultSelector()
     selector.register(output_r, selectors.EVENT_READ, "output")
     try:  # a pidfd tells us the child has exited even when a leftover process keeps the pipes open
@@ -421,6 +496,9 @@ def run_job(job: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
             limit = tmp_overused(config)
             if limit:
                 break
+        if collected.overflow:
+            limit = "results"
+            break
         # without a pidfd and with both pipes closed, only waitpid can tell: look again soon
         idle = POLL_SECONDS if selector.get_map() else 0.001
         events = selector.select(timeout=min(deadline - now, idle))
@@ -453,13 +531,14 @@ def run_job(job: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
         if fd is not None:
             os.close(fd)
     wipe(config, job["workdir"])
+    if collected.overflow:
+        limit = "results"
     answer = {
-        "job": job.get("job"),
         "timed_out": timed_out,
         "exit_code": os.waitstatus_to_exitcode(status),
         "seconds": round(elapsed, 4),
         "result_overflow": collected.overflow,
-        "results": collected.results.decode("utf-8", errors="replace").splitlines(),
+        "results": collected.result_lines(),
         "output": collected.output.decode("utf-8", errors="replace"),
         "output_bytes": collected.output_total,
     }
@@ -507,9 +586,9 @@ def run_job_spawned(job: dict[str, Any], config: dict[str, Any]) -> dict[str, An
     for thread in pumps:
         thread.join(timeout=2.0)  # a leftover that holds the pipes (Windows) must not hold the worker
     remove_all([job["workdir"]], config["own_tmp"])
-    return {"job": job.get("job"), "timed_out": timed_out, "exit_code": process.returncode,
+    return {"timed_out": timed_out, "exit_code": process.returncode,
             "seconds": round(elapsed, 4), "result_overflow": collected.overflow,
-            "results": collected.results.decode("utf-8", errors="replace").splitlines(),
+            "results": collected.result_lines(),
             "output": collected.output.decode("utf-8", errors="replace"), "output_bytes": collected.output_total}
 
 
@@ -528,6 +607,112 @@ def spawned_child(config: dict[str, Any]) -> None:
     except BaseException:
         os._exit(70)
     os._exit(0)
+
+
+# --- the exchange with the grader ------------------------------------------------------------------------
+def send_line(answer: dict[str, Any]) -> None:
+    """One JSON line on the channel to the grader (fd 1), written whole with os.write."""
+    view = memoryview((json.dumps(answer, ensure_ascii=False) + "\n").encode("utf-8"))
+    while view:
+        view = view[os.write(1, view):]
+
+
+def read_exactly(stream: Any, size: int) -> bytearray | None:
+    """``size`` bytes read straight into one buffer (no intermediate copies to leave behind), or None at
+    the end of the input."""
+    buffer = bytearray(size)
+    view = memoryview(buffer)
+    got = 0
+    while got < size:
+        count = stream.readinto(view[got:])
+        if not count:
+            view.release()
+            return None
+        got += count
+    view.release()
+    return buffer
+
+
+def zero(buffer: bytearray) -> None:
+    """Overwrite in place: freed memory is not cleared, and a later child inherits the worker's heap."""
+    buffer[:] = bytes(len(buffer))
+
+
+def serve(config: dict[str, Any], spawn: bool) -> None:
+    """Answer frames until the grader closes the channel.
+
+    The zygote never parses a job: it reads the job's bytes into one buffer, forks the job's own process
+    (the "runner", which parses it, forks the student's child, collects and answers), zeroes the buffer
+    and waits. Whatever one student's job put in memory (source, inputs, results, output) dies with its
+    runner, so the next child, forked from a runner forked from this pristine process, cannot find it.
+    """
+    stdin = io.FileIO(0, "r", closefd=False)
+    held: dict[str, Any] = {}  # the cases of the run (the same for every student), sent once per worker
+    while True:
+        header = read_exactly(stdin, child.protocol.FRAME_HEADER_BYTES)
+        if header is None:
+            return
+        kind, tag, length = child.protocol.parse_frame_header(bytes(header))
+        body = read_exactly(stdin, length)
+        if body is None:
+            return
+        if kind == "cases":
+            held = {"key": tag, "cases": json.loads(body)}
+            gc.freeze()  # like the preloaded heap: the children's collections skip them
+            continue
+        if spawn:  # Windows: no fork, no sandbox (grading there needs --no-sandbox)
+            send_line({**answer_job(body, held, config, spawn=True), "job": tag})
+            continue
+        workdir = job_workdir(config)
+        pid = os.fork()
+        if pid == 0:
+            run_runner(body, tag, held, config, workdir)
+        zero(body)
+        del body
+        _, status = os.waitpid(pid, 0)
+        if status != 0:  # the student killed its runner (same uid): clean up after it, answer for it
+            after_lost_runner(config, pid, workdir)
+            send_line({"job": tag, "lost": "worker exited", "results": []})
+        reap_all()
+
+
+def answer_job(body: bytearray, held: dict[str, Any], config: dict[str, Any], *, spawn: bool = False,
+               workdir: str | None = None) -> dict[str, Any]:
+    try:
+        job = json.loads(body)
+        if "cases" not in job:
+            if job.get("cases_key") is None or job.get("cases_key") != held.get("key"):
+                return {"zygote_error": child.protocol.CASES_UNKNOWN}
+            job["cases"] = held["cases"]
+        if workdir is not None:
+            job["workdir"] = workdir
+        return run_job_spawned(job, config) if spawn else run_job(job, config)
+    except Exception as exc:  # a bug here must still answer, so that the grader can go on
+        return {"zygote_error": f"{type(exc).__name__}: {exc}"}
+
+
+def run_runner(body: bytearray, tag: str, held: dict[str, Any], config: dict[str, Any], workdir: str) -> None:
+    """The job's own process: answers the job tagged ``tag`` and exits."""
+    try:
+        if LINUX:
+            prctl(PR_SET_CHILD_SUBREAPER, 1)  # not inherited: orphans of the submission come back to us
+        send_line({**answer_job(body, held, config, workdir=workdir), "job": tag})
+    except BaseException:
+        os._exit(70)
+    os._exit(0)
+
+
+def after_lost_runner(config: dict[str, Any], pid: int, workdir: str) -> None:
+    """Kill what the submission left (the zygote is the sandbox's pid 1, or a subreaper) and wipe its
+    files from a process of its own, so that not even the names of its files enter the zygote's heap."""
+    sweep(config, pid)
+    cleaner = os.fork()
+    if cleaner == 0:
+        try:
+            wipe(config, workdir)
+        finally:
+            os._exit(0)
+    os.waitpid(cleaner, 0)
 
 
 def main() -> None:
@@ -556,29 +741,8 @@ def main() -> None:
     if hasattr(signal, "SIGPIPE"):
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     spawn = not config["sandboxed"] and (config.get("spawn") or not hasattr(os, "fork"))
-    out = sys.stdout
-    out.write(json.dumps({"ready": True, "pid": os.getpid(), "uid": os.getuid()}) + "\n")
-    out.flush()
-    held: dict[str, Any] = {}  # the cases of the run, sent with the first job only (then their key)
-    for line in sys.stdin:
-        if not line.strip():
-            continue
-        try:
-            job = json.loads(line)
-            if "cases" in job:
-                held = {"key": job.get("cases_key"), "cases": job["cases"]}
-                gc.freeze()  # like the preloaded heap: the children's collections skip them
-            elif job.get("cases_key") is not None and job.get("cases_key") == held.get("key"):
-                job["cases"] = held["cases"]
-            else:
-                answer = {"job": None, "zygote_error": child.protocol.CASES_UNKNOWN}
-                job = None
-            if job is not None:
-                answer = run_job_spawned(job, config) if spawn else run_job(job, config)
-        except Exception as exc:  # a bug here must still answer, so that the grader can go on
-            answer = {"job": None, "zygote_error": f"{type(exc).__name__}: {exc}"}
-        out.write(json.dumps(answer) + "\n")
-        out.flush()
+    send_line({"ready": True, "pid": os.getpid(), "uid": os.getuid()})
+    serve(config, spawn)
     shutil.rmtree(config["own_tmp"], ignore_errors=True)
 
 

@@ -355,6 +355,136 @@ if _mask == 0o777:
     _found.append("umask changed")
 if not _os.getcwd().startswith(_own):
     _found.append("working folder " + _os.getcwd())
+try:
+    import matplotlib.animation  # noqa: F401  (not preloaded: read from the runtime's files now)
+except ImportError as _exc:
+    _found.append(f"the runtime is gone: {_exc}")
 if _found:
     raise RuntimeError("CONTAMINATED: " + "; ".join(_found))
+''')
+
+
+# --- the worker's channel, inherited memory, the kernel keyring, result floods (issue 10) ---------------
+#: a forged worker answer: were it read, it would shift every later answer by one student
+FORGED_ANSWER = ('{"job": null, "timed_out": false, "exit_code": 0, "seconds": 0.1, "result_overflow": false, '
+                 '"results": [], "output": "", "output_bytes": 0}')
+
+#: opens every other process's descriptors (the worker's pipes to the grader among them) and writes forged
+#: answers into any it can, and tries to ptrace every other process; prints what worked as CHANNEL{...}
+CHANNEL_ATTACK = correct_with(probe("CHANNEL", f'''
+import ctypes, os
+_me = str(os.getpid())
+_forged = ({FORGED_ANSWER!r} + "\\n").encode() * 3
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.ptrace.restype = ctypes.c_long
+
+def _open_fd(path):
+    handle = os.open(path, os.O_RDWR | os.O_NONBLOCK)
+    try:
+        try:
+            return f"wrote {{os.write(handle, _forged)}}"
+        except OSError:
+            return "opened"
+    finally:
+        os.close(handle)
+
+def _ptrace(pid):
+    if _libc.ptrace(16, pid, None, None) != 0:  # PTRACE_ATTACH
+        raise PermissionError(ctypes.get_errno(), "ptrace")
+    _libc.ptrace(17, pid, None, None)  # PTRACE_DETACH
+    return "attached"
+
+for _pid in [p for p in os.listdir("/proc") if p.isdigit() and p != _me]:
+    attempt(f"ptrace_{{_pid}}", lambda: _ptrace(int(_pid)))
+    for _fd in range(8):
+        attempt(f"fd_{{_pid}}_{{_fd}}", lambda: _open_fd(f"/proc/{{_pid}}/fd/{{_fd}}"))
+'''))
+
+#: the start of the marker MEMORY_MARKED plants; what follows it is the test's secret (24 hex digits)
+MEMORY_MARKER = "EXGRADER-PREVIOUS-STUDENT-"
+
+
+def memory_marked(secret: str) -> str:
+    """A correct solution carrying ``MEMORY_MARKER + secret`` in its source, its globals and its output."""
+    return correct_with(f'_marker = "{MEMORY_MARKER}" + "{secret}"\nprint(_marker)\n# {MEMORY_MARKER}{secret}\n')
+
+
+#: scans its own writable memory for MEMORY_MARKER followed by 24 hex digits; prints MEMORY{"found": [...]}.
+#: Its own marker (hex of its own) proves the scan works: it must find that one.
+MEMORY_SCAN = correct_with(probe("MEMORY", f'''
+import ctypes, re
+ctypes.CDLL(None).prctl(4, 1, 0, 0, 0)  # PR_SET_DUMPABLE: a forked child inherits "no", which hides /proc/self/mem
+_own = "{MEMORY_MARKER}" + "0123456789abcdef" + "01234567"
+_pattern = re.compile(("{MEMORY_MARKER}" + "([0-9a-f]{{24}})").encode())
+
+def _scan():
+    found = set()
+    with open("/proc/self/maps") as maps, open("/proc/self/mem", "rb", buffering=0) as mem:
+        for line in maps:
+            fields = line.split()
+            if not fields[1].startswith("rw"):
+                continue
+            start, end = (int(value, 16) for value in fields[0].split("-"))
+            for offset in range(start, end, 1 << 22):
+                try:
+                    mem.seek(offset)
+                    chunk = mem.read(min(1 << 22, end - offset) + 64)
+                except (OSError, ValueError, OverflowError):
+                    continue
+                found.update(match.group(1).decode() for match in _pattern.finditer(chunk))
+    return sorted(found)
+
+attempt("found", _scan)
+'''))
+
+#: puts a key in every keyring it can reach (user, user session, session) and prints what it did
+KEY_DESCRIPTION = "exgrader-planted-key"
+KEYRING_SYSCALLS = '''
+import ctypes, platform
+_NR = {"x86_64": (248, 249, 250), "aarch64": (217, 218, 219)}[platform.machine()]
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.syscall.restype = ctypes.c_long
+_L = ctypes.c_long
+_RINGS = {"user": -4, "user_session": -5, "session": -3}
+
+def _call(*args):
+    result = _libc.syscall(*args)
+    if result < 0:
+        raise PermissionError(ctypes.get_errno(), "keyring")
+    return result
+'''
+KEYRING_PLANTER = correct_with(probe("KEYS", KEYRING_SYSCALLS + f'''
+for _name, _ring in _RINGS.items():
+    attempt("add_" + _name, lambda: _call(_L(_NR[0]), b"user", b"{KEY_DESCRIPTION}", b"secret", _L(6), _L(_ring)))
+'''))
+#: looks for the planter's key in every keyring it can reach (KEYCTL_SEARCH), and with request_key
+KEYRING_FINDER = correct_with(probe("KEYS", KEYRING_SYSCALLS + f'''
+for _name, _ring in _RINGS.items():
+    attempt("search_" + _name, lambda: _call(_L(_NR[2]), _L(10), _L(_ring), b"user", b"{KEY_DESCRIPTION}", _L(0)))
+attempt("request_key", lambda: _call(_L(_NR[1]), b"user", b"{KEY_DESCRIPTION}", None, _L(0)))
+'''))
+
+#: 31 MB of tiny lines straight into the result channel (descriptor 3), then a normal file
+RESULT_FLOOD = correct_with('''
+import os
+_line = b"{}\\n" * (1 << 16)
+for _ in range(31 * 2**20 // len(_line)):
+    try:
+        os.write(3, _line)
+    except OSError:
+        break
+''')
+
+#: moves away everything it finds in /tmp (where a runtime under /tmp used to show, and be moved by cleanup)
+#: its load check fails with what it saw: "TMP[...]" (the names in /tmp but its own folder)
+TMP_MOVER = correct_with('''
+import os
+_own = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_seen = sorted(name for name in os.listdir("/tmp") if os.path.join("/tmp", name) != _own)
+for _name in _seen:
+    try:
+        os.rename(os.path.join("/tmp", _name), os.path.join("/tmp", _name + ".moved"))
+    except OSError:
+        pass
+raise RuntimeError("TMP" + repr(_seen))
 ''')
