@@ -95,7 +95,12 @@ def with_note_params(error: Any, limits: Mapping[str, Any]) -> Any:
         return None
     if not isinstance(error, dict):
         return {"type": "Error", "message": str(error)[:600]}
-    cleaned = {key: value for key, value in error.items() if key not in ("note", "note_params", "traceback")}
+    # plain fields only: a forged line can carry a list as its type or a dict as its message, and every
+    # later step (grouping failures, rendering) must be able to hash and print what it is given
+    cleaned: dict[str, Any] = {key: str(error[key])[:600] for key in ("type", "message", "fn") if key in error}
+    for key in ("op", "seconds"):
+        if _number(error.get(key)) is not None:
+            cleaned[key] = error[key]
     frames = error.get("traceback")
     if isinstance(frames, list):
         cleaned["traceback"] = [
@@ -108,6 +113,11 @@ def with_note_params(error: Any, limits: Mapping[str, Any]) -> Any:
         cleaned["note_params"] = {"tmp_mb": TMP_MB, **{key: value for key, value in limits.items()
                                                        if isinstance(value, int | float)}}
     return cleaned
+
+
+def _number(value: Any) -> float | None:
+    """``value`` when the child sent a plain number (bool excluded), else None."""
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def exit_description(answer: Mapping[str, Any]) -> str:
@@ -221,7 +231,7 @@ def execute(plan: Plan, runner: Runner, module_name: str, source: str,
             case_id = str(line.get("case"))
             execution.outcomes[case_id] = CaseOutcome(case_id, _decode_outputs(line.get("outputs")),
                                                       with_note_params(line.get("error"), plan.limits),
-                                                      float(line.get("seconds", 0) or 0))
+                                                      _number(line.get("seconds")) or 0.0)
         if any(line.get("done") for line in lines):
             break
         died_at = start + len(received)

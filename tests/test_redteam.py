@@ -1,0 +1,79 @@
+"""Red-team attacks on the merged grader, each graded end to end through ``grade``.
+
+One hostile class is graded once (sandboxed, as the TA would) beside two honest students. Each attack
+is a submission that tried to make the grader fail on it (status ``error``: exit 3 on every rerun, and
+the student keeps whatever grade Moodle had), to harm a classmate, or to reach what TAs open. Every
+test checks that the attacker got a verdict on its own work and nothing else happened.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from grader.cli import main as grade_main
+from grader.sandbox import launcher
+
+SOLUTIONS = Path(__file__).parent / "fixtures" / "solutions"
+CORRECT = (SOLUTIONS / "ex_02_S0001.py").read_text(encoding="utf-8")
+MAX = 16
+SANDBOX = launcher.bwrap_works()
+needs_sandbox = pytest.mark.skipif(not SANDBOX, reason="needs bubblewrap (install the 'bubblewrap' package)")
+
+
+def forged(*lines: str) -> str:
+    """A correct file that, at import, writes its own result lines on the channel (fd 3) and leaves."""
+    payload = "".join(line + "\n" for line in lines).encode()
+    return CORRECT + f"\nimport os\nos.write(3, {payload!r})\nos._exit(0)\n"
+
+
+LOADED = json.dumps({"load": {"error": None}})
+#: Result lines whose fields are not what the child writes: a text where a number goes, a list where a
+#: text goes. Each used to end in the grader's own code (status error, exit 3, on every rerun).
+ATTACKS = {
+    "R0001": forged(LOADED, json.dumps({"case": "normalize/0", "outputs": {}, "error": None, "seconds": "x"})),
+    "R0002": forged(LOADED, json.dumps({"case": "normalize/0", "outputs": {},
+                                        "error": {"type": ["list"], "message": {"a": 1}, "fn": [2]}})),
+    "R0003": forged(json.dumps({"load": {"error": {"type": {"x": 1}, "message": [1], "traceback": [{"line": 1}]}}})),
+}
+
+
+@dataclass
+class Run:
+    out: Path
+    code: int
+    stderr: str
+
+    def report(self, student_id: str) -> dict:
+        return json.loads((self.out / "reports" / f"{student_id}.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    if not SANDBOX:
+        pytest.skip("needs bubblewrap (install the 'bubblewrap' package)")
+    root = tmp_path_factory.mktemp("redteam")
+    cls = root / "class"
+    cls.mkdir()
+    for student_id, source in {"S0001": CORRECT, **ATTACKS, "S0002": CORRECT}.items():
+        (cls / f"ex_02_{student_id}.py").write_text(source, encoding="utf-8")
+    stderr = io.StringIO()
+    with contextlib.redirect_stderr(stderr):
+        code = grade_main([str(cls), "--out", str(root / "out"), "--lang", "en", "--jobs", "2"])
+    return Run(root / "out", code, stderr.getvalue())
+
+
+@needs_sandbox
+def test_forged_result_fields_are_the_forgers_verdict_not_a_grader_error(run: Run) -> None:
+    assert run.code == 0, run.stderr[-3000:]
+    for student_id in ("S0001", "S0002"):
+        assert run.report(student_id)["total"] == MAX
+    for student_id in ("R0001", "R0002", "R0003"):
+        report = run.report(student_id)
+        assert report["status"] == "graded", report
+        assert "internal error" not in json.dumps(report), report
