@@ -460,7 +460,6 @@ def _extract_zip(
         root = Path(tempfile.mkdtemp(prefix="zip-", dir=scratch))
         candidates: list[_Candidate] = []
         files: dict[str, Path] = {}
-        folder_budgets = limits.folder_budgets
         for index, info in enumerate(members):
             name = decode_member_name(info)
             if info.is_dir() or name.endswith("/"):
@@ -478,9 +477,15 @@ def _extract_zip(
                 continue
             matched = _match_name(parts[-1])
             if matched is None and _is_students_zip(shown, depth):
+                # the owner's folder pays for its zips too: nested ones cannot add up to the class's budget
+                folder_budget = _folder_budget(limits, shown)
+                if folder_budget[0] <= 0:
+                    warnings.append(Message("discover.folder_too_large", {
+                        "source": source, "limit_mb": round(MAX_FOLDER_BYTES / (1024 * 1024), 1)}))
+                    continue
                 inner = root / f"{index:06d}.zip"
                 try:
-                    _copy_member(zf, info, inner, budget, max_bytes, archive)
+                    folder_budget[0] -= _copy_member(zf, info, inner, budget, max_bytes, archive)
                 except (zipfile.BadZipFile, RuntimeError, NotImplementedError, OSError, EOFError) as exc:
                     warnings.append(Message("discover.member_unreadable", {"source": source, "reason": _reason(exc)}))
                     continue
@@ -495,7 +500,7 @@ def _extract_zip(
                 # The same name twice in one archive: keep both apart, duplicates logic decides.
                 source = f"{source} (#{index})"
             found = _candidate(student_id, kind, shown, _zip_mtime(info))
-            folder_budget = folder_budgets.setdefault(found.folder or "/".join(shown[:-1]), [MAX_FOLDER_BYTES])
+            folder_budget = _folder_budget(limits, shown)
             if folder_budget[0] <= 0:
                 warnings.append(Message("discover.folder_too_large", {
                     "source": source, "limit_mb": round(MAX_FOLDER_BYTES / (1024 * 1024), 1)}))
@@ -515,6 +520,13 @@ def _extract_zip(
             candidates.append(replace(found, source=source))
             files[source] = target
     return candidates, files
+
+
+def _folder_budget(limits: _ZipLimits, shown: Sequence[str]) -> list[int]:
+    """What is left of the bytes the folder holding ``shown`` may extract (its Moodle owner's folder)."""
+    owner = moodle_owner(shown)
+    key = owner[2] if owner is not None else "/".join(shown[:-1])
+    return limits.folder_budgets.setdefault(key, [MAX_FOLDER_BYTES])
 
 
 def _copy_member(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,6 +44,19 @@ ATTACKS = {
 }
 
 
+BOMBER = "Bomber Bo_333_assignsubmission_file_"
+
+
+def nested_zip_bomb(path: Path) -> None:
+    """A 1 MB zip in one student's Moodle folder holding 140 zips of 8 MiB of zeros each: together more
+    than the whole class may extract (1 GiB), which used to end the run for everyone (exit 2)."""
+    zeros = bytes(8 * 2**20 + 1)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+        archive.writestr("ex_02_B0001.py", CORRECT)
+        for index in range(140):
+            archive.writestr(f"part{index}.zip", zeros)
+
+
 @dataclass
 class Run:
     out: Path
@@ -62,6 +76,8 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
     cls.mkdir()
     for student_id, source in {"S0001": CORRECT, **ATTACKS, "S0002": CORRECT}.items():
         (cls / f"ex_02_{student_id}.py").write_text(source, encoding="utf-8")
+    (cls / BOMBER).mkdir()
+    nested_zip_bomb(cls / BOMBER / "bomb.zip")
     stderr = io.StringIO()
     with contextlib.redirect_stderr(stderr):
         code = grade_main([str(cls), "--out", str(root / "out"), "--lang", "en", "--jobs", "2"])
@@ -77,3 +93,12 @@ def test_forged_result_fields_are_the_forgers_verdict_not_a_grader_error(run: Ru
         report = run.report(student_id)
         assert report["status"] == "graded", report
         assert "internal error" not in json.dumps(report), report
+
+
+@needs_sandbox
+def test_nested_zips_cost_only_their_folder(run: Run) -> None:
+    assert run.code == 0, run.stderr[-3000:]
+    assert run.report("S0001")["total"] == MAX
+    bomber = run.report("B0001")  # the bomber's own file is graded; the rest of the zip was refused
+    assert (bomber["status"], bomber["total"]) == ("graded", MAX)
+    assert f"{BOMBER}/bomb.zip/part139.zip was not extracted" in run.stderr
