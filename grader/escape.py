@@ -44,6 +44,11 @@ def _shown(match: re.Match[str]) -> str:
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
+def _controls_shown(text: str) -> str:
+    """Every control character but tabs and newlines shown as its escape (the text keeps its lines)."""
+    return _CONTROL.sub(lambda match: match.group() if match.group() in "\t\n" else _shown(match), text)
+
+
 def md(text: str) -> str:
     """``text`` as literal Markdown on one line: no heading, list, link, emphasis, code, table cell
     border or HTML can come out of it; ``<`` and ``&`` become entities, line breaks a visible ``⏎``."""
@@ -56,15 +61,16 @@ def md(text: str) -> str:
 def md_code_block(text: str, info: str = "") -> list[str]:
     """A fenced code block holding ``text`` verbatim: the fence is longer than any run of backticks in it.
     Control characters (but tabs and newlines) are shown as ``\\xNN``: a report may be ``cat`` in a terminal."""
-    text = _CONTROL.sub(lambda match: match.group() if match.group() in "\t\n" else _shown(match), str(text))
+    text = _controls_shown(str(text))
     longest = max((len(run) for run in _BACKTICKS.findall(text)), default=0)
     fence = "`" * max(3, longest + 1)
     return [f"{fence}{info}", *text.split("\n"), fence]
 
 
 def html(text: str) -> str:
-    """``text`` as HTML text or a quoted attribute value."""
-    return _html.escape(str(text), quote=True)
+    """``text`` as HTML text or a quoted attribute value. Control characters but tabs and newlines (an
+    ESC from printed output, a bidi override that reorders a cell) are shown as ``\\xNN``, as in Markdown."""
+    return _html.escape(_controls_shown(str(text)), quote=True)
 
 
 def terminal(text: str) -> str:

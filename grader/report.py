@@ -13,7 +13,6 @@ a stopped run never leaves a half-written report or CSV behind.
 from __future__ import annotations
 
 import csv
-import html
 import io
 import json
 import os
@@ -276,13 +275,13 @@ def to_html(result: SubmissionResult, catalogue: Catalogue, lang: str, title: st
     since a message's parameters carry the student's own text (exception messages, output, file names)."""
 
     def text(key: str, **params: object) -> str:
-        return html.escape(catalogue.text(key, lang, **params))
+        return escape.html(catalogue.text(key, lang, **params))
 
     def render(message: Message) -> str:
-        return html.escape(catalogue.render(message, lang))
+        return escape.html(catalogue.render(message, lang))
 
     heading = text("report.title", title=title, student_id=result.student_id)
-    out = ['<!DOCTYPE html>', f'<html lang="{html.escape(lang)}">', "<head>", '<meta charset="utf-8">',
+    out = ['<!DOCTYPE html>', f'<html lang="{escape.html(lang)}">', "<head>", '<meta charset="utf-8">',
            '<meta name="viewport" content="width=device-width, initial-scale=1">',
            f"<title>{heading}</title>", f"<style>{_HTML_STYLE}</style>", "</head>", "<body>",
            f"<h1>{heading}</h1>",
@@ -292,9 +291,9 @@ def to_html(result: SubmissionResult, catalogue: Catalogue, lang: str, title: st
     if result.status == MISSING:
         out.append(f"<p>{text('report.missing')}</p>")
     else:
-        out.append(f"<p>{text('report.file_label')}: <code>{html.escape(result.source)}</code></p>")
+        out.append(f"<p>{text('report.file_label')}: <code>{escape.html(result.source)}</code></p>")
         if result.sandbox:
-            out.append(f"<p>{html.escape(text('report.sandbox', sandbox=result.sandbox))}</p>")
+            out.append(f"<p>{escape.html(text('report.sandbox', sandbox=result.sandbox))}</p>")
         if result.warnings:
             out += [f"<h2>{text('report.warnings')}</h2>", "<ul>",
                     *(f"<li>{render(warning)}</li>" for warning in result.warnings), "</ul>"]
@@ -305,7 +304,7 @@ def to_html(result: SubmissionResult, catalogue: Catalogue, lang: str, title: st
             # plain marks, not the Markdown's emoji: a printer or a PC without an emoji font shows boxes
             mark = (f'<span class="ok">{text("report.pass_word")}</span>' if check.passed
                     else f'<span class="ng">{text("report.fail_word")}</span>')
-            out.append(f"<tr><td><code>{html.escape(check.id)}</code></td><td>{mark}</td>"
+            out.append(f"<tr><td><code>{escape.html(check.id)}</code></td><td>{mark}</td>"
                        f'<td class="num">{points(check.score)} / {points(check.max)}</td></tr>')
         out.append("</table></div>")
     out += _manual_html(result, catalogue, lang)
@@ -314,7 +313,7 @@ def to_html(result: SubmissionResult, catalogue: Catalogue, lang: str, title: st
         out.append(f"<h2>{text('report.details')}</h2>")
         for checks in sections:
             verdict = checks[0].verdict
-            names = ", ".join(f"<code>{html.escape(check.id)}</code>" for check in checks)
+            names = ", ".join(f"<code>{escape.html(check.id)}</code>" for check in checks)
             out += [f"<h3>{names} ({section_points(checks)})</h3>", f"<p>{render(verdict.summary)}</p>"]
             if verdict.details:
                 out.append("<pre>" + "\n".join(render(detail) for detail in verdict.details) + "</pre>")
@@ -323,7 +322,7 @@ def to_html(result: SubmissionResult, catalogue: Catalogue, lang: str, title: st
     if result.output_bytes:
         shown = len(result.output.encode("utf-8"))
         out += [f"<h2>{text('report.output', shown=shown, total=result.output_bytes)}</h2>",
-                f"<pre>{html.escape(result.output.rstrip(chr(10)))}</pre>"]
+                f"<pre>{escape.html(result.output.rstrip(chr(10)))}</pre>"]
     out += ["</body>", "</html>", ""]
     return "\n".join(out)
 
@@ -334,7 +333,7 @@ def _manual_html(result: SubmissionResult, catalogue: Catalogue, lang: str) -> l
     score = points(result.manual.points)
     line = (catalogue.text("manual.report_points_of", lang, points=score, max=points(result.manual_max))
             if result.manual_max is not None else catalogue.text("manual.report_points", lang, points=score))
-    out = [f"<h2>{html.escape(catalogue.text('manual.report_title', lang))}</h2>", f"<p>{html.escape(line)}</p>"]
+    out = [f"<h2>{escape.html(catalogue.text('manual.report_title', lang))}</h2>", f"<p>{escape.html(line)}</p>"]
     if result.manual.comment:
-        out.append(f"<blockquote>{html.escape(result.manual.comment).replace(chr(10), '<br>')}</blockquote>")
+        out.append(f"<blockquote>{escape.html(result.manual.comment).replace(chr(10), '<br>')}</blockquote>")
     return out

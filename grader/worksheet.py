@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-import html
 import io
 import re
 import unicodedata
@@ -33,6 +32,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader import escape
 from grader.engine import CheckResult
 from grader.i18n import Catalogue, Message
 from grader.lms import RosterEntry, moodle_owner, participant_key
@@ -207,7 +207,7 @@ def comment_html(result: SubmissionResult, catalogue: Catalogue, lang: str, feed
         lines.append(catalogue.text("worksheet.comment_manual", lang, points=points(result.manual.points)))
     if feedback_file is not None:
         lines.append(catalogue.text("worksheet.comment_pointer", lang, file=feedback_file))
-    return "<br>".join(html.escape(line, quote=False) for line in lines)
+    return "<br>".join(escape.html(line) for line in lines)
 
 
 def _number(cell: str) -> float | None:

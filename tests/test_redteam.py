@@ -44,6 +44,16 @@ ATTACKS = {
 }
 
 
+#: Printed output and an exception message carrying a terminal escape and a bidi override (which
+#: reorders what an HTML cell shows); twice, so that the summary groups it as a common failure.
+CONTROLS = CORRECT + '''
+print("\\x1b]0;owned\\x07\\x1b[2J")
+class Weird(Exception):
+    pass
+def normalize(x):
+    raise Weird("abc\\u202edef\\x1b[31m")
+'''
+ATTACKS.update({"C0001": CONTROLS, "C0002": CONTROLS})
 BOMBER = "Bomber Bo_333_assignsubmission_file_"
 
 
@@ -102,3 +112,12 @@ def test_nested_zips_cost_only_their_folder(run: Run) -> None:
     bomber = run.report("B0001")  # the bomber's own file is graded; the rest of the zip was refused
     assert (bomber["status"], bomber["total"]) == ("graded", MAX)
     assert f"{BOMBER}/bomb.zip/part139.zip was not extracted" in run.stderr
+
+
+@needs_sandbox
+def test_control_characters_are_shown_not_obeyed_in_html(run: Run) -> None:
+    for name in ("reports/C0001.html", "summary.html"):
+        text = (run.out / name).read_text(encoding="utf-8")
+        assert "\x1b" not in text and "\u202e" not in text and "\x07" not in text, name
+        assert "\\u202e" in text, name
+    assert "\\x1b]0;owned" in (run.out / "reports" / "C0001.html").read_text(encoding="utf-8")
