@@ -26,6 +26,10 @@ from grader.sandbox.launcher import TMP_MB
 
 Runner = Callable[[dict[str, Any]], dict[str, Any]]
 MAX_ATTEMPTS = 64
+#: What all the jobs of one submission may send back together (an honest one sends ~50 KB). One job may
+#: send as much (the zygote's bound), so without this a file that crashes after each big answer made the
+#: grader hold up to MAX_ATTEMPTS of them: ~700 MB per student in flight.
+MAX_RESULT_BYTES = 16 * 2**20
 
 
 class RunnerLost(Exception):
@@ -182,6 +186,7 @@ def execute(plan: Plan, runner: Runner, module_name: str, source: str,
     mode, load_error, start = "full", None, 0
     execution = Execution(load={}, outcomes={})
     keep = int(plan.limits.get("output_bytes", 8192))
+    received_bytes = 0
     while start < len(plan.cases) or not execution.load:
         remaining = budget - (time.monotonic() - started)
         if execution.attempts >= MAX_ATTEMPTS or remaining <= 0.2:
@@ -206,6 +211,7 @@ def execute(plan: Plan, runner: Runner, module_name: str, source: str,
             execution.output += str(answer.get("output", ""))[: keep - len(execution.output)]
         execution.output_bytes += int(answer.get("output_bytes", 0) or 0)
         lines = _parse_lines(answer)
+        received_bytes += sum(len(line) for line in answer.get("results", []) if isinstance(line, str))
         if not lines or "load" not in lines[0]:
             failure = with_note_params({"type": "timeout" if answer.get("timed_out") else "crash",
                                         "message": exit_description(answer), "seconds": budget,
@@ -237,9 +243,10 @@ def execute(plan: Plan, runner: Runner, module_name: str, source: str,
         died_at = start + len(received)
         if died_at >= len(plan.cases):
             break
-        if answer.get("limit") == "results":  # a flood: it would flood again, so no restart
+        if answer.get("limit") == "results" or received_bytes > MAX_RESULT_BYTES:
+            # a flood (in one job, or spread over restarts): it would flood again, so no restart
             flood = with_note_params({"type": "crash", "message": exit_description(answer),
-                                      "note": crash_note(answer)}, plan.limits)
+                                      "note": "containment.results"}, plan.limits)
             for case in plan.cases[died_at:]:
                 execution.outcomes[case["id"]] = CaseOutcome(case["id"], {}, {**flood, "fn": case["id"].split("/")[0]})
             break
