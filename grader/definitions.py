@@ -16,6 +16,15 @@ import threading
 #: ``[0] * 10 ** 10``). The sandbox's limits remain the real guard; these just avoid obvious traps.
 _MAX_EXPONENT = 1000
 _MAX_REPEAT = 100_000
+#: Longest source the fallback parses, in characters (a full solution is ~10,000). Parsing happens in the
+#: grader's own process, holding the GIL: an 8 MB file of small functions took 15 s and 2 GB there.
+MAX_SOURCE_CHARS = 256 * 1024
+
+
+class TooLarge(SyntaxError):
+    """The source is longer than :data:`MAX_SOURCE_CHARS`: no definitions-only fallback for it. A kind of
+    SyntaxError (the source is not parsed), so that callers that know only that one (the student kit's
+    self-check) give up on the fallback the same way."""
 
 _ARITHMETIC = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.Mod, ast.Pow)
 _UNARY = (ast.USub, ast.UAdd, ast.Not, ast.Invert)
@@ -34,14 +43,16 @@ def _parse(source: str, filename: str = "<unknown>") -> ast.Module:
 def definitions_only(source: str) -> str:
     """The source reduced to imports, definitions and constants, as text that keeps line numbers.
 
-    Raises SyntaxError when ``source`` does not parse. (An import of a module the grading machine lacks
-    is skipped by the child, which runs these statements one by one.)
+    Raises SyntaxError when ``source`` does not parse, TooLarge when it is too long to. (An import of a
+    module the grading machine lacks is skipped by the child, which runs these statements one by one.)
 
     Every statement kept as it was is copied from the student's text onto its own line numbers, so
     a traceback in definitions-only mode points at the same lines as the student's file; rewritten
     statements (a ``try`` block whose non-definitions were removed) are unparsed in place, and the blank
     lines of dropped code absorb the lines they add.
     """
+    if len(source) > MAX_SOURCE_CHARS:
+        raise TooLarge(len(source))
     tree = _parse(source)
     lines = source.splitlines()
     originals = {id(node) for node in tree.body}

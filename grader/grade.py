@@ -29,7 +29,7 @@ from grader.cells import cite_checks
 from grader.checks.base import Verdict
 from grader.copycheck import BackgroundPairs, decoded_sources
 from grader.decode import decode_submission
-from grader.definitions import definitions_only
+from grader.definitions import MAX_SOURCE_CHARS, TooLarge, definitions_only
 from grader.discover import Submission, discover_all
 from grader.engine import CheckResult, Plan, Runner, RunnerLost, execute, judge
 from grader.failures import syntax_error_verdicts
@@ -136,6 +136,10 @@ def _grade_submission(plan: Plan, submission: Submission, runner: Runner,
     try:  # the definitions-only fallback is extracted only if the file fails to load
         execution = execute(plan, runner, module_name, source, lambda: definitions_only(source),
                             data_beside=submission.kind == "ipynb")
+    except TooLarge:  # its top-level code failed, and it is too long to take its definitions alone
+        result.checks = failed_everywhere(plan, Message("report.too_large_for_definitions", {
+            "chars": len(source), "limit": MAX_SOURCE_CHARS}))
+        return result
     except SyntaxError as exc:
         verdicts = syntax_error_verdicts(plan.assignment.check_ids, exc)
         result.checks = cite_checks([CheckResult(spec.id, False, 0.0, spec.points, verdicts[spec.id])

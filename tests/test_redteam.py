@@ -57,6 +57,10 @@ def normalize(x):
     raise Weird("abc\\u202edef\\x1b[31m")
 '''
 ATTACKS.update({"C0001": CONTROLS, "C0002": CONTROLS})
+#: 400 KB of small functions whose top-level code fails: the definitions-only fallback would parse it
+#: in the grader's own process (an 8 MB one took 15 s holding the GIL, and 2 GB).
+ATTACKS["D0001"] = CORRECT + "".join(f"def f{index}(a, b=[1, 2]):\n    return [a + b for a in (1, 2)]\n"
+                                     for index in range(6_000)) + "raise SystemExit(1)\n"
 BOMBER = "Bomber Bo_333_assignsubmission_file_"
 
 
@@ -161,3 +165,10 @@ def test_results_spread_over_restarts_keep_the_graders_memory_bounded(tmp_path: 
     reports = tmp_path / "out" / "reports"
     assert json.loads((reports / "S0001.json").read_text(encoding="utf-8"))["total"] == MAX
     assert "far more data back" in (reports / "H0001.json").read_text(encoding="utf-8")
+
+
+@needs_sandbox
+def test_a_huge_file_gets_no_definitions_only_fallback(run: Run) -> None:
+    report = run.report("D0001")
+    assert (report["status"], report["total"]) == ("graded", 0)
+    assert "too long" in report["checks"][0]["message"], report["checks"][0]
