@@ -12,6 +12,11 @@ assignment are mostly alike:
 
 - the template's code, and the code written in its comments and docstrings: the template's hints
   (``# self.w = rng.standard_normal((input_dim, output_dim))``) are what every student types;
+- the code of the instructor's reference solutions (``reference/``, read by the grader, never given to
+  students): the canonical lines of a correct answer (``self.diff = y - t``, ``return x @ self.w + self.b``)
+  are written the same way by everyone who solves the task, so sharing them is not evidence either. A
+  template that states formulas instead of code lines leaves them to the student; without this, two
+  independent correct solutions would be flagged for agreeing on the obvious;
 - code that more than a few students share (as MOSS does): an idiom of the class is not a copy.
 
 A token is "template" when it lies inside any window of ``TEMPLATE_K`` tokens that also occurs in the
@@ -86,11 +91,13 @@ def template_material(source: str) -> list[list[str]]:
     return [code, stream("\n".join(hints))[0], *(stream(hint)[0] for hint in hints)]
 
 
-def template_windows(template_sources: Iterable[str]) -> set[int]:
-    """The hashes of every ``TEMPLATE_K`` window of the templates' material: what :func:`fingerprint`
-    takes out of a submission as "told to write"."""
-    return {value for text in template_sources for material in template_material(text)
+def template_windows(template_sources: Iterable[str], reference_sources: Iterable[str] = ()) -> set[int]:
+    """The hashes of every ``TEMPLATE_K`` window of the templates' material and of the reference
+    solutions' code: what :func:`fingerprint` takes out of a submission as "told to write" or "the
+    canonical answer". A reference's comments and docstrings are not taken: no student saw them."""
+    told = {value for text in template_sources for material in template_material(text)
             for value in windows(material, TEMPLATE_K)}
+    return told | {value for text in reference_sources for value in windows(stream(text)[0], TEMPLATE_K)}
 
 
 _NO_HASHES = np.empty(0, dtype=np.uint64)
@@ -267,7 +274,7 @@ def _ragged_arange(sizes: np.ndarray) -> np.ndarray:
 
 
 def similar_pairs(sources: Mapping[str, str] | Iterable[tuple[str, str]], template_sources: Sequence[str],
-                  threshold: float = DEFAULT_THRESHOLD, *,
+                  threshold: float = DEFAULT_THRESHOLD, *, reference_sources: Sequence[str] = (),
                   skipped: list[tuple[str, str]] | None = None,
                   guard: Callable[[], AbstractContextManager[object]] = nullcontext) -> list[Pair]:
     """Flagged pairs, most similar first.
@@ -276,11 +283,13 @@ def similar_pairs(sources: Mapping[str, str] | Iterable[tuple[str, str]], templa
     order: then each source is dropped once fingerprinted, and a class is held as fingerprints only
     (a few KB per student, instead of its decoded text).
 
+    ``reference_sources`` are the instructor's solutions: their code windows count as template.
+
     With ``skipped``, a file whose fingerprint fails (or overruns ``guard``, e.g. a time limit) is
     left out and named there as ``(student id, reason)``: one file never turns copy detection off for
     the whole class, and a copier cannot hide behind it unnoticed.
     """
-    template = template_windows(template_sources)
+    template = template_windows(template_sources, reference_sources)
     items = ((student_id, sources[student_id]) for student_id in sorted(sources)) \
         if isinstance(sources, Mapping) else sources
     prints = []

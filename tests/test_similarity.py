@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 import grader.pylexer as pylexer
 import grader.similarity as similarity
 from grader.decode import decode_submission
-from grader.grade import DEFAULT_TEMPLATES
+from grader.grade import DEFAULT_REFERENCES, DEFAULT_TEMPLATES
 from grader.similarity import Pair, normalized_tokens, passage_text, similar_pairs
 from tests.hostile import corpus as hostile
 
@@ -41,6 +41,10 @@ def source(path: Path) -> str:
 
 def templates() -> list[str]:
     return [source(path) for path in DEFAULT_TEMPLATES]
+
+
+def references() -> list[str]:
+    return [source(path) for path in DEFAULT_REFERENCES]
 
 
 def fixture_class() -> dict[str, str]:
@@ -63,7 +67,7 @@ def test_renaming_recommenting_and_reformatting_leave_the_tokens_alone() -> None
 
 
 def test_the_disguised_copy_is_flagged_and_independent_solutions_are_not() -> None:
-    pairs = similar_pairs(fixture_class(), templates())
+    pairs = similar_pairs(fixture_class(), templates(), reference_sources=references())
     assert pair_ids(pairs) == {("C0003", "S0003")}
     (pair,) = pairs
     assert pair.score >= 0.7 and pair.shared_tokens >= 100
@@ -74,15 +78,32 @@ def test_without_the_template_subtracted_the_template_followers_would_be_flagged
     assert ("S0001", "S0002") in pair_ids(similar_pairs(fixture_class(), []))
 
 
+def test_the_canonical_answer_in_the_reference_solution_is_not_evidence() -> None:
+    """The templates state formulas, not code lines, so the lines every correct solution writes alike
+    (``self.diff = y - t``, ``return x @ self.w + self.b``) are no longer template: S0001 and S0002, written
+    independently, would be flagged for them. The reference solution holds those lines and is subtracted."""
+    assert ("S0001", "S0002") in pair_ids(similar_pairs(fixture_class(), templates()))
+    assert ("S0001", "S0002") not in pair_ids(similar_pairs(fixture_class(), templates(),
+                                                            reference_sources=references()))
+    # a reference's comments and docstrings are not subtracted: no student saw them
+    commented = "def f(x):\n    # y = a + b * c - d / e + f * g - h / i\n    return x\n"
+    code = "y = a + b * c - d / e + f * g - h / i\n"
+    assert similarity.template_windows([], [commented]).isdisjoint(similarity.template_windows([], [code]))
+    assert similarity.template_windows([commented]) & similarity.template_windows([], [code])
+
+
 def test_shared_passages_are_the_copied_code_side_by_side() -> None:
     sources = fixture_class()
-    (pair,) = similar_pairs(sources, templates())
+    (pair,) = similar_pairs(sources, templates(), reference_sources=references())
     assert pair.passages
     copied = "\n".join(passage_text(sources["C0003"], passage.first_a, passage.last_a) for passage in pair.passages)
     original = "\n".join(passage_text(sources["S0003"], passage.first_b, passage.last_b)
                          for passage in pair.passages)
     assert "einsum" in copied and "einsum" in original
-    assert "np.where(b > a, b - a, 1.0)" in copied and "np.where(hi > lo, hi - lo, 1.0)" in original
+    assert "res[:, col] = (data[:, col] - a[col]) / width[col]" in copied
+    assert "out[:, j] = (x[:, j] - lo[j]) / span[j]" in original
+    # the line the reference solution has too (the canonical guard against a constant column) is no evidence
+    assert "np.where" not in copied
 
 
 def test_a_notebook_is_compared_by_its_code_cells(tmp_path: Path) -> None:
@@ -100,19 +121,20 @@ def test_a_notebook_is_compared_by_its_code_cells(tmp_path: Path) -> None:
     assert decoded.source is not None
     sources = {**fixture_class(), "N0003": decoded.source}
     del sources["C0003"]
-    assert pair_ids(similar_pairs(sources, templates())) == {("N0003", "S0003")}
+    assert pair_ids(similar_pairs(sources, templates(), reference_sources=references())) == {("N0003", "S0003")}
 
 
 def test_code_most_of_the_class_shares_is_not_evidence() -> None:
     """Eight students who all write the same helper (a class idiom) are not eight copies of each other."""
     idiom = source(FIXTURES / "similarity" / "ex_02_S0003.py")
     sources = {f"S{index:04d}": idiom.replace("span", f"span{index}") for index in range(8)}
-    assert similar_pairs(sources, templates()) == []
+    assert similar_pairs(sources, templates(), reference_sources=references()) == []
 
 
 def test_the_result_is_the_same_on_every_run() -> None:
-    first = similar_pairs(fixture_class(), templates())
-    assert similar_pairs(dict(reversed(list(fixture_class().items()))), templates()) == first
+    first = similar_pairs(fixture_class(), templates(), reference_sources=references())
+    assert similar_pairs(dict(reversed(list(fixture_class().items()))), templates(),
+                         reference_sources=references()) == first
 
 
 @pytest.mark.skipif(not EXAMPLE_CLASS.is_dir(), reason="examples/class is not present in this checkout")
@@ -123,7 +145,7 @@ def test_the_example_class_written_from_the_template_has_no_copies() -> None:
         if decoded.source is not None:
             sources[path.stem] = decoded.source
     assert len(sources) >= 10
-    assert similar_pairs(sources, templates()) == []
+    assert similar_pairs(sources, templates(), reference_sources=references()) == []
 
 
 def _variant_class(count: int) -> dict[str, str]:
