@@ -18,6 +18,7 @@ import html
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -437,6 +438,19 @@ def test_next_student_on_the_same_worker_is_unaffected(next_run: Graded, hostile
     assert next_run.reports[hostile]["status"] == "graded"
     assert not next_run.failed(victim), next_run.message(victim, "load")
     next_run.assert_unharmed(victim, bound=40.0)
+
+
+@needs_sandbox
+def test_a_grader_started_with_sigint_ignored_hands_on_a_fresh_signal_state(tmp_path: Path) -> None:
+    """A TA who runs ``grade`` under nohup or as ``grade ... &`` from a script starts it with SIGINT
+    ignored; the student's code must still start as a fresh ``python`` does (the victim's probe fails its
+    own load when it finds a signal ignored)."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        graded = grade(write_class(tmp_path / "class", {"D1": corpus.victim()}), tmp_path / "out", "--jobs", "1")
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert not graded.failed("D1"), graded.message("D1", "load")
 
 
 @needs_sandbox
