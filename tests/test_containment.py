@@ -686,6 +686,15 @@ def tmp_runtime() -> Iterator[Path]:
     shutil.rmtree(base, ignore_errors=True)
 
 
+#: fails its load when a library folder outside the relocated environment is on its path (a venv under /tmp
+#: is run through its base interpreter, whose own site-packages the venv does not include)
+SITES_PROBE = corpus.correct_with(
+    "import sys as _sys\n"
+    "_sites = [_p for _p in _sys.path if _p.rstrip('/').endswith(('site-packages', 'dist-packages'))]\n"
+    "if not _sites or any(not _p.startswith('/exgrader-runtime/') for _p in _sites):\n"
+    "    raise RuntimeError('SITES ' + repr(_sites))\n")
+
+
 @needs_sandbox
 @pytest.mark.parametrize("grader_uid", ["root", "ordinary user"])
 def test_a_runtime_under_tmp_is_out_of_the_students_tmp(tmp_runtime: Path, grader_uid: str) -> None:
@@ -695,7 +704,7 @@ def test_a_runtime_under_tmp_is_out_of_the_students_tmp(tmp_runtime: Path, grade
     base = Path(tempfile.mkdtemp(prefix="exgrader-tmp-runtime-"))
     try:
         folder = write_class(base / "class", {"T1": corpus.TMP_MOVER, "T2": corpus.victim(),
-                                              "T3": corpus.TMP_MOVER, "T4": corpus.victim()})
+                                              "T3": corpus.TMP_MOVER, "T4": corpus.victim(), "T5": SITES_PROBE})
         command = [str(tmp_runtime), "-c", "import sys; from grader.cli import main; sys.exit(main(sys.argv[1:]))",
                    str(folder), "--out", str(base / "out"), "--jobs", "1", "--timeout", "10", "--lang", "en"]
         env = {"PATH": "/usr/bin:/bin", "HOME": str(base), "LANG": "C.UTF-8", "EXGRADER_QUIET": "1"}
@@ -713,6 +722,8 @@ def test_a_runtime_under_tmp_is_out_of_the_students_tmp(tmp_runtime: Path, grade
             assert "TMP[]" in graded.message(mover, "load")  # nothing of the runtime (nor anything else)
             assert graded.failed(mover) == {"load"}
         graded.assert_unharmed("T2", "T4", bound=300.0)
+        # the libraries are the environment's own, not also those of the interpreter it was made from
+        graded.assert_unharmed("T5", bound=300.0)
         assert all("sandbox: bubblewrap" in graded.markdown(student_id) for student_id in graded.reports)
     finally:
         shutil.rmtree(base, ignore_errors=True)

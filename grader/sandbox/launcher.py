@@ -278,7 +278,10 @@ def bwrap_command(settings: SandboxSettings, config: dict[str, Any], worker_inde
     for key, value in environment(worker_index).items():
         command += ["--setenv", key, value]
     python, config["site_dirs"] = interpreter(roots)
-    command += ["--", python, "-I", "-B", f"{INSIDE_DIR}/zygote.py", json.dumps(config)]
+    # a relocated runtime runs its base interpreter: -S keeps that interpreter's own site-packages (which a
+    # venv excludes) off the path, and the zygote adds exactly the grader's library folders (site_dirs)
+    no_site = ["-S"] if config["site_dirs"] else []
+    command += ["--", python, "-I", "-B", *no_site, f"{INSIDE_DIR}/zygote.py", json.dumps(config)]
     return command
 
 
