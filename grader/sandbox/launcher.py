@@ -72,12 +72,16 @@ class SandboxSettings:
     isolation: Isolation
     as_root: bool
     bwrap: Bwrap | None = None
+    #: modules the assignment does not allow (its ``unavailable_libraries``): not importable by student code
+    #: even where the TA's environment has them, so that grade says what the self-check says
+    unavailable: tuple[str, ...] = ()
 
     @classmethod
-    def detect(cls, data_file: Path, *, allow_bwrap: bool = True) -> SandboxSettings:
+    def detect(cls, data_file: Path, *, allow_bwrap: bool = True,
+               unavailable: tuple[str, ...] = ()) -> SandboxSettings:
         isolation = Isolation.BWRAP if allow_bwrap and bwrap_works() else Isolation.NONE
         return cls(data_file=data_file.resolve(), isolation=isolation, as_root=os.geteuid() == 0,
-                   bwrap=find_bwrap() if isolation is Isolation.BWRAP else None)
+                   bwrap=find_bwrap() if isolation is Isolation.BWRAP else None, unavailable=unavailable)
 
     def provenance(self) -> str:
         """Which sandbox graded: written into every report."""
@@ -333,8 +337,9 @@ class Worker:
 
     def start(self) -> None:
         sandboxed = self.settings.isolation is Isolation.BWRAP
+        hidden_modules = [*HIDDEN_PACKAGES, *self.settings.unavailable]
         config: dict[str, Any] = {"sandboxed": sandboxed, "scratch": str(self.scratch),
-                                  "hidden_paths": [str(PROJECT_DIR)], "hidden_modules": list(HIDDEN_PACKAGES),
+                                  "hidden_paths": [str(PROJECT_DIR)], "hidden_modules": hidden_modules,
                                   "tmp_mb": TMP_MB if sandboxed else None, "tmp_files": TMP_FILES,
                                   "spawn": not FORK and not sandboxed}
         if sandboxed and self.settings.as_root:
