@@ -330,7 +330,8 @@ def grade_class(options: GradeOptions, catalogue: Catalogue, progress: Progress 
         if sheet is not None:
             remember(options.out, sheet.path, sheet.max_points)
         plan = Plan.create(assignment, seed=options.seed, data_file=options.data, timeout=options.timeout)
-        settings = SandboxSettings.detect(options.data, allow_bwrap=options.sandbox)
+        settings = SandboxSettings.detect(options.data, allow_bwrap=options.sandbox,
+                                          unavailable=assignment.unavailable_libraries)
         extra = isolation_warnings(settings)
         cache = ResultCache(options.out, run_key(plan, lang=options.lang, isolation=str(settings.isolation),
                                                  timeout=options.timeout), catalogue, options.lang)

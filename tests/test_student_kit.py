@@ -343,6 +343,8 @@ ODD_FORMS = {
     "V0007": ("        return x @ self.w + self.b", "        return (x @ self.w + self.b).ravel()"),
     "V0008": ("        return float(np.mean(self.diff**2))", "        return np.mean(self.diff**2, axis=0)"),
     "V0009": ("    return (x - mean) / std", "    return (x - mean) / std.mean()"),
+    # a zero g_w leaves w where it was: no update rule is shown, so update fails too (issue 11.5)
+    "V0010": ("        self.g_w = self.x.T @ g / k", "        self.g_w = np.zeros_like(self.w)"),
 }
 
 
