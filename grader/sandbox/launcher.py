@@ -83,11 +83,11 @@ class SandboxSettings:
         return cls(data_file=data_file.resolve(), isolation=isolation, as_root=os.geteuid() == 0,
                    bwrap=find_bwrap() if isolation is Isolation.BWRAP else None, unavailable=unavailable)
 
-    def provenance(self) -> str:
-        """Which sandbox graded: written into every report."""
+    def provenance(self) -> tuple[str, str]:
+        """Which sandbox graded, for every report: a message key (``report.sandbox_*``) and the tool."""
         if self.isolation is Isolation.BWRAP and self.bwrap is not None:
-            return self.bwrap.describe() + (", as root" if self.as_root else ", as an ordinary user")
-        return "none (--no-sandbox)"
+            return ("report.sandbox_as_root" if self.as_root else "report.sandbox_as_user"), self.bwrap.describe()
+        return "report.sandbox_none", ""
 
 
 def bwrap_candidates() -> list[tuple[str, str]]:
