@@ -57,7 +57,9 @@ def main() -> None:
             wall, cpu, output, errors = timed(["uv", "run", "pytest", "-q"], kit, env)
             summary = output.strip().splitlines()[-1] if output.strip() else errors.strip()[-200:]
             noisy = "Bytecode compiled" in output + errors
-            print(f"{label:24s} wall {wall:6.2f} s  cpu {cpu:5.2f} s  'Bytecode compiled': {noisy}  | {summary}")
+            load = os.getloadavg()[0]
+            print(f"{label:24s} wall {wall:6.2f} s  cpu {cpu:5.2f} s  load {load:4.2f}  'Bytecode compiled': {noisy}"
+                  f"  | {summary}")
 
 
 if __name__ == "__main__":

@@ -113,7 +113,8 @@ def compute(request: Mapping[str, Any], seconds: float | None = FILE_SECONDS) ->
     """The flagged pairs, and the files left out as ``(student id, reason)``; each file gets ``seconds``."""
     skipped: list[tuple[str, str]] = []
     pairs = similar_pairs(each_source(request["submissions"], skipped, seconds), request["templates"],
-                          request["threshold"], skipped=skipped, guard=lambda: time_limit(seconds))
+                          request["threshold"], reference_sources=request.get("references", ()), skipped=skipped,
+                          guard=lambda: time_limit(seconds))
     return pairs, sorted(skipped)
 
 
@@ -123,10 +124,10 @@ class BackgroundPairs:
     command: tuple[str, ...] = (sys.executable, "-I", "-c", BOOTSTRAP, str(PROJECT_DIR))
 
     def __init__(self, submissions: Sequence[Submission], templates: Sequence[str], threshold: float,
-                 folder: Path) -> None:
+                 folder: Path, references: Sequence[str] = ()) -> None:
         self.request = {"submissions": [{"student_id": item.student_id, "path": str(Path(item.path).resolve()),
                                          "kind": item.kind} for item in submissions],
-                        "templates": list(templates), "threshold": threshold}
+                        "templates": list(templates), "references": list(references), "threshold": threshold}
         request_path, self.answer_path = folder / "request.json", folder / "answer.json"
         self.wait_seconds = WAIT_SECONDS + WAIT_PER_FILE * len(submissions)
         self.skipped: list[tuple[str, str]] = []

@@ -45,6 +45,9 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 #: The code students start from: ex_02's template, and 演習4's, which it tells them to copy from.
 DEFAULT_TEMPLATES = (PROJECT_ROOT / "student_templates" / "ex_02_template.py",
                      PROJECT_ROOT / "student_templates" / "perceptron.py")
+#: The instructor's solution of the assignment: its code is the canonical answer, which copy detection
+#: does not count as evidence (read here, in the grader's process; never shipped to students).
+DEFAULT_REFERENCES = (PROJECT_ROOT / "reference" / "perceptron.py",)
 EXPORTS = ("moodle", "gradescope")
 
 
@@ -67,6 +70,7 @@ class GradeOptions:
     exports: tuple[str, ...] = ()
     similarity_threshold: float = DEFAULT_THRESHOLD
     templates: tuple[Path, ...] = DEFAULT_TEMPLATES
+    references: tuple[Path, ...] = DEFAULT_REFERENCES
     #: False: grade everything again, ignoring (and then replacing) the results in DIR/.cache/.
     resume: bool = True
     #: Moodle's offline grading worksheet to fill (DIR/moodle/), with the feedback-file zip.
@@ -215,12 +219,14 @@ def apply_manual(result: SubmissionResult, sheet: ManualSheet | None) -> Submiss
                    max=result.max + (sheet.max_points or 0.0))
 
 
-def _read_templates(options: GradeOptions) -> tuple[list[str], list[Message]]:
+def _read_templates(paths: Sequence[Path], missing: str) -> tuple[list[str], list[Message]]:
+    """The texts of the templates (or reference solutions) that copy detection subtracts; a missing one
+    is named in a warning and the rest are used."""
     templates, warnings = [], []
-    for path in options.templates:
+    for path in paths:
         text = read_template(path)
         if text is None:
-            warnings.append(Message("similarity.template_missing", {"path": str(path)}))
+            warnings.append(Message(missing, {"path": str(path)}))
         else:
             templates.append(text)
     return templates, warnings
@@ -328,7 +334,8 @@ def grade_class(options: GradeOptions, catalogue: Catalogue, progress: Progress 
         if sheet is not None:
             remember(options.out, sheet.path, sheet.max_points)
         plan = Plan.create(assignment, seed=options.seed, data_file=options.data, timeout=options.timeout)
-        settings = SandboxSettings.detect(options.data, allow_bwrap=options.sandbox)
+        settings = SandboxSettings.detect(options.data, allow_bwrap=options.sandbox,
+                                          unavailable=assignment.unavailable_libraries)
         extra = isolation_warnings(settings)
         cache = ResultCache(options.out, run_key(plan, lang=options.lang, isolation=str(settings.isolation),
                                                  timeout=options.timeout), catalogue, options.lang)
@@ -352,20 +359,25 @@ def grade_class(options: GradeOptions, catalogue: Catalogue, progress: Progress 
                 if cached is not None:
                     reused[submission.student_id] = cached
 
+        provenance_key, tool = settings.provenance()
+        sandbox_line = catalogue.text(provenance_key, options.lang, tool=tool)  # in the report's language
+
         def finish(submission: Submission, result: SubmissionResult, from_cache: bool) -> None:
             key = keys[submission.student_id]
             if not from_cache and key is not None and result.status != ERROR:
                 # a grader fault is not kept: the next run (with the grader fixed) grades it again
                 cache.store(key, result, submission)  # before the report: a report never lacks its entry
-            result = replace(apply_manual(result, sheet), sandbox=settings.provenance())
+            result = replace(apply_manual(result, sheet), sandbox=sandbox_line)
             write_student(options.out, result, catalogue, options.lang, title)
             results.append(result)
             if progress:
                 progress(len(results), total, result, from_cache)
 
-        templates, template_warnings = _read_templates(options)
+        templates, template_warnings = _read_templates(options.templates, "similarity.template_missing")
+        references, reference_warnings = _read_templates(options.references, "similarity.reference_missing")
+        template_warnings += reference_warnings
         background = BackgroundPairs(discovery.submissions, templates, options.similarity_threshold,
-                                     scratch / "copycheck")
+                                     scratch / "copycheck", references)
         try:
             pending = [submission for submission in discovery.submissions if submission.student_id not in reused]
             for submission in discovery.submissions:

@@ -1,8 +1,7 @@
 """Pairs of submissions that share more of their own code than solving the same task explains.
 
-How: every submission becomes a stream of Python tokens (``pylexer.py``: Pygments' tokens, lexed with
-the standard library's ``tokenize`` wherever that gives the same stream) in which comments, docstrings
-and layout are dropped, every identifier becomes ``V`` and every string ``S``; renaming
+How: every submission becomes a stream of Python tokens (Pygments' ``PythonLexer``, which reads anything)
+in which comments, docstrings and layout are dropped, every identifier becomes ``V`` and every string ``S``; renaming
 variables or rewriting comments changes nothing. Consecutive ``K`` tokens are hashed (stable hashes: the
 same class gives the same report on every run) and a pair's shared hashes are looked up through an
 inverted index, so reordering functions only loses the few windows that span a function boundary.
@@ -12,6 +11,11 @@ assignment are mostly alike:
 
 - the template's code, and the code written in its comments and docstrings: the template's hints
   (``# self.w = rng.standard_normal((input_dim, output_dim))``) are what every student types;
+- the code of the instructor's reference solutions (``reference/``, read by the grader, never given to
+  students): the canonical lines of a correct answer (``self.diff = y - t``, ``return x @ self.w + self.b``)
+  are written the same way by everyone who solves the task, so sharing them is not evidence either. A
+  template that states formulas instead of code lines leaves them to the student; without this, two
+  independent correct solutions would be flagged for agreeing on the obvious;
 - code that more than a few students share (as MOSS does): an idiom of the class is not a copy.
 
 A token is "template" when it lies inside any window of ``TEMPLATE_K`` tokens that also occurs in the
@@ -35,8 +39,8 @@ from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
-
-from grader.pylexer import code_and_hints, stream
+from pygments import token as tokens
+from pygments.lexers.python import PythonLexer
 
 K = 12
 TEMPLATE_K = 5
@@ -51,6 +55,59 @@ MAX_PASSAGES = 6
 #: Sources longer than this are compared by their first part only; real solutions are a few KB.
 MAX_SOURCE_CHARS = 200_000
 MAX_PASSAGE_LINES = 40
+
+#: what the stream leaves out: comments, docstrings and layout
+_SKIPPED = (tokens.Comment, tokens.String.Doc, tokens.Text, tokens.Whitespace)
+
+
+# --- the token stream ---------------------------------------------------------------------------------
+def stream(source: str) -> tuple[list[str], list[int]]:
+    """The normalized token texts and, in parallel, the 1-based line each starts on, from Pygments'
+    ``PythonLexer``, which lexes anything (broken code, not Python at all, a notebook's magics)."""
+    texts: list[str] = []
+    lines: list[int] = []
+    line, scanned = 1, 0  # ``line`` is 1 + the newlines in source[:scanned]
+    in_string = False
+    interpolation = 0  # depth inside an f-string's {...}: part of the string
+    for offset, kind, value in PythonLexer(stripnl=False, ensurenl=False).get_tokens_unprocessed(source):
+        if kind in tokens.String.Interpol:
+            interpolation = max(0, interpolation + value.count("{") - value.count("}"))
+        if interpolation or not value.strip():
+            continue
+        if any(kind in skipped for skipped in _SKIPPED):
+            in_string = False
+            continue
+        line += source.count("\n", scanned, offset)
+        scanned = offset
+        if kind in tokens.String:
+            if not in_string:
+                texts.append("S")
+                lines.append(line)
+            in_string = True
+            continue
+        in_string = False
+        if kind in tokens.Keyword or kind in tokens.Name.Builtin:
+            text = value
+        elif kind in tokens.Name:
+            text = "V"
+        else:
+            text = value
+        texts.append(text)
+        lines.append(line)
+    return texts, lines
+
+
+def code_and_hints(source: str) -> tuple[list[str], list[str]]:
+    """The normalized stream of ``source`` and the text of its comments and docstring lines (without
+    their ``#``): what a template tells students to type."""
+    hints: list[str] = []
+    for _, kind, value in PythonLexer(stripnl=False).get_tokens_unprocessed(source):
+        if kind in tokens.Comment:
+            hints.append(value.lstrip("#"))
+        elif kind in tokens.String.Doc:
+            hints.extend(line.lstrip("#") for line in value.strip("\"'rbuRBU").splitlines())
+    return stream(source)[0], hints
+
 
 @dataclass(frozen=True)
 class Token:
@@ -86,11 +143,13 @@ def template_material(source: str) -> list[list[str]]:
     return [code, stream("\n".join(hints))[0], *(stream(hint)[0] for hint in hints)]
 
 
-def template_windows(template_sources: Iterable[str]) -> set[int]:
-    """The hashes of every ``TEMPLATE_K`` window of the templates' material: what :func:`fingerprint`
-    takes out of a submission as "told to write"."""
-    return {value for text in template_sources for material in template_material(text)
+def template_windows(template_sources: Iterable[str], reference_sources: Iterable[str] = ()) -> set[int]:
+    """The hashes of every ``TEMPLATE_K`` window of the templates' material and of the reference
+    solutions' code: what :func:`fingerprint` takes out of a submission as "told to write" or "the
+    canonical answer". A reference's comments and docstrings are not taken: no student saw them."""
+    told = {value for text in template_sources for material in template_material(text)
             for value in windows(material, TEMPLATE_K)}
+    return told | {value for text in reference_sources for value in windows(stream(text)[0], TEMPLATE_K)}
 
 
 _NO_HASHES = np.empty(0, dtype=np.uint64)
@@ -267,7 +326,7 @@ def _ragged_arange(sizes: np.ndarray) -> np.ndarray:
 
 
 def similar_pairs(sources: Mapping[str, str] | Iterable[tuple[str, str]], template_sources: Sequence[str],
-                  threshold: float = DEFAULT_THRESHOLD, *,
+                  threshold: float = DEFAULT_THRESHOLD, *, reference_sources: Sequence[str] = (),
                   skipped: list[tuple[str, str]] | None = None,
                   guard: Callable[[], AbstractContextManager[object]] = nullcontext) -> list[Pair]:
     """Flagged pairs, most similar first.
@@ -276,11 +335,13 @@ def similar_pairs(sources: Mapping[str, str] | Iterable[tuple[str, str]], templa
     order: then each source is dropped once fingerprinted, and a class is held as fingerprints only
     (a few KB per student, instead of its decoded text).
 
+    ``reference_sources`` are the instructor's solutions: their code windows count as template.
+
     With ``skipped``, a file whose fingerprint fails (or overruns ``guard``, e.g. a time limit) is
     left out and named there as ``(student id, reason)``: one file never turns copy detection off for
     the whole class, and a copier cannot hide behind it unnoticed.
     """
-    template = template_windows(template_sources)
+    template = template_windows(template_sources, reference_sources)
     items = ((student_id, sources[student_id]) for student_id in sorted(sources)) \
         if isinstance(sources, Mapping) else sources
     prints = []

@@ -49,8 +49,8 @@ SEED = 0
 #: files of student_templates/ that go to scripts/ (a whitelist: a solution saved there never travels)
 SCRIPT_FILES = ("gradient_method.py", "perceptron.py", "ex_02_template.py", "test_ex_02.py",
                 "test_perceptron.py", "test_gradient_method.py")
-SELFCHECK_FILES = ("__init__.py", "messages.py", "plan.py", "runner.py", "session.py", "judge.py", "verdicts.py",
-                   "plugin.py", "result.py")
+SELFCHECK_FILES = ("__init__.py", "messages.py", "plan.py", "process.py", "runner.py", "session.py", "judge.py",
+                   "verdicts.py", "plugin.py", "result.py")
 ROOT_FILES = ("pyproject.toml", "README.md")  # student_templates/kit/ -> the kit's root
 VENDORED = {"protocol.py": "grader/sandbox/protocol.py", "child.py": "grader/sandbox/child.py",
             "definitions.py": "grader/definitions.py", "base.py": "grader/checks/base.py",

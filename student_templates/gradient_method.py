@@ -38,25 +38,25 @@ def f(x: float) -> float:
 
 
 def df(x: float) -> float:
-    """f(x) = (x - 1)^2 の導関数
+    """f(x) = (x − 1)² の導関数
 
-    # f(x)  = (x - 1)^2
-    # f'(x) = 2 * (x - 1)
+        f(x)  = (x − 1)²
+        f'(x) = 2 (x − 1)
 
     引数:
         x: 実数
     戻り値:
         f'(x) の値
     """
-    # TODO: f'(x) = 2 * (x - 1) を返してください。
+    # TODO: 上の f'(x) の値を返してください。
     raise NotImplementedError("df を実装してください")
 
 
 def gradient_descent(df, x0: float, learning_rate: float, max_iteration: int) -> tuple[float, list[float]]:
     """勾配法で関数の最小値を与える x を求める
 
-    更新式 (η は学習率 learning_rate):
-    # x ← x - η * df(x)
+    更新式 (η は学習率 learning_rate, f' は引数の df):
+        x ← x − η f'(x)
 
     引数:
         df: 導関数 (実数を受け取り実数を返す関数)
@@ -70,10 +70,8 @@ def gradient_descent(df, x0: float, learning_rate: float, max_iteration: int) ->
             先頭は x0、更新のたびに追加するので
             長さは max_iteration + 1
     """
-    # TODO: x = x0 から始め、max_iteration 回
-    #       x = x - learning_rate * df(x) を繰り返してください。
-    #       history = [x0] とし、更新後の x を毎回 append します。
-    #       最後に (x, history) を返します。
+    # TODO: x0 から始めて上の更新を max_iteration 回行い、(最後の x, history) を返してください。
+    #   history は x0 と、更新のたびの x を順に並べたリストです。
     raise NotImplementedError("gradient_descent を実装してください")
 
 
@@ -82,12 +80,12 @@ def fit_line(
 ) -> tuple[float, float, list[float]]:
     """直線 y = w * x + b を勾配法 (全データを使う) で当てはめる
 
-    損失は平均二乗誤差 (n はデータ数):
-    # 予測:  y_pred = w * x + b
-    # 損失:  E = mean((y_pred - y)^2)
-    # 勾配:  dE/dw = 2 * mean((y_pred - y) * x)
-    #        dE/db = 2 * mean(y_pred - y)
-    # 更新:  w ← w - η * dE/dw,  b ← b - η * dE/db
+    損失は平均二乗誤差 (n はデータ数, ŷ_i は i 番目の予測):
+        予測:  ŷ_i = w x_i + b
+        損失:  E = (1/n) Σ_i (ŷ_i − y_i)²
+        勾配:  ∂E/∂w = (2/n) Σ_i (ŷ_i − y_i) x_i
+               ∂E/∂b = (2/n) Σ_i (ŷ_i − y_i)
+        更新:  w ← w − η ∂E/∂w,    b ← b − η ∂E/∂b
 
     引数:
         x: 入力, 形 (n,) の 1 次元配列
@@ -100,10 +98,9 @@ def fit_line(
         losses: 各回の損失 E (float のリスト, 長さ max_iteration)。
             損失はその回の更新の「前」の w, b で計算します。
     """
-    # TODO: w = 0.0, b = 0.0 から始めて、max_iteration 回
-    #       (1) y_pred を計算 (2) 損失 E を losses に append
-    #       (3) dE/dw, dE/db を計算 (4) w, b を更新
-    #       を繰り返し、(w, b, losses) を返してください。
+    # TODO: w = b = 0 から始めて、max_iteration 回、上の予測・損失・勾配・更新を行ってください。
+    #   損失 E は毎回 losses に追加し、最後に (w, b, losses) を返します (w, b は float)。
+    #   x, y は配列なので、Σ はループを書かずに np.mean や np.sum で計算できます。
     raise NotImplementedError("fit_line を実装してください")
 
 

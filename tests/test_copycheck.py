@@ -13,8 +13,9 @@ import pytest
 from grader import copycheck
 from grader.copycheck import BackgroundPairs, compute, decoded_sources, pairs_from_json, pairs_to_json
 from grader.discover import Submission
-from grader.grade import DEFAULT_TEMPLATES
+from grader.grade import DEFAULT_REFERENCES, DEFAULT_TEMPLATES
 from grader.similarity import read_template, similar_pairs
+from reference.data import DEFAULT_DATA_PATH
 
 FIXTURES = Path(__file__).parent / "fixtures"
 FILES = {"S0001": FIXTURES / "solutions" / "ex_02_S0001.py", "S0002": FIXTURES / "solutions" / "ex_02_S0002.py",
@@ -40,13 +41,18 @@ def templates() -> list[str]:
     return [text for text in (read_template(path) for path in DEFAULT_TEMPLATES) if text is not None]
 
 
+def references() -> list[str]:
+    return [text for text in (read_template(path) for path in DEFAULT_REFERENCES) if text is not None]
+
+
 def test_the_background_process_finds_the_pairs_the_grader_would(tmp_path: Path) -> None:
-    background = BackgroundPairs(submissions(tmp_path), templates(), 0.5, tmp_path / "copycheck")
+    background = BackgroundPairs(submissions(tmp_path), templates(), 0.5, tmp_path / "copycheck", references())
     assert background.process is not None
     pairs = background.pairs()
     assert background.process.returncode == 0 and background.answer_path.is_file()  # it answered
     assert (pairs, []) == compute(background.request)  # sources streamed one at a time ...
-    assert pairs == similar_pairs(decoded_sources(background.request["submissions"]), templates(), 0.5)  # or held
+    assert pairs == similar_pairs(decoded_sources(background.request["submissions"]), templates(), 0.5,
+                                  reference_sources=references())  # or held
     assert {(pair.a, pair.b) for pair in pairs} == {("C0003", "S0003")}  # the disguised copy, nothing else
 
 
@@ -55,22 +61,23 @@ def test_the_background_process_finds_the_pairs_the_grader_would(tmp_path: Path)
                                      (sys.executable, "-c", "import sys; open(sys.argv[2], 'w').write('[{')")])
 def test_without_an_answer_the_grader_computes_the_pairs_itself(tmp_path: Path, command: tuple[str, ...],
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    expected = BackgroundPairs(submissions(tmp_path), templates(), 0.5, tmp_path / "expected").pairs()
+    expected = BackgroundPairs(submissions(tmp_path), templates(), 0.5, tmp_path / "expected", references()).pairs()
     monkeypatch.setattr(BackgroundPairs, "command", command)
-    background = BackgroundPairs(submissions(tmp_path / "again"), templates(), 0.5, tmp_path / "copycheck")
+    background = BackgroundPairs(submissions(tmp_path / "again"), templates(), 0.5, tmp_path / "copycheck",
+                                 references())
     assert [(pair.a, pair.b, pair.score) for pair in background.pairs()] == \
         [(pair.a, pair.b, pair.score) for pair in expected] and expected
 
 
 def test_an_interrupted_run_stops_the_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(BackgroundPairs, "command", (sys.executable, "-c", "import time; time.sleep(60)"))
-    background = BackgroundPairs(submissions(tmp_path), templates(), 0.5, tmp_path / "copycheck")
+    background = BackgroundPairs(submissions(tmp_path), templates(), 0.5, tmp_path / "copycheck", references())
     background.close()
     assert background.process is not None and background.process.poll() is not None
 
 
 def test_pairs_survive_the_json_round_trip(tmp_path: Path) -> None:
-    pairs = BackgroundPairs(submissions(tmp_path), templates(), 0.5, tmp_path / "copycheck").pairs()
+    pairs = BackgroundPairs(submissions(tmp_path), templates(), 0.5, tmp_path / "copycheck", references()).pairs()
     assert pairs and pairs_from_json(pairs_to_json(pairs)) == pairs
 
 
@@ -84,7 +91,7 @@ def test_the_process_imports_nothing_from_the_folder_the_ta_runs_in(tmp_path: Pa
         (here / f"{name}.py").write_text(f"open({str(marker)!r}, 'a').write('{name}\\n')\n", encoding="utf-8")
     monkeypatch.chdir(here)
     monkeypatch.setenv("PYTHONPATH", str(here))
-    background = BackgroundPairs(submissions(tmp_path), templates(), 0.5, tmp_path / "copycheck")
+    background = BackgroundPairs(submissions(tmp_path), templates(), 0.5, tmp_path / "copycheck", references())
     pairs = background.pairs()
     assert background.process is not None and background.process.returncode == 0 and background.answer_path.is_file()
     assert not marker.exists()
@@ -94,7 +101,7 @@ def test_the_process_imports_nothing_from_the_folder_the_ta_runs_in(tmp_path: Pa
 def test_a_scratch_folder_that_cannot_be_written_costs_nothing(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a folder", encoding="utf-8")
-    background = BackgroundPairs(submissions(tmp_path), templates(), 0.5, blocker / "copycheck")
+    background = BackgroundPairs(submissions(tmp_path), templates(), 0.5, blocker / "copycheck", references())
     assert background.process is None
     assert {(pair.a, pair.b) for pair in background.pairs()} == {("C0003", "S0003")}
 
@@ -111,7 +118,7 @@ def with_deep_notebook(tmp_path: Path) -> list[Submission]:
 
 
 def test_a_deeply_nested_notebook_does_not_turn_copy_detection_off(tmp_path: Path) -> None:
-    background = BackgroundPairs(with_deep_notebook(tmp_path), templates(), 0.5, tmp_path / "copycheck")
+    background = BackgroundPairs(with_deep_notebook(tmp_path), templates(), 0.5, tmp_path / "copycheck", references())
     assert {(pair.a, pair.b) for pair in background.pairs()} == {("C0003", "S0003")}
     assert background.process is not None and background.process.returncode == 0  # answered itself
     assert compute(background.request) == (background.pairs(), [])  # undecodable: its report says why
@@ -126,7 +133,7 @@ def test_a_file_whose_reading_fails_is_skipped_and_named(tmp_path: Path, monkeyp
         return real(path, kind)
 
     monkeypatch.setattr(copycheck, "decode_submission", failing_for_one)
-    request = BackgroundPairs(submissions(tmp_path), templates(), 0.5, tmp_path / "copycheck").request
+    request = BackgroundPairs(submissions(tmp_path), templates(), 0.5, tmp_path / "copycheck", references()).request
     pairs, skipped = compute(request)
     assert {(pair.a, pair.b) for pair in pairs} == {("C0003", "S0003")}
     assert [(student, reason.split(":")[0]) for student, reason in skipped] == [("S0002", "RecursionError")]
@@ -141,7 +148,7 @@ def test_a_file_that_overruns_its_time_is_skipped_and_named(tmp_path: Path, monk
         return real(path, kind)
 
     monkeypatch.setattr(copycheck, "decode_submission", slow_for_one)
-    request = BackgroundPairs(submissions(tmp_path), templates(), 0.5, tmp_path / "copycheck").request
+    request = BackgroundPairs(submissions(tmp_path), templates(), 0.5, tmp_path / "copycheck", references()).request
     pairs, skipped = compute(request, seconds=0.5)
     assert {(pair.a, pair.b) for pair in pairs} == {("C0003", "S0003")}
     assert [(student, "Overtime" in reason) for student, reason in skipped] == [("S0002", True)]
@@ -149,7 +156,36 @@ def test_a_file_that_overruns_its_time_is_skipped_and_named(tmp_path: Path, monk
 
 def test_copy_detection_has_its_own_time_budget(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(BackgroundPairs, "command", (sys.executable, "-c", "import time; time.sleep(60)"))
-    background = BackgroundPairs(submissions(tmp_path), templates(), 0.5, tmp_path / "copycheck")
+    background = BackgroundPairs(submissions(tmp_path), templates(), 0.5, tmp_path / "copycheck", references())
     background.wait_seconds = 0.5
     assert background.pairs() == [] and background.timed_out  # not computed again in the grader
     assert background.process is not None and background.process.poll() is not None  # and stopped
+
+
+def test_grade_hands_the_reference_solution_to_copy_detection(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """grade gives the background process the instructor's solution (read in the grader's process) beside
+    the templates, and names a missing one instead of failing."""
+    from grader import grade
+    from grader.i18n import Catalogue
+
+    class Captured(Exception):
+        pass
+
+    seen: list[tuple[list[str], list[str]]] = []
+
+    def capture(submissions: object, templates: list[str], threshold: float, folder: Path,
+                references: list[str]) -> None:
+        seen.append((templates, references))
+        raise Captured
+
+    monkeypatch.setattr(grade, "BackgroundPairs", capture)
+    folder = tmp_path / "class"
+    folder.mkdir()
+    shutil.copyfile(FILES["S0001"], folder / "ex_02_S0001.py")
+    options = grade.GradeOptions(path=folder, out=tmp_path / "out", data=DEFAULT_DATA_PATH)
+    with pytest.raises(Captured):
+        grade.grade_class(options, Catalogue.load_engine())
+    assert seen == [(templates(), references())] and references()
+    templates_text, warnings = grade._read_templates([tmp_path / "missing.py"], "similarity.reference_missing")
+    assert templates_text == [] and [warning.key for warning in warnings] == ["similarity.reference_missing"]

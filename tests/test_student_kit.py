@@ -343,6 +343,8 @@ ODD_FORMS = {
     "V0007": ("        return x @ self.w + self.b", "        return (x @ self.w + self.b).ravel()"),
     "V0008": ("        return float(np.mean(self.diff**2))", "        return np.mean(self.diff**2, axis=0)"),
     "V0009": ("    return (x - mean) / std", "    return (x - mean) / std.mean()"),
+    # a zero g_w leaves w where it was: no update rule is shown, so update fails too (issue 11.5)
+    "V0010": ("        self.g_w = self.x.T @ g / k", "        self.g_w = np.zeros_like(self.w)"),
 }
 
 
@@ -439,3 +441,37 @@ def test_the_selfcheck_needs_no_posix_api_and_not_the_project(kit: Path, tmp_pat
     assert failed == {ex02("converge", "ex_02_H0001.py"), ex02("load", "ex_02_H0002.py")}, output
     assert "train" in output and "時間" in output  # the hang is named as a time limit, not as a crash
     assert "トップレベルのコードが制限時間内に終わりませんでした" in output
+
+
+#: appended to a file: it notes which process ran it
+PID_LINE = ('\nimport os as _os\nwith open("../outputs/pids.txt", "a") as _log:\n'
+            '    _log.write(f"{__name__} {_os.getpid()}\\n")\n')
+
+
+def test_files_share_one_process_and_still_run_as_in_a_fresh_one(kit: Path) -> None:
+    """Item 7: the files run one after another in one child process (Python, numpy and pandas are loaded
+    once), yet each as in a process of its own: what a file changes (the folder, sys.path, a module of its
+    own folder, numpy's error handling) is put back, a file that patches numpy is followed by a fresh process,
+    and input() reads nothing."""
+    source = (SOLUTIONS / "ex_02_S0001.py").read_text(encoding="utf-8")
+    scripts = kit / "scripts"
+    (scripts / "helper_k0001.py").write_text("VALUE = 1\n", encoding="utf-8")
+    files = {
+        "ex_02_K0001.py": source + PID_LINE + "import sys\nimport helper_k0001\nhelper_k0001.VALUE = 2\n"
+                          "np.seterr(all='raise')\nsys.path.clear()\n_os.chdir(_os.sep)\n",
+        "ex_02_K0002.py": source + PID_LINE + "import helper_k0001\nassert helper_k0001.VALUE == 1\n"
+                          "assert np.geterr()['divide'] == 'warn'\nnp.mean = lambda *args, **kwargs: 0.0\n",
+        "ex_02_K0003.py": source + PID_LINE + "assert np.mean([1.0, 3.0]) == 2.0\n",
+        "ex_02_K0004.py": source + PID_LINE + "name = input()\n",
+    }
+    for name, text in files.items():
+        (scripts / name).write_text(text, encoding="utf-8")
+    outcomes, output = run_selfcheck(kit, "scripts/test_ex_02.py")
+    failed = {name for name, outcome in outcomes.items() if outcome != "PASSED"}
+    # K0002 breaks its own standardize; K0004's input() meets an empty stdin (EOFError) instead of waiting
+    assert ex02("load", "ex_02_K0004.py") in failed and "EOFError" in output, output
+    assert not {name for name in failed if "K0001" in name or "K0003" in name}, output
+    assert ex02("load", "ex_02_K0002.py") not in failed and ex02("standardize", "ex_02_K0002.py") in failed, output
+    assert {name for name in failed if "K0004" in name} == {ex02("load", "ex_02_K0004.py")}, output
+    pids = dict(line.split() for line in (kit / "outputs" / "pids.txt").read_text(encoding="utf-8").splitlines())
+    assert pids["ex_02_K0001"] == pids["ex_02_K0002"] != pids["ex_02_K0003"] == pids["ex_02_K0004"], pids

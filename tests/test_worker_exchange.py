@@ -164,3 +164,20 @@ def test_results_keep_whole_lines_up_to_the_bound_and_nothing_after() -> None:
     assert collected.result_lines() == ['{"load": 1}', '{"case": "a"}', '{"case": "b??"}']
     collected.add("result", b"{}\n")
     assert len(collected.result_lines()) == 3
+
+
+def test_the_assignments_unavailable_libraries_cannot_be_imported_where_installed(plan: Plan, tmp_path: Path) -> None:
+    """Issue 16.1: grade says what the self-check says, also where the TA's environment has the library
+    (here a module every Python has stands in for scikit-learn)."""
+    settings = SandboxSettings.detect(DEFAULT_DATA_PATH, unavailable=("tomllib",))
+    worker = Worker(settings, 0, tmp_path)
+    worker.start()
+    try:
+        source = "import tomllib\n" + SOLUTION.read_text(encoding="utf-8")
+        execution = execute(plan, worker.run, "ex_02_S0001", source, definitions_only(source))
+        load = next(result for result in judge(plan, execution) if result.id == "load")
+    finally:
+        worker.stop()
+    assert not load.passed
+    assert load.verdict.summary.key == "load.library_unavailable", load.verdict.summary
+    assert load.verdict.summary.params["module"] == "tomllib"

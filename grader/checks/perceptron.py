@@ -185,6 +185,8 @@ class Update(BackwardStep):
             after = as_array(outcome.get(f"{name}_after"))
             steps = self.accepted(data, name)
             reported = as_array(outcome.get(f"g_{name}"))
+            if reported is not None and not np.any(reported):
+                reported = None  # a zero gradient moves nothing: staying put proves no update rule (issue 11.5)
             if reported is not None and after is not None and self.own_update(data, name, reported, after):
                 continue
             if reported is not None and broadcasts_to(reported.shape, data[name].shape):

@@ -72,18 +72,22 @@ class SandboxSettings:
     isolation: Isolation
     as_root: bool
     bwrap: Bwrap | None = None
+    #: modules the assignment does not allow (its ``unavailable_libraries``): not importable by student code
+    #: even where the TA's environment has them, so that grade says what the self-check says
+    unavailable: tuple[str, ...] = ()
 
     @classmethod
-    def detect(cls, data_file: Path, *, allow_bwrap: bool = True) -> SandboxSettings:
+    def detect(cls, data_file: Path, *, allow_bwrap: bool = True,
+               unavailable: tuple[str, ...] = ()) -> SandboxSettings:
         isolation = Isolation.BWRAP if allow_bwrap and bwrap_works() else Isolation.NONE
         return cls(data_file=data_file.resolve(), isolation=isolation, as_root=os.geteuid() == 0,
-                   bwrap=find_bwrap() if isolation is Isolation.BWRAP else None)
+                   bwrap=find_bwrap() if isolation is Isolation.BWRAP else None, unavailable=unavailable)
 
-    def provenance(self) -> str:
-        """Which sandbox graded: written into every report."""
+    def provenance(self) -> tuple[str, str]:
+        """Which sandbox graded, for every report: a message key (``report.sandbox_*``) and the tool."""
         if self.isolation is Isolation.BWRAP and self.bwrap is not None:
-            return self.bwrap.describe() + (", as root" if self.as_root else ", as an ordinary user")
-        return "none (--no-sandbox)"
+            return ("report.sandbox_as_root" if self.as_root else "report.sandbox_as_user"), self.bwrap.describe()
+        return "report.sandbox_none", ""
 
 
 def bwrap_candidates() -> list[tuple[str, str]]:
@@ -278,7 +282,10 @@ def bwrap_command(settings: SandboxSettings, config: dict[str, Any], worker_inde
     for key, value in environment(worker_index).items():
         command += ["--setenv", key, value]
     python, config["site_dirs"] = interpreter(roots)
-    command += ["--", python, "-I", "-B", f"{INSIDE_DIR}/zygote.py", json.dumps(config)]
+    # a relocated runtime runs its base interpreter: -S keeps that interpreter's own site-packages (which a
+    # venv excludes) off the path, and the zygote adds exactly the grader's library folders (site_dirs)
+    no_site = ["-S"] if config["site_dirs"] else []
+    command += ["--", python, "-I", "-B", *no_site, f"{INSIDE_DIR}/zygote.py", json.dumps(config)]
     return command
 
 
@@ -330,8 +337,9 @@ class Worker:
 
     def start(self) -> None:
         sandboxed = self.settings.isolation is Isolation.BWRAP
+        hidden_modules = [*HIDDEN_PACKAGES, *self.settings.unavailable]
         config: dict[str, Any] = {"sandboxed": sandboxed, "scratch": str(self.scratch),
-                                  "hidden_paths": [str(PROJECT_DIR)], "hidden_modules": list(HIDDEN_PACKAGES),
+                                  "hidden_paths": [str(PROJECT_DIR)], "hidden_modules": hidden_modules,
                                   "tmp_mb": TMP_MB if sandboxed else None, "tmp_files": TMP_FILES,
                                   "spawn": not FORK and not sandboxed}
         if sandboxed and self.settings.as_root:

@@ -206,6 +206,9 @@ def become_child(job: dict[str, Any], result_w: int, output_w: int, config: dict
         os.closerange(4, 65536)
         for number in (signal.SIGPIPE, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2):
             signal.signal(number, signal.SIG_DFL)
+        # a grader started with SIGINT ignored (nohup, `cmd &` in a script) must not hand that on: the
+        # student's code starts as a fresh `python` does, with KeyboardInterrupt on SIGINT
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writing past the file limit raises instead
         sys.stdin = open(0, closefd=False)
         sys.stdout = open(1, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)

@@ -2,7 +2,8 @@
 
 How it works, so that a student (or a TA) can trust it:
 
-- ``session.py`` runs the student's file in a separate Python process (``runner.py``) from the file's
+- ``session.py`` runs the student's files in a separate Python process (``runner.py``, started by
+  ``process.py``; one process takes the files in turn and puts back what each changed) from the file's
   own folder, so ``../data/advertising.csv`` means what it means when the student runs the file, and a
   hang or a crash costs only the checks it touches. Time limits are deadlines on reading that process's
   answers: nothing here needs ``SIGALRM``, ``fork``, ``resource`` or ``fcntl`` (Windows, macOS, Linux).

@@ -273,6 +273,8 @@ class Update(_BackwardStep):
             after = as_array(outcome.get(f"{name}_after"))
             steps = self.accepted(data, numerical, name)
             reported = as_array(outcome.get(f"g_{name}"))
+            if reported is not None and not np.any(reported):
+                reported = None  # a zero gradient moves nothing: staying put proves no update rule (issue 11.5)
             if reported is not None and after is not None and self.own_update(data, name, reported, after):
                 continue
             if reported is not None:

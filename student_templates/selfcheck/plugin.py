@@ -11,16 +11,27 @@ id the TA's grader uses and fails with the message the grader's report would sho
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from selfcheck import verdicts
+from selfcheck import process
 from selfcheck.messages import text
 
 HERE = Path(__file__).resolve().parent.parent  # scripts/
 TEMPLATE = HERE / "ex_02_template.py"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Start the child process at once; numpy and the tests load in this process meanwhile."""
+    if not (config.option.help or config.option.collectonly or getattr(config.option, "version", False)):
+        process.warm_up()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    process.close_idle()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -53,6 +64,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def verify(lang: str) -> Callable[[Path, str, str], None]:
     """Fail the test with the grader's message for one check, shown alone (no traceback)."""
 
+    from selfcheck import verdicts  # numpy and the judge: loaded while the child process starts
+
     def run(path: Path, suite: str, check_id: str) -> None:
         found = verdicts.failure(path, suite, check_id, lang)
         if found is not None:
@@ -71,7 +84,9 @@ def save_as(lang: str) -> Callable[[Path], None]:
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """Start every file's child process at once; each test then only reads its verdict."""
+    """Run every file in the child process now; each test then only reads its verdict."""
+    if session.config.option.collectonly:
+        return
     targets = []
     for item in session.items:
         suite = getattr(item.module, "SUITE", None)
@@ -79,11 +94,15 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         target = callspec.params.get("submission") if callspec else getattr(item.module, "TARGET", None)
         if suite and target:
             targets.append((target, suite))
-    verdicts.prefetch(targets)
+    if targets:
+        from selfcheck import verdicts
+
+        verdicts.prefetch(targets)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
-    lines = verdicts.warnings_text(language(config))
+    verdicts = sys.modules.get("selfcheck.verdicts")  # None: no test ran
+    lines = verdicts.warnings_text(language(config)) if verdicts else []
     if lines:
         terminalreporter.section(text("selfcheck.warnings_title", language(config)))
         for line in lines:

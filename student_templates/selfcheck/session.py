@@ -11,11 +11,6 @@ from __future__ import annotations
 import ast
 import functools
 import json
-import os
-import queue
-import subprocess
-import sys
-import threading
 import time
 import tokenize
 from dataclasses import dataclass, field
@@ -28,8 +23,8 @@ from selfcheck._vendor import definitions as definitions_module
 from selfcheck._vendor import protocol
 from selfcheck._vendor.base import CaseOutcome
 from selfcheck.messages import Message
+from selfcheck.process import give_back, take_child
 
-RUNNER = Path(__file__).with_name("runner.py")
 STARTUP_SECONDS = 30.0  # a fresh Python importing numpy on a slow, virus-scanned laptop
 SLACK_SECONDS = 2.0  # a student's machine may be slower than the grading server
 MAX_ATTEMPTS = 64
@@ -101,51 +96,6 @@ def definitions_of(source: str) -> str:
         return ""
 
 
-class Child:
-    """One runner process; ``next_line(seconds)`` returns its next answer, or None past the deadline."""
-
-    def __init__(self, job: dict[str, Any]) -> None:
-        environment = {**os.environ, "MPLBACKEND": "Agg", "PYTHONIOENCODING": "utf-8"}
-        self.process = subprocess.Popen([sys.executable, "-X", "utf8", str(RUNNER)], stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=environment)
-        self.lines: queue.Queue[bytes | None] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-        assert self.process.stdin is not None
-        try:
-            self.process.stdin.write(json.dumps(job).encode("utf-8"))
-            self.process.stdin.close()
-        except OSError:  # the child died at once; the reader reports the end
-            pass
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.put(line)
-        self.lines.put(None)
-
-    def next_line(self, seconds: float) -> dict[str, Any] | str | None:
-        """A parsed answer, ``"timeout"``, or None when the process ended (or wrote garbage)."""
-        try:
-            line = self.lines.get(timeout=seconds)
-        except queue.Empty:
-            return "timeout"
-        if line is None:
-            return None
-        try:
-            parsed = json.loads(line)
-        except ValueError:
-            return None
-        return parsed if isinstance(parsed, dict) else None
-
-    def stop(self) -> str:
-        """Kill the process; describe how it ended (exit code, or timeout)."""
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
-            return "timeout"
-        return f"exit code {self.process.returncode}"
-
-
 def decode_outputs(raw: Any) -> dict[str, Any]:
     outputs = {}
     for name, value in raw.items() if isinstance(raw, dict) else []:
@@ -179,7 +129,8 @@ def execute(path: Path, source: str, cases: list[dict[str, Any]]) -> tuple[dict[
                "seed": plan.seed(), "cases": cases, "unavailable_libraries": plan.unavailable_libraries()}
         if path.suffix == ".ipynb":  # as grade runs a notebook: the data beside it as well
             job.update(data_beside=True, data_dir=str(path.parent.parent / "data"))
-        child = Child(job)
+        child = take_child()
+        child.send(job)
         ready = child.next_line(STARTUP_SECONDS)  # Python and numpy started: the student's code runs next
         first = child.next_line(load_seconds) if isinstance(ready, dict) and ready.get("ready") else ready
         if not isinstance(first, dict) or "load" not in first:
@@ -201,17 +152,21 @@ def execute(path: Path, source: str, cases: list[dict[str, Any]]) -> tuple[dict[
                 mode, load_error = "definitions", report.get("error")
                 continue
             load = report
-        died_at, done = start, False
-        while died_at < len(cases):
+        died_at, done, reusable = start, False, False
+        while died_at <= len(cases):  # every case, then "done"
             answer = child.next_line(max(0.1, min(case_seconds, deadline - time.monotonic())))
             if not isinstance(answer, dict) or answer.get("done"):
                 done = isinstance(answer, dict)
+                reusable = done and answer.get("reusable") is True
                 break
             if "case" in answer:
                 case_id = str(answer["case"])
                 outcomes[case_id] = CaseOutcome(case_id, decode_outputs(answer.get("outputs")), answer.get("error"),
                                                 float(answer.get("seconds", 0) or 0))
                 died_at += 1
+        if reusable:
+            give_back(child)
+            break
         ended = child.stop()
         if done or died_at >= len(cases):
             break

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from selfcheck import judge, session
@@ -25,10 +23,11 @@ def verdicts(path: Path, suite: str) -> dict[str, Verdict]:
 
 
 def prefetch(targets: Iterable[tuple[Path, str]]) -> None:
-    """Run the files side by side (one child process each) before the tests read their verdicts."""
-    unique = sorted({(path.resolve(), suite) for path, suite in targets})
-    with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) as pool:
-        list(pool.map(lambda target: verdicts(*target), unique))
+    """Run the files one after another in one child process before the tests read their verdicts: a
+    process per file, side by side, cost more than the files themselves (Python, numpy and pandas
+    loaded again for each)."""
+    for target in sorted({(path.resolve(), suite) for path, suite in targets}):
+        verdicts(*target)
 
 
 def message(verdict: Verdict, lang: str) -> str:
