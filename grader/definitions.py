@@ -18,7 +18,7 @@ _MAX_EXPONENT = 1000
 _MAX_REPEAT = 100_000
 #: Longest source the fallback parses, in characters (a full solution is ~10,000). Parsing happens in the
 #: grader's own process, holding the GIL: an 8 MB file of small functions took 15 s and 2 GB there.
-MAX_SOURCE_CHARS = 256 * 1024
+MAX_SOURCE_CHARS = 512 * 1024
 
 
 class TooLarge(SyntaxError):

@@ -57,10 +57,10 @@ def normalize(x):
     raise Weird("abc\\u202edef\\x1b[31m")
 '''
 ATTACKS.update({"C0001": CONTROLS, "C0002": CONTROLS})
-#: 400 KB of small functions whose top-level code fails: the definitions-only fallback would parse it
+#: 600 KB of small functions whose top-level code fails: the definitions-only fallback would parse it
 #: in the grader's own process (an 8 MB one took 15 s holding the GIL, and 2 GB).
 ATTACKS["D0001"] = CORRECT + "".join(f"def f{index}(a, b=[1, 2]):\n    return [a + b for a in (1, 2)]\n"
-                                     for index in range(6_000)) + "raise SystemExit(1)\n"
+                                     for index in range(9_000)) + "raise SystemExit(1)\n"
 BOMBER = "Bomber Bo_333_assignsubmission_file_"
 
 
