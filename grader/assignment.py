@@ -7,7 +7,7 @@ from __future__ import annotations
 import functools
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +50,9 @@ class Assignment:
     #: ``references`` (paths relative to the project).
     templates: tuple[Path, ...] = ()
     references: tuple[Path, ...] = ()
+    #: The student kit built around this assignment (``student-kit``), from the file's ``[kit]`` table:
+    #: empty for an assignment without a kit of its own.
+    kit: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: Path) -> Assignment:
@@ -66,7 +69,8 @@ class Assignment:
                    unavailable_libraries=tuple(meta.get("unavailable_libraries", ())),
                    data_file=str(meta.get("data_file", "")), defines=tuple(meta.get("defines", ())),
                    templates=tuple(PROJECT_ROOT / item for item in meta.get("templates", ())),
-                   references=tuple(PROJECT_ROOT / item for item in meta.get("references", ())))
+                   references=tuple(PROJECT_ROOT / item for item in meta.get("references", ())),
+                   kit=dict(data.get("kit", {})))
 
     @classmethod
     def named(cls, name: str) -> Assignment:
@@ -128,6 +132,14 @@ def default_name() -> str:
     if len(marked) != 1:
         raise RuntimeError(f"exactly one assignment file must say default = true, found {marked}")
     return marked[0]
+
+
+def with_kit() -> Assignment:
+    """The assignment whose file has a ``[kit]`` table: the one ``student-kit`` builds the kit around."""
+    kits = [name for name in available() if Assignment.named(name).kit]
+    if len(kits) != 1:
+        raise RuntimeError(f"exactly one assignment file must have a [kit] table, found {kits}")
+    return Assignment.named(kits[0])
 
 
 def only(assignment: Assignment, check_ids: list[str]) -> Assignment:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -156,3 +157,11 @@ def test_the_data_folder_holds_the_file_under_the_assignments_name(tmp_path: Pat
     empty = readable_copy(None, str(tmp_path / "b"), "")
     assert empty.is_dir() and not any(empty.iterdir())
 
+
+def test_no_assignment_is_hard_coded_in_the_grader() -> None:
+    """The engine, sandbox, intake and outputs know an assignment only through its file."""
+    pattern = re.compile(r"ex_02|advertising")
+    found = [f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+             for path in sorted((ROOT / "grader").rglob("*.py"))
+             for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if pattern.search(line)]
+    assert found == []
