@@ -1,8 +1,7 @@
 """Pairs of submissions that share more of their own code than solving the same task explains.
 
-How: every submission becomes a stream of Python tokens (``pylexer.py``: Pygments' tokens, lexed with
-the standard library's ``tokenize`` wherever that gives the same stream) in which comments, docstrings
-and layout are dropped, every identifier becomes ``V`` and every string ``S``; renaming
+How: every submission becomes a stream of Python tokens (Pygments' ``PythonLexer``, which reads anything)
+in which comments, docstrings and layout are dropped, every identifier becomes ``V`` and every string ``S``; renaming
 variables or rewriting comments changes nothing. Consecutive ``K`` tokens are hashed (stable hashes: the
 same class gives the same report on every run) and a pair's shared hashes are looked up through an
 inverted index, so reordering functions only loses the few windows that span a function boundary.
@@ -40,8 +39,8 @@ from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
-
-from grader.pylexer import code_and_hints, stream
+from pygments import token as tokens
+from pygments.lexers.python import PythonLexer
 
 K = 12
 TEMPLATE_K = 5
@@ -56,6 +55,59 @@ MAX_PASSAGES = 6
 #: Sources longer than this are compared by their first part only; real solutions are a few KB.
 MAX_SOURCE_CHARS = 200_000
 MAX_PASSAGE_LINES = 40
+
+#: what the stream leaves out: comments, docstrings and layout
+_SKIPPED = (tokens.Comment, tokens.String.Doc, tokens.Text, tokens.Whitespace)
+
+
+# --- the token stream ---------------------------------------------------------------------------------
+def stream(source: str) -> tuple[list[str], list[int]]:
+    """The normalized token texts and, in parallel, the 1-based line each starts on, from Pygments'
+    ``PythonLexer``, which lexes anything (broken code, not Python at all, a notebook's magics)."""
+    texts: list[str] = []
+    lines: list[int] = []
+    line, scanned = 1, 0  # ``line`` is 1 + the newlines in source[:scanned]
+    in_string = False
+    interpolation = 0  # depth inside an f-string's {...}: part of the string
+    for offset, kind, value in PythonLexer(stripnl=False, ensurenl=False).get_tokens_unprocessed(source):
+        if kind in tokens.String.Interpol:
+            interpolation = max(0, interpolation + value.count("{") - value.count("}"))
+        if interpolation or not value.strip():
+            continue
+        if any(kind in skipped for skipped in _SKIPPED):
+            in_string = False
+            continue
+        line += source.count("\n", scanned, offset)
+        scanned = offset
+        if kind in tokens.String:
+            if not in_string:
+                texts.append("S")
+                lines.append(line)
+            in_string = True
+            continue
+        in_string = False
+        if kind in tokens.Keyword or kind in tokens.Name.Builtin:
+            text = value
+        elif kind in tokens.Name:
+            text = "V"
+        else:
+            text = value
+        texts.append(text)
+        lines.append(line)
+    return texts, lines
+
+
+def code_and_hints(source: str) -> tuple[list[str], list[str]]:
+    """The normalized stream of ``source`` and the text of its comments and docstring lines (without
+    their ``#``): what a template tells students to type."""
+    hints: list[str] = []
+    for _, kind, value in PythonLexer(stripnl=False).get_tokens_unprocessed(source):
+        if kind in tokens.Comment:
+            hints.append(value.lstrip("#"))
+        elif kind in tokens.String.Doc:
+            hints.extend(line.lstrip("#") for line in value.strip("\"'rbuRBU").splitlines())
+    return stream(source)[0], hints
+
 
 @dataclass(frozen=True)
 class Token:

@@ -9,26 +9,19 @@ comments.
 
 from __future__ import annotations
 
-import builtins
 import hashlib
 import itertools
 import json
-import keyword
 import re
-import tokenize
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
-import grader.pylexer as pylexer
 import grader.similarity as similarity
 from grader.decode import decode_submission
 from grader.grade import DEFAULT_REFERENCES, DEFAULT_TEMPLATES
 from grader.similarity import Pair, normalized_tokens, passage_text, similar_pairs
-from tests.hostile import corpus as hostile
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ROOT = Path(__file__).parent.parent
@@ -199,195 +192,6 @@ def test_the_compact_fingerprints_give_the_same_pairs_as_before(case: str) -> No
     assert len(frozen) == 2
     pairs = similar_pairs(_variant_class(90), frozen if with_template == "template" else [], float(threshold))
     assert (len(pairs), _digest(pairs)) == FROZEN[case]
-
-
-# --- the tokenize lexer gives Pygments' stream -----------------------------------------------------------
-
-def _student_like_sources() -> dict[str, str]:
-    """Fixtures, the hostile corpus, templates, reference solutions and the example class (if present)."""
-    sources = {str(path.relative_to(ROOT)): source(path)
-               for folder in ("tests/fixtures", "tests/hostile", "student_templates", "reference")
-               for path in sorted((ROOT / folder).rglob("*.py"))}
-    sources.update({f"hostile.{name}": value for name, value in vars(hostile).items()
-                    if isinstance(value, str) and "\n" in value and not name.startswith("__")})
-    sources["hostile.reader()"] = hostile.reader({"passwd": "/etc/passwd"})
-    sources["hostile.writer()"] = hostile.writer({"canary": "/tmp/canary.txt"})
-    sources["hostile.network()"] = hostile.network(8080, "\0exgrader")
-    sources["hostile.borrow_file()"] = hostile.borrow_file("/reference/perceptron.py")
-    for path in sorted(EXAMPLE_CLASS.rglob("ex_02_*")) if EXAMPLE_CLASS.is_dir() else []:
-        decoded = decode_submission(path, path.suffix.lstrip("."))
-        if decoded.source is not None:
-            sources[str(path.relative_to(ROOT))] = decoded.source
-    return sources
-
-
-STUDENT_LIKE = _student_like_sources()
-
-
-@pytest.mark.parametrize("name", list(STUDENT_LIKE))
-def test_the_tokenize_lexer_gives_the_pygments_stream_of_the_project_corpus(name: str) -> None:
-    text = STUDENT_LIKE[name]
-    assert pylexer.stream_tokenize(text) == pylexer.stream_pygments(text)
-
-
-def test_the_tokenize_lexer_gives_the_pygments_stream_of_the_grader_where_it_lexes() -> None:
-    """The grader's own modules, more varied Python than a submission: every module the tokenize lexer
-    takes gives Pygments' stream, and it takes most of them."""
-    paths = sorted((ROOT / "grader").rglob("*.py"))
-    taken = 0
-    for path in paths:
-        text = source(path)
-        try:
-            fast = pylexer.stream_tokenize(text)
-        except pylexer.Unlike:
-            continue
-        assert fast == pylexer.stream_pygments(text), path
-        taken += 1
-    assert taken >= 0.9 * len(paths)
-
-
-TRICKY = {
-    "f-strings": (
-        'name = "x"\nwidth = 10\n'
-        'print(f"{name!r:>{width}} {{literal}} {name=} {name = !s:^10} {width:#06x} {3.14159:.2f}")\n'
-        "print(f'{name[0]!a}' F\"{'nested'}\" f\"{ {'a': 1}['a'] }\" f'{(lambda v: v)(1)}' f'{width:%Y-%m-%d}')\n"
-        "print(f\"{'a' if name else 'b'}\", rf'\\d{name}\\{{', f'{name:{width}.{width}} }}', f\"{f'{name}'}\")\n"
-        'msg = f"""\n  {name}\n  {width!r}"""\n'),
-    "implicit concatenation": 'x = ("a"\n     "b" f"{c}"\n     r"d"  # comment\n     b"e")\ny = "f" "g"\n"h"\n',
-    "backslash continuations": 'total = 1 + \\\n    2\ns = "a" \\\n    "b"\nif a and \\\n   b:\n    pass\n',
-    "decorators": ("@property\ndef f(self): ...\n@functools.wraps(g)\n@ staticmethod\n"
-                   "def g(): return a @b @ c\n@dataclass(frozen=True)\nclass C: pass\n"),
-    "match": ("match command.split():\n    case [action]:\n        pass\n    case [action, obj]:\n"
-              "        pass\n    case Point(x=0, y=0) | {'k': _}:\n        pass\n    case _:\n        pass\n"
-              "match = re.match(r'x', s)\nmatch.group(1)\ncase = 3\nmatch(x)\nprint(match, case)\n"),
-    "walrus and lambda": ("if (n := len(a)) > 10:\n    f = lambda x, *y, **z: x ** 2 // 3\n"
-                          "while chunk := f.read(10): pass\n"),
-    "unicode identifiers": "データ = [1, 2]\n合計 = sum(データ)\nprint(f'合計={合計}')  # 日本語のコメント\nｘ = 1\n",
-    "tabs": "def f(x):\n\tif x:\n\t\treturn\tx\t# tab\n\treturn None\n",
-    "CRLF": 'def f(x):\r\n    """Doc."""\r\n    # c\r\n    return x + "a" \\\r\n        "b"\r\n',
-    "no final newline": "def f(x):\n    return x * 2",
-    "docstrings": ('"""Module doc."""\n\nclass C:\n    """Class doc."""\n\n    def m(self):\n'
-                   "        '''Method doc.'''\n        r\"\"\"raw doc\"\"\"\n        return u'''x'''\n\n"
-                   "def f():\n    'single-quoted doc'\n    b'''bytes at a line start'''\n"),
-    "triple-quoted strings that are not docstrings": (
-        'x = """not a doc"""\nprint("""a""", """b""")\ncall(\n    """a line start in brackets""",\n'
-        '    f"""formatted""")\ny = r"""raw""" + """\nmulti\nline"""\n'),
-    "imports": ("import os.path as p, sys\nfrom . import x\nfrom ..pkg.mod import (a,\n    b as c)\n"
-                "from.rel import y\nimport print\nraise E from None\nraise E from self.error\n"),
-    "keywords and builtins": ("def print(self, len): return len(self.print) or cls.range\n"
-                              "class list(object): pass\nx = self . min\ny = yield from g()\n"
-                              "async def f(): await x; yield  from y\nz = Ellipsis, NotImplemented, ValueError\n"
-                              "print(__name__, __import__, sum, exec)\n"),
-    "numbers and operators": ("x = 1j + 2.5J + 1e5j + 0x1F + 0o17 + 0b10 + 1_000 + .5 + 5. + 1.e3\n"
-                              "a -> b; a **= 2; a //= 3; a @= m; a <<= 1; a >>= 1; a != b == c <= d >= e\n"
-                              "x[...] = y[1:2, ::3]; z = ~a ^ b | c & d % e\n"),
-    "string escapes and formats": ("s = '%s and %(name)d' % t + '{0.x[key]!r:>10}'.format(o)\n"
-                                   "t = '\\N{EM DASH}\\u00e9\\x41\\n' \"it's\" 'say \"hi\"' b'\\x00'\n"),
-}
-
-
-@pytest.mark.parametrize("name", list(TRICKY))
-def test_the_tokenize_lexer_gives_the_pygments_stream_of_tricky_code(name: str) -> None:
-    text = TRICKY[name]
-    assert pylexer.stream_tokenize(text) == pylexer.stream_pygments(text)
-
-
-def test_keywords_and_builtins_are_kept_as_pygments_keeps_them() -> None:
-    """Every Python keyword, soft keyword and builtin name, alone, after a dot and assigned to."""
-    names = sorted({*keyword.kwlist, *keyword.softkwlist, *dir(builtins), *pylexer._BUILTINS})
-    for name in names:
-        for text in (f"{name}\n", f"x.{name}\n", f"{name} = 1\n"):
-            try:
-                fast = pylexer.stream_tokenize(text)
-            except (pylexer.Unlike, tokenize.TokenError, SyntaxError):
-                continue  # "class\n": handed to Pygments
-            assert fast == pylexer.stream_pygments(text), text
-
-
-def _spy_on_pygments(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The sources ``_stream`` hands to Pygments from now on."""
-    lexed: list[str] = []
-    pygments_stream = pylexer.stream_pygments
-
-    def spy(text: str) -> tuple[list[str], list[int]]:
-        lexed.append(text)
-        return pygments_stream(text)
-
-    monkeypatch.setattr(pylexer, "stream_pygments", spy)
-    return lexed
-
-
-REJECTED_BY_TOKENIZE = {
-    "unterminated triple quote": 'def f():\n    """never closed\n    return 1\n',
-    "unbalanced indentation": "def f():\n        x = 1\n    return x\n",
-    "binary blob": bytes(range(256)).decode("latin-1") * 4,
-    "unclosed bracket": "x = f(1,\n",
-}
-
-
-@pytest.mark.parametrize("name", list(REJECTED_BY_TOKENIZE))
-def test_what_tokenize_rejects_is_lexed_by_pygments(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    text = REJECTED_BY_TOKENIZE[name]
-    with pytest.raises((tokenize.TokenError, SyntaxError, pylexer.Unlike)):
-        pylexer.stream_tokenize(text)
-    expected = pylexer.stream_pygments(text)
-    lexed = _spy_on_pygments(monkeypatch)
-    assert pylexer.stream(text) == expected
-    assert lexed == [text]
-
-
-#: constructs the tokenize lexer hands to Pygments rather than reproduce Pygments' reading of them
-UNLIKE = {
-    "docstring with an escaped closing quote": 'def f():\n    """a \\""" b"""\n',
-    "escaped closing quote in a raw string": 'x = r"""a\\""" b"""\n',
-    "format field read across the string": "x = '{a[' + \"]}\"\n",
-    "f-string format spec closed by '}}'": "x = f'{a:}}'\ny = 1\n",
-    "number pygments reads as one": "x = 0123\n",
-    "imaginary number glued to a name": "x = 1jif y else 2\n",
-    "def then a line break": "def\\\n f(): pass\n",
-    "carriage return without a line feed": "x = 1\ry = 2\n",
-    "string prefix Python 3.11 does not know": "x = t'{y}'\n",
-    "soft keyword line pygments lexes apart": "case '''a''' | _:\n    pass\n",
-}
-
-
-@pytest.mark.parametrize("name", list(UNLIKE))
-def test_what_the_tokenize_lexer_does_not_reproduce_is_lexed_by_pygments(name: str,
-                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    text = UNLIKE[name]
-    with pytest.raises(pylexer.Unlike):
-        pylexer.stream_tokenize(text)
-    expected = pylexer.stream_pygments(text)
-    lexed = _spy_on_pygments(monkeypatch)
-    assert pylexer.stream(text) == expected
-    assert lexed == [text]
-
-
-def test_the_template_material_is_the_same_with_either_lexer(monkeypatch: pytest.MonkeyPatch) -> None:
-    fast = [similarity.template_material(text) for text in templates()]
-
-    def unlike(*_: object, **__: object) -> None:
-        raise pylexer.Unlike("test: Pygments only")
-
-    monkeypatch.setattr(pylexer, "stream_tokenize", unlike)
-    assert [similarity.template_material(text) for text in templates()] == fast
-
-
-_PIECES = ["def ", "class ", "from ", "import ", "yield ", "match ", "case ", "_", "x", "print", "self", ".", "...",
-           "@", "()", "[x]", "{x: 1}", "(_, y)", ":", "=", "==", "->", "**", ",", "1", "1j", "0x1F", ".5", "lambda",
-           "'a'", '"b"', "f'{x!r:>{w}}'", "f'{{'", "'{0}'", "r'\\d'", '"""doc"""', "b'''d'''", "# c", "データ"]
-_LAYOUT_PIECES = [" ", " ", "", "\n", "\n    ", " \\\n", "\r\n", "\t"]
-
-
-@settings(max_examples=300, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from(_PIECES), st.sampled_from(_LAYOUT_PIECES)), max_size=30))
-def test_wherever_the_tokenize_lexer_lexes_it_gives_the_pygments_stream(pieces: list[tuple[str, str]]) -> None:
-    text = "".join(piece + layout for piece, layout in pieces)
-    try:
-        fast = pylexer.stream_tokenize(text)
-    except (pylexer.Unlike, tokenize.TokenError, SyntaxError):
-        return
-    assert fast == pylexer.stream_pygments(text)
 
 
 def test_only_the_longest_passages_are_matched_in_the_other_file(monkeypatch: pytest.MonkeyPatch) -> None:
