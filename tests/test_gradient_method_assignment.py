@@ -16,11 +16,15 @@ from pathlib import Path
 import pytest
 from submissions import ROOT
 
-from grader.assignment import Assignment, available, default_name
+from grader import assignment as assignment_module
+from grader import lms
+from grader.assignment import ASSIGNMENTS_DIR, Assignment, available, default_name
 from grader.cli import main as grade_main
-from grader.discover import SubmissionNames
+from grader.discover import SubmissionNames, discover_all
+from grader.i18n import Catalogue
 from grader.sandbox.launcher import readable_copy
 
+CATALOGUE = Catalogue.load_engine()
 SOLUTION = ROOT / "tests" / "fixtures" / "solutions" / "gradient_method.py"
 CHECK_IDS = ["load", "df", "gradient_descent", "fit_line", "fit_line_losses"]
 POINTS = {"load": 1, "df": 1, "gradient_descent": 2, "fit_line": 2, "fit_line_losses": 1}
@@ -52,6 +56,10 @@ EXPECTED: dict[str, tuple[tuple[str, str] | None, frozenset[str]]] = {
     # hostile: df kills its own process; the sandbox restarts after that case and the rest is graded
     "G1009": (("    return 2 * (x - 1)",
                "    import os\n    import signal\n\n    os.kill(os.getpid(), signal.SIGKILL)"), frozenset({"df"})),
+    # the data the TA passes (course.csv) is in the submission's data/ under the assignment file's name
+    "G1010": (("def f(x", "import os\n\nassert os.listdir('../data') == ['advertising.csv'], os.listdir('../data')"
+                          "\nassert 'Sales' in open('../data/advertising.csv').readline()\n\n\ndef f(x"),
+              frozenset()),
 }
 #: The instructor's solution and the handed-out template, as students.
 REFERENCE, TEMPLATE = "G2001", "G2002"
@@ -78,8 +86,11 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # another assignment's file and a near miss of this one's name: not graded, the near miss listed
     shutil.copyfile(ROOT / "tests" / "fixtures" / "solutions" / "ex_02_S0001.py", folder / "ex_02_G3001.py")
     (folder / "gradient-method_G3002.py").write_text(variant(None), encoding="utf-8")
+    data = base / "course.csv"
+    shutil.copyfile(ROOT / "data" / "advertising.csv", data)
     out = base / "out"
-    assert grade_main([str(folder), "--out", str(out), "--assignment", "gradient_method", "--jobs", "2"]) == 0
+    assert grade_main([str(folder), "--out", str(out), "--assignment", "gradient_method", "--jobs", "2",
+                       "--data", str(data)]) == 0
     return out
 
 
@@ -165,3 +176,47 @@ def test_no_assignment_is_hard_coded_in_the_grader() -> None:
              for path in sorted((ROOT / "grader").rglob("*.py"))
              for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if pattern.search(line)]
     assert found == []
+
+
+def test_an_assignment_without_data_neither_reads_data_nor_shows_any(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """An assignment file without ``data_file``: ``--data`` may name nothing, the data folder is empty."""
+    assignments = tmp_path / "assignments"
+    assignments.mkdir()
+    for name in available():
+        shutil.copyfile(ASSIGNMENTS_DIR / f"{name}.toml", assignments / f"{name}.toml")
+    text = (ASSIGNMENTS_DIR / "gradient_method.toml").read_text(encoding="utf-8")
+    assert text.count('data_file = "advertising.csv"\n') == 1
+    (assignments / "no_data.toml").write_text(text.replace('data_file = "advertising.csv"\n', "").replace(
+        'id = "gradient_method"', 'id = "no_data"').replace('file_prefix = "gradient_method_"',
+                                                             'file_prefix = "no_data_"'), encoding="utf-8")
+    monkeypatch.setattr(assignment_module, "ASSIGNMENTS_DIR", assignments)
+    assert Assignment.named("no_data").data_file == ""
+    folder = tmp_path / "class"
+    folder.mkdir()
+    (folder / "no_data_N1.py").write_text(variant(("def f(x", "import os\n\nassert os.listdir('../data') == []"
+                                                               "\n\n\ndef f(x")), encoding="utf-8")
+    out = tmp_path / "out"
+    assert grade_main([str(folder), "--out", str(out), "--assignment", "no_data", "--jobs", "1",
+                       "--data", str(tmp_path / "absent.csv")]) == 0
+    row = scores(out)["N1"]
+    assert failed(row) == frozenset() and row["status"] == "graded"
+
+
+def test_files_named_without_an_id_are_told_apart_by_what_this_assignment_defines(tmp_path: Path) -> None:
+    """In a Moodle folder without a correctly named file, the roster gives the owner and the file that
+    defines most of *this* assignment's functions is graded (not the ex_02 solution beside it)."""
+    root = tmp_path / "download"
+    owner = root / "山田 太郎_1234567_assignsubmission_file_"
+    owner.mkdir(parents=True)
+    (owner / "演習3.py").write_text(variant(None), encoding="utf-8")
+    shutil.copyfile(ROOT / "tests" / "fixtures" / "solutions" / "ex_02_S0001.py", owner / "課題.py")
+    names = SubmissionNames("gradient_method_")
+    discovery = discover_all(root, tmp_path / "scratch", names=names)
+    assert discovery.submissions == []
+    entries = [lms.RosterEntry("G4001", "G4001", participant="1234567", name="山田 太郎")]
+    found = lms.find_unnamed(root, tmp_path / "lms", discovery, entries, names,
+                             Assignment.named("gradient_method").defines)
+    assert [(item.student_id, Path(item.source).name) for item in found.submissions] == [("G4001", "演習3.py")]
+    text = CATALOGUE.render(found.submissions[0].warnings[0], "en")
+    assert "gradient_method_<student id>.py" in text
