@@ -4,9 +4,10 @@ engine stay as they are."""
 
 from __future__ import annotations
 
+import functools
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,8 @@ from grader.checks.base import Check, load_check_class
 from grader.i18n import Catalogue, engine_catalogue, flatten
 
 ASSIGNMENTS_DIR = Path(__file__).with_name("assignments")
+#: What the paths of an assignment file (its templates, its reference solution) are relative to.
+PROJECT_ROOT = ASSIGNMENTS_DIR.parent.parent
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,20 @@ class Assignment:
     #: Libraries a submission may not use (the grading environment has none of them); the student
     #: self-check hides them too, so that a student who has them installed learns it before handing in.
     unavailable_libraries: tuple[str, ...] = ()
+    #: The name the course's data file has beside a submission (``data/<name>``), or "" when the
+    #: assignment uses no data file: ``--data`` is then neither read nor required.
+    data_file: str = ""
+    #: The functions and classes a solution defines: how a file named without the student id is told
+    #: apart from a helper module in the same Moodle folder (``lms.find_unnamed``).
+    defines: tuple[str, ...] = ()
+    #: The code handed out to students (copy detection subtracts it) and the instructor's solution (whose
+    #: code copy detection does not count as evidence), from the assignment file's ``templates`` and
+    #: ``references`` (paths relative to the project).
+    templates: tuple[Path, ...] = ()
+    references: tuple[Path, ...] = ()
+    #: The student kit built around this assignment (``student-kit``), from the file's ``[kit]`` table:
+    #: empty for an assignment without a kit of its own.
+    kit: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: Path) -> Assignment:
@@ -49,11 +66,23 @@ class Assignment:
         return cls(id=meta["id"], file_prefix=meta.get("file_prefix", f"{meta['id']}_"), title=meta["title"],
                    limits=dict(data.get("limits", {})), checks=checks,
                    messages=flatten(data.get("messages", {})), path=path,
-                   unavailable_libraries=tuple(meta.get("unavailable_libraries", ())))
+                   unavailable_libraries=tuple(meta.get("unavailable_libraries", ())),
+                   data_file=str(meta.get("data_file", "")), defines=tuple(meta.get("defines", ())),
+                   templates=tuple(PROJECT_ROOT / item for item in meta.get("templates", ())),
+                   references=tuple(PROJECT_ROOT / item for item in meta.get("references", ())),
+                   kit=dict(data.get("kit", {})))
 
     @classmethod
     def named(cls, name: str) -> Assignment:
+        """The assignment file ``assignments/<name>.toml``; :class:`UnknownAssignment` for any other name
+        (a name is looked up among the files, never joined into a path)."""
+        if name not in available():
+            raise UnknownAssignment(name)
         return cls.load(ASSIGNMENTS_DIR / f"{name}.toml")
+
+    @classmethod
+    def default(cls) -> Assignment:
+        return cls.named(default_name())
 
     @property
     def max_points(self) -> float:
@@ -76,6 +105,41 @@ class Assignment:
         """Instantiate the checks; ``extra_params`` (e.g. the data file) reaches every check."""
         return [load_check_class(spec.check_class)(spec.id, {**(extra_params or {}), **spec.params}, seed)
                 for spec in self.checks]
+
+
+class UnknownAssignment(KeyError):
+    """No assignment file has this name."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
+def available() -> list[str]:
+    """The names of the assignment files, sorted."""
+    return sorted(path.stem for path in ASSIGNMENTS_DIR.glob("*.toml"))
+
+
+@functools.cache
+def default_name() -> str:
+    """The assignment ``grade`` grades without ``--assignment``: the one whose file says ``default = true``
+    (data, like everything else about an assignment)."""
+    marked = []
+    for name in available():
+        with (ASSIGNMENTS_DIR / f"{name}.toml").open("rb") as handle:
+            if tomllib.load(handle)["assignment"].get("default", False) is True:
+                marked.append(name)
+    if len(marked) != 1:
+        raise RuntimeError(f"exactly one assignment file must say default = true, found {marked}")
+    return marked[0]
+
+
+def with_kit() -> Assignment:
+    """The assignment whose file has a ``[kit]`` table: the one ``student-kit`` builds the kit around."""
+    kits = [name for name in available() if Assignment.named(name).kit]
+    if len(kits) != 1:
+        raise RuntimeError(f"exactly one assignment file must have a [kit] table, found {kits}")
+    return Assignment.named(kits[0])
 
 
 def only(assignment: Assignment, check_ids: list[str]) -> Assignment:

@@ -70,7 +70,7 @@ def run_key(plan: Plan, *, lang: str, isolation: str, timeout: float | None) -> 
         "grader": grader_fingerprint(),
         "assignment": _sha256_file(plan.assignment.path),
         "seed": plan.seed,
-        "data": _sha256_file(plan.data_file),
+        "data": _sha256_file(plan.data_file) if plan.data_file is not None else None,
         "limits": plan.limits,
         "timeout": timeout,
         "lang": lang,

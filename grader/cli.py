@@ -1,4 +1,5 @@
-"""``grade PATH [--out DIR] [--roster FILE] [--data FILE] [--jobs N] [--timeout S] [--lang ja|en] [--seed N]``
+"""``grade PATH [--assignment NAME] [--out DIR] [--roster FILE] [--data FILE] [--jobs N] [--timeout S]``
+``[--lang ja|en] [--seed N]``
 ``[--export moodle,gradescope] [--manual FILE [--manual-max P] | --no-manual] [--similarity-threshold F]``
 ``[--template FILE ...] [--fresh] [--moodle-worksheet FILE]``
 
@@ -22,9 +23,9 @@ from pathlib import Path
 from typing import NoReturn
 
 from grader import escape
-from grader.assignment import Assignment
+from grader.assignment import Assignment, UnknownAssignment, available, default_name
 from grader.discover import DiscoveryError
-from grader.grade import DEFAULT_TEMPLATES, EXPORTS, ClassResult, GradeOptions, grade_class
+from grader.grade import EXPORTS, ClassResult, GradeOptions, grade_class
 from grader.i18n import DEFAULT_LANGUAGE, LANGUAGES, Catalogue
 from grader.manual import ManualError, forget, read_manual, remembered, render_error
 from grader.report import ERROR, GRADED, MISSING, SubmissionResult, points
@@ -55,6 +56,16 @@ def chosen_language(argv: Sequence[str]) -> str:
         if word.startswith("--lang=") and word.split("=", 1)[1] in LANGUAGES:
             return word.split("=", 1)[1]
     return DEFAULT_LANGUAGE
+
+
+def chosen_assignment(argv: Sequence[str]) -> str:
+    """``--assignment NAME`` (read before parsing: the assignment's messages are part of the parser's)."""
+    for index, word in enumerate(argv):
+        if word == "--assignment" and index + 1 < len(argv):
+            return argv[index + 1]
+        if word.startswith("--assignment="):
+            return word.split("=", 1)[1]
+    return default_name()
 
 
 def positive_int(text: str) -> int:
@@ -93,11 +104,15 @@ def export_list(text: str) -> tuple[str, ...]:
     return names
 
 
-def build_parser(catalogue: Catalogue, lang: str) -> Parser:
+def build_parser(catalogue: Catalogue, lang: str, assignment: str | None = None) -> Parser:
     text = lambda key: catalogue.text(key, lang)  # noqa: E731
-    parser = Parser(prog="grade", description=text("cli.description"))
+    parser = Parser(prog="grade", description=catalogue.text("cli.description", lang,
+                                                             assignment=assignment or default_name()))
     parser.catalogue, parser.lang = catalogue, lang
     parser.add_argument("path", type=Path, help=text("cli.help_path"))
+    parser.add_argument("--assignment", default=default_name(), choices=available(), metavar="NAME",
+                        help=catalogue.text("cli.help_assignment", lang, default=default_name(),
+                                            names=", ".join(available())))
     parser.add_argument("--out", type=Path, default=Path("results"), help=text("cli.help_out"))
     parser.add_argument("--roster", type=Path, help=text("cli.help_roster"))
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA_PATH, help=text("cli.help_data"))
@@ -119,20 +134,21 @@ def build_parser(catalogue: Catalogue, lang: str) -> Parser:
     return parser
 
 
-def summary_lines(result: ClassResult, check_ids: list[str], catalogue: Catalogue, lang: str) -> list[str]:
+def summary_lines(result: ClassResult, assignment: Assignment, catalogue: Catalogue, lang: str) -> list[str]:
     graded = [item for item in result.results if item.status == GRADED]
     missing = sum(1 for item in result.results if item.status == MISSING)
     lines = [catalogue.text("cli.summary_header", lang, graded=len(graded), missing=missing)]
     if graded:
         mean = sum(item.total for item in graded) / len(graded)
         lines.append(catalogue.text("cli.summary_mean", lang, mean=f"{mean:.2f}", max=points(graded[0].max)))
-        width = max(len(check_id) for check_id in check_ids)
-        for check_id in check_ids:
+        width = max(len(check_id) for check_id in assignment.check_ids)
+        for check_id in assignment.check_ids:
             passed = sum(1 for item in graded for check in item.checks if check.id == check_id and check.passed)
             bar = "#" * round(20 * passed / len(graded))
             lines.append(f"  {check_id:<{width}}  {passed:>4}/{len(graded):<4} {bar}")
     for ignored in result.ignored:
-        lines.append(catalogue.text("cli.ignored_file", lang, source=escape.terminal(ignored)))
+        lines.append(catalogue.text("cli.ignored_file", lang, source=escape.terminal(ignored),
+                                    prefix=assignment.file_prefix))
     lines += [escape.render(catalogue, warning, lang, escape.terminal) for warning in result.warnings]
     if result.isolation is Isolation.NONE:
         lines.append(catalogue.text("cli.no_isolation", lang))
@@ -159,9 +175,15 @@ def _terminate(signum: int, frame: object) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     lang = chosen_language(argv)
-    assignment = Assignment.named("ex_02")
+    try:
+        assignment = Assignment.named(chosen_assignment(argv))
+    except UnknownAssignment as exc:
+        catalogue = Assignment.default().catalogue()
+        print(catalogue.text("cli.unknown_assignment", lang, name=escape.terminal(exc.name),
+                             names=", ".join(available())), file=sys.stderr)
+        return USAGE_ERROR
     catalogue = assignment.catalogue()
-    args = build_parser(catalogue, lang).parse_args(argv)
+    args = build_parser(catalogue, lang, assignment.id).parse_args(argv)
 
     def fail(key: str, **params: object) -> int:
         print(catalogue.text(key, lang, **params), file=sys.stderr)
@@ -170,7 +192,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.path.exists():
         return fail("cli.path_missing", path=args.path)
     try:
-        load_xt(args.data)
+        if assignment.data_file:  # an assignment without data neither needs nor reads --data
+            load_xt(args.data)
     except FileNotFoundError:
         return fail("cli.data_missing", path=args.data)
     except MissingColumnError as exc:
@@ -227,7 +250,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                            timeout=args.timeout, lang=args.lang, seed=args.seed, manual=manual,
                            manual_max=manual_max, exports=args.export,
                            similarity_threshold=args.similarity_threshold,
-                           templates=tuple(args.template) if args.template else DEFAULT_TEMPLATES,
+                           templates=tuple(args.template) if args.template else None, assignment=assignment.id,
                            resume=not args.fresh, worksheet=args.moodle_worksheet, sandbox=not args.no_sandbox)
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous_handler = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
@@ -248,7 +271,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if in_main_thread:
             signal.signal(signal.SIGTERM, previous_handler)
-    for line in summary_lines(result, assignment.check_ids, catalogue, lang):
+    for line in summary_lines(result, assignment, catalogue, lang):
         print(line, file=sys.stderr)
     print(catalogue.text("cli.written", lang, out=args.out), file=sys.stderr)
     print(catalogue.text("tools.written_extra", lang, files=", ".join(f"{args.out}/{name}" for name in result.written)),

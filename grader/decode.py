@@ -312,7 +312,7 @@ def _strip_cell(cell: str) -> tuple[list[str], list[str]]:
 
 
 def _writes_python_file(name: str, arguments: list[str]) -> bool:
-    """``%%writefile ex_02_x.py`` is how some Colab users hand in a script: its body is their code."""
+    """``%%writefile <prefix>x.py`` is how some Colab users hand in a script: its body is their code."""
     return name in {"writefile", "file"} and bool(arguments) and arguments[0].strip().endswith(".py")
 
 

@@ -7,8 +7,9 @@ without the UTF-8 flag, students type their id with full-width digits, upload tw
 ``scratch`` only: names that would escape it are rejected, symlinks are never created or followed,
 and the amount extracted is capped.
 
-Files that almost follow the naming rule (``ex_2_1234.py``, ``ex02_1234.py``, ``ex_02_.py``) are
-not graded but are listed in :attr:`Discovery.ignored` so that a TA can spot a student who would
+The naming rule is the assignment's (:class:`SubmissionNames`, from its file prefix). Files that almost
+follow it (for the prefix ``hw_03_``: ``hw_3_1234.py``, ``hw03_1234.py``, ``hw_03_.py``) are not graded
+but are listed in :attr:`Discovery.ignored` so that a TA can spot a student who would
 otherwise silently appear as "missing".
 """
 
@@ -24,6 +25,7 @@ import unicodedata
 import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Protocol
 
@@ -31,7 +33,6 @@ from grader.decode import MAX_FILE_BYTES
 from grader.i18n import Message, engine_catalogue
 from grader.untrusted import display_name
 
-ASSIGNMENT_PREFIX = "ex_02_"
 KINDS = ("py", "ipynb")
 
 #: Caps on what a zip may make us do; an LMS download of .py files is far below all of them.
@@ -52,11 +53,8 @@ MAX_ID_LENGTH = 32
 #: A student id after NFKC: ASCII letters and digits only. re.ASCII matters: with IGNORECASE alone,
 #: [A-Za-z] also matches 'İ', 'ı', 'ſ' and the Kelvin sign.
 _STUDENT_ID = re.compile(rf"[A-Za-z0-9]{{1,{MAX_ID_LENGTH}}}", re.ASCII)
-_SUBMISSION_NAME = re.compile(rf"ex_02_(?P<id>{_STUDENT_ID.pattern})\.(?P<ext>py|ipynb)", re.IGNORECASE | re.ASCII)
-#: ``山田 太郎_1234567_assignsubmission_file_`` (a folder) or ``..._file_ex_02.py`` (older flat files).
+#: ``山田 太郎_1234567_assignsubmission_file_`` (a folder) or ``..._file_<prefix><id>.py`` (older flat files).
 _MOODLE = re.compile(r"(?P<name>.+?)_(?P<number>\d+)_assign(?:submission|feedback)_[a-z]+_(?P<rest>.*)", re.DOTALL)
-# "ex", optional separators, "2" or "02", not followed by another digit: ex_2_, ex02_, ex-02, "Ex 2".
-_NEAR_MISS_PREFIX = re.compile(r"ex[\s_\-]*0?2(?!\d)", re.IGNORECASE)
 _NEAR_MISS_EXTENSION = re.compile(r"\.(?:py|ipynb|zip|txt)\b", re.IGNORECASE)
 _DRIVE_LETTER = re.compile(r"[A-Za-z]:")
 _COPY_CHUNK = 1024 * 1024
@@ -187,18 +185,52 @@ def _candidate(student_id: str, kind: str, parts: Sequence[str], mtime: float) -
     return _Candidate(student_id, kind, "/".join(parts), mtime, folder, owner)
 
 
-def _match_name(name: str) -> tuple[str, str] | None:
-    """``(student_id, kind)`` when a file name follows ``ex_02_<id>.py|.ipynb``, else None."""
-    match = _SUBMISSION_NAME.fullmatch(unicodedata.normalize("NFKC", name))
-    if match is None or not match["id"].isascii():
-        return None
-    return normalize_student_id(match["id"]), match["ext"].lower()
+@dataclass(frozen=True)
+class SubmissionNames:
+    """How one assignment's submissions are named: ``<prefix><student id>.py|.ipynb`` (the prefix comes
+    from the assignment file), and what a near miss of that name looks like."""
 
+    prefix: str
 
-def _is_near_miss(name: str) -> bool:
-    """Looks like an attempt at ``ex_02_<id>.py`` (wrong separators, missing id, zipped, .py.txt)."""
-    normalized = unicodedata.normalize("NFKC", name)
-    return bool(_NEAR_MISS_PREFIX.match(normalized) and _NEAR_MISS_EXTENSION.search(normalized))
+    @classmethod
+    def of_default_assignment(cls) -> SubmissionNames:
+        from grader.assignment import Assignment  # the assignment module imports the checks: only when needed
+
+        return cls(Assignment.default().file_prefix)
+
+    @cached_property
+    def _exact(self) -> re.Pattern[str]:
+        return re.compile(rf"{re.escape(self.prefix)}(?P<id>{_STUDENT_ID.pattern})\.(?P<ext>py|ipynb)",
+                          re.IGNORECASE | re.ASCII)
+
+    @cached_property
+    def _near(self) -> re.Pattern[str]:
+        """The prefix's words and numbers with any separators between them and the leading zeros of a
+        number optional (for ``hw_03_``: ``hw_3_``, ``hw03_``, ``hw-03``, ``Hw 3``; a number is not followed
+        by another digit, so ``hw_030`` is no near miss)."""
+        parts = []
+        for token in re.findall(r"[^\W\d_]+|\d+", self.prefix):
+            if token.isdigit():
+                digits = token.lstrip("0") or "0"
+                parts.append(f"0{{0,{len(token) - len(digits)}}}{digits}(?!\\d)")
+            else:
+                parts.append(re.escape(token))
+        return re.compile(r"[\s_\-]*".join(parts), re.IGNORECASE)
+
+    def match(self, name: str) -> tuple[str, str] | None:
+        """``(student_id, kind)`` when a file name follows ``<prefix><id>.py|.ipynb``, else None."""
+        match = self._exact.fullmatch(unicodedata.normalize("NFKC", name))
+        if match is None or not match["id"].isascii():
+            return None
+        return normalize_student_id(match["id"]), match["ext"].lower()
+
+    def near_miss(self, name: str) -> bool:
+        """Looks like an attempt at ``<prefix><id>.py`` (wrong separators, missing id, zipped, .py.txt)."""
+        normalized = unicodedata.normalize("NFKC", name)
+        return bool(self._near.match(normalized) and _NEAR_MISS_EXTENSION.search(normalized))
+
+    def file_name(self, student_id: str, kind: str) -> str:
+        return f"{self.prefix}{student_id}.{kind}"
 
 
 def _is_ignored_part(part: str) -> bool:
@@ -216,9 +248,9 @@ def _display(source: str) -> str:
 # Entry points
 
 
-def discover(path: Path, scratch: Path) -> list[Submission]:
+def discover(path: Path, scratch: Path, names: SubmissionNames | None = None) -> list[Submission]:
     """The submissions in ``path``, one per student, sorted by student id."""
-    return discover_all(path, scratch).submissions
+    return discover_all(path, scratch, names=names).submissions
 
 
 def discover_all(
@@ -228,13 +260,16 @@ def discover_all(
     max_members: int = MAX_ZIP_MEMBERS,
     max_bytes: int = MAX_EXTRACTED_BYTES,
     roster: OwnerRoster | None = None,
+    names: SubmissionNames | None = None,
 ) -> Discovery:
     """Walk a folder, extract a zip, or take a single file; then keep the newest file per student.
 
     A file in a Moodle folder counts for that folder's participant only (:func:`_bind_to_owners`);
-    ``roster`` says which student id a participant has.
+    ``roster`` says which student id a participant has; ``names`` which files are submissions (by
+    default the default assignment's).
     """
     path = Path(path)
+    names = names or SubmissionNames.of_default_assignment()
     try:
         info = path.stat()
     except OSError as exc:
@@ -242,18 +277,18 @@ def discover_all(
 
     warnings: list[Message] = []
     ignored: list[str] = []
-    single = _match_name(path.name)
+    single = names.match(path.name)
     limits = _ZipLimits(max_members, [max_bytes], max_bytes)
     if stat.S_ISDIR(info.st_mode):
-        candidates, files = _walk_directory(path, Path(scratch), warnings, ignored, limits)
+        candidates, files = _walk_directory(path, Path(scratch), warnings, ignored, limits, names)
     elif single is not None:
         student_id, kind = single
         candidates = [_Candidate(student_id, kind, _display(path.name), info.st_mtime)]
         files = {_display(path.name): path}
     elif path.suffix.lower() == ".zip" or zipfile.is_zipfile(path):
-        candidates, files = _extract_zip(path, Path(scratch), warnings, ignored, limits)
+        candidates, files = _extract_zip(path, Path(scratch), warnings, ignored, limits, names)
     else:
-        raise DiscoveryError(Message("discover.not_a_submission", {"path": str(path)}))
+        raise DiscoveryError(Message("discover.not_a_submission", {"path": str(path), "prefix": names.prefix}))
 
     candidates = _bind_to_owners(candidates, roster, warnings)
     return Discovery(
@@ -272,7 +307,8 @@ def _reason(exc: BaseException) -> str:
 
 
 def _walk_directory(
-    root: Path, scratch: Path, warnings: list[Message], ignored: list[str], limits: _ZipLimits
+    root: Path, scratch: Path, warnings: list[Message], ignored: list[str], limits: _ZipLimits,
+    names: SubmissionNames,
 ) -> tuple[list[_Candidate], dict[str, Path]]:
     """``os.walk`` without following links; symlinks and special files are reported, not read; a
     student's zip in a Moodle folder is opened (:func:`_open_students_zip`)."""
@@ -301,13 +337,13 @@ def _walk_directory(
             if stat.S_ISLNK(info.st_mode):
                 warnings.append(Message("discover.symlink_skipped", {"source": source}))
                 continue
-            matched = _match_name(name)
+            matched = names.match(name)
             if matched is None and stat.S_ISREG(info.st_mode) and _is_students_zip(_display_parts(full, root), 0):
                 _open_students_zip(full, _display_parts(full, root), 1, scratch, warnings, ignored, limits,
-                                   candidates, files)
+                                   candidates, files, names)
                 continue
             if matched is None:
-                if _is_near_miss(name):
+                if names.near_miss(name):
                     ignored.append(source)
                 continue
             if not stat.S_ISREG(info.st_mode):
@@ -401,11 +437,12 @@ def _is_students_zip(parts: Sequence[str], depth: int) -> bool:
 
 def _open_students_zip(path: Path, parts: tuple[str, ...], depth: int, scratch: Path, warnings: list[Message],
                        ignored: list[str], limits: _ZipLimits, candidates: list[_Candidate],
-                       files: dict[str, Path]) -> None:
+                       files: dict[str, Path], names: SubmissionNames) -> None:
     """The submission files of a student's own zip, as if they were in its place in the Moodle folder
     (same safety rules as the class zip). A zip that cannot be used is reported; it never ends the run."""
     try:
-        found, found_files = _extract_zip(path, scratch, warnings, ignored, limits, prefix=parts, depth=depth)
+        found, found_files = _extract_zip(path, scratch, warnings, ignored, limits, names, prefix=parts,
+                                          depth=depth)
     except DiscoveryError as exc:
         if exc.message.key == "discover.zip_too_large":
             raise  # the whole class's budget: a zip bomb
@@ -425,10 +462,11 @@ def _extract_zip(
     warnings: list[Message],
     ignored: list[str],
     limits: _ZipLimits,
+    names: SubmissionNames,
     prefix: tuple[str, ...] = (),
     depth: int = 0,
 ) -> tuple[list[_Candidate], dict[str, Path]]:
-    """Extract only the submission files, each to ``<fresh dir>/<n>/ex_02_<id>.<kind>``.
+    """Extract only the submission files, each to ``<fresh dir>/<n>/<file prefix><id>.<kind>``.
 
     The on-disk name is rebuilt from the validated id, never taken from the archive, so no member
     name can steer a write; the original name is kept as ``source`` for reports. ``prefix`` is where
@@ -475,7 +513,7 @@ def _extract_zip(
             if _is_symlink_member(info):
                 warnings.append(Message("discover.symlink_skipped", {"source": source}))
                 continue
-            matched = _match_name(parts[-1])
+            matched = names.match(parts[-1])
             if matched is None and _is_students_zip(shown, depth):
                 # the owner's folder pays for its zips too: nested ones cannot add up to the class's budget
                 folder_budget = _folder_budget(limits, shown)
@@ -489,10 +527,11 @@ def _extract_zip(
                 except (zipfile.BadZipFile, RuntimeError, NotImplementedError, OSError, EOFError) as exc:
                     warnings.append(Message("discover.member_unreadable", {"source": source, "reason": _reason(exc)}))
                     continue
-                _open_students_zip(inner, shown, depth + 1, scratch, warnings, ignored, limits, candidates, files)
+                _open_students_zip(inner, shown, depth + 1, scratch, warnings, ignored, limits, candidates, files,
+                                   names)
                 continue
             if matched is None:
-                if _is_near_miss(parts[-1]):
+                if names.near_miss(parts[-1]):
                     ignored.append(source)
                 continue
             student_id, kind = matched
@@ -507,7 +546,7 @@ def _extract_zip(
                 continue
             target_dir = root / f"{index:06d}"
             target_dir.mkdir()
-            target = target_dir / f"{ASSIGNMENT_PREFIX}{student_id}.{kind}"
+            target = target_dir / names.file_name(student_id, kind)
             try:
                 folder_budget[0] -= _copy_member(zf, info, target, budget, max_bytes, archive)
             except (zipfile.BadZipFile, RuntimeError, NotImplementedError, OSError, EOFError) as exc:
@@ -570,7 +609,7 @@ def _bind_to_owners(candidates: list[_Candidate], roster: OwnerRoster | None,
     the roster gives another participant. Where the owner is unknown (no roster, or not in it), a
     folder may hold one id only, and an id that the folders of two participants claim is graded for
     neither: the TA is told and a roster with participant numbers settles it.
-    Files outside Moodle folders (a plain folder of ``ex_02_<id>.py``) are taken at their word.
+    Files outside Moodle folders (a plain folder of ``<prefix><id>.py``) are taken at their word.
     """
     kept = [candidate for candidate in candidates if candidate.folder is None]
     by_folder: dict[str, list[_Candidate]] = {}

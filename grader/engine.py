@@ -42,19 +42,22 @@ class Plan:
 
     assignment: Assignment
     seed: int
-    data_file: Path
+    #: The course data (the checks read it as the ``data_file`` parameter), None when the assignment has none.
+    data_file: Path | None
     limits: dict[str, Any]
     checks: list[Check] = field(init=False)
     cases: list[dict[str, Any]] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.checks = self.assignment.build_checks(self.seed, {"data_file": str(self.data_file)})
+        extra = {} if self.data_file is None else {"data_file": str(self.data_file)}
+        self.checks = self.assignment.build_checks(self.seed, extra)
         self.cases = [case for check in self.checks for case in check.cases()]
         self._cases_json = json.dumps(self.cases)
         self._cases_key = hashlib.sha256(self._cases_json.encode()).hexdigest()[:32]
 
     @classmethod
-    def create(cls, assignment: Assignment, *, seed: int, data_file: Path, timeout: float | None = None) -> Plan:
+    def create(cls, assignment: Assignment, *, seed: int, data_file: Path | None,
+               timeout: float | None = None) -> Plan:
         limits = dict(assignment.limits)
         if timeout is not None:
             limits["wall_seconds"] = timeout

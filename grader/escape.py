@@ -27,7 +27,7 @@ Escaper = Callable[[str], str]
 # ASCII punctuation that makes Markdown inline syntax (code, emphasis, links, table cells, strikethrough)
 # anywhere; CommonMark lets any ASCII punctuation be escaped with a backslash.
 # An ``_`` between two letters or digits can neither open nor close emphasis: left as is, so that
-# ``ex_02_S0001.py`` stays readable in the raw file.
+# ``hw_03_S0001.py`` stays readable in the raw file.
 _MD_INLINE = re.compile(r"([\\`*\[\]|~]|(?<![^\W_])_|_(?![^\W_]))")
 # What makes a block (heading, list, quote, setext underline) at the start of a line or list item.
 _MD_BLOCK_START = re.compile(r"^([#+\-=>]|\d+[.)])")

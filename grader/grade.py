@@ -23,14 +23,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from grader import lms, worksheet
-from grader.assignment import Assignment
+from grader.assignment import Assignment, default_name
 from grader.cache import ResultCache, remove_stale_temporaries, run_key
 from grader.cells import cite_checks
 from grader.checks.base import Verdict
 from grader.copycheck import BackgroundPairs, decoded_sources
 from grader.decode import decode_submission
 from grader.definitions import MAX_SOURCE_CHARS, TooLarge, definitions_only
-from grader.discover import Submission, discover_all
+from grader.discover import Submission, SubmissionNames, discover_all
 from grader.engine import CheckResult, Plan, Runner, RunnerLost, execute, judge
 from grader.failures import syntax_error_verdicts
 from grader.i18n import Catalogue, Message
@@ -41,13 +41,10 @@ from grader.similarity import DEFAULT_THRESHOLD, Pair, read_template
 from grader.summary import summarize, to_html, to_markdown
 from grader.untrusted import clean_message, clean_text
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-#: The code students start from: ex_02's template, and 演習4's, which it tells them to copy from.
-DEFAULT_TEMPLATES = (PROJECT_ROOT / "student_templates" / "ex_02_template.py",
-                     PROJECT_ROOT / "student_templates" / "perceptron.py")
-#: The instructor's solution of the assignment: its code is the canonical answer, which copy detection
-#: does not count as evidence (read here, in the grader's process; never shipped to students).
-DEFAULT_REFERENCES = (PROJECT_ROOT / "reference" / "perceptron.py",)
+#: The code students of the default assignment start from, and its instructor's solution (copy detection
+#: subtracts the first and does not count the second as evidence; each assignment file names its own).
+DEFAULT_TEMPLATES = Assignment.default().templates
+DEFAULT_REFERENCES = Assignment.default().references
 EXPORTS = ("moodle", "gradescope")
 
 
@@ -61,7 +58,8 @@ class GradeOptions:
     timeout: float | None = None
     lang: str = "ja"
     seed: int = 0
-    assignment: str = "ex_02"
+    #: The assignment file's name (``grader/assignments/<name>.toml``): ``grade --assignment``.
+    assignment: str = field(default_factory=default_name)
     sandbox: bool = True  # False: --no-sandbox (the CLI refuses to grade without a sandbox otherwise)
     #: The TA's hand-given points (student_id, points, comment) and the most they can be.
     manual: Path | None = None
@@ -69,8 +67,9 @@ class GradeOptions:
     #: Files for the LMS: any of EXPORTS.
     exports: tuple[str, ...] = ()
     similarity_threshold: float = DEFAULT_THRESHOLD
-    templates: tuple[Path, ...] = DEFAULT_TEMPLATES
-    references: tuple[Path, ...] = DEFAULT_REFERENCES
+    #: None: the assignment file's (``--template`` replaces them).
+    templates: tuple[Path, ...] | None = None
+    references: tuple[Path, ...] | None = None
     #: False: grade everything again, ignoring (and then replacing) the results in DIR/.cache/.
     resume: bool = True
     #: Moodle's offline grading worksheet to fill (DIR/moodle/), with the feedback-file zip.
@@ -327,14 +326,17 @@ def grade_class(options: GradeOptions, catalogue: Catalogue, progress: Progress 
         remove_stale_temporaries(options.out)
         roster = lms.read_roster_entries(options.roster) if options.roster else None
         entries = roster.entries if roster else None
+        names = SubmissionNames(assignment.file_prefix)
         discovery = discover_all(options.path, scratch / "input",
-                                 roster=lms.RosterIndex(entries) if entries is not None else None)
-        discovery = lms.merge(discovery, lms.find_unnamed(options.path, scratch / "lms", discovery, entries))
+                                 roster=lms.RosterIndex(entries) if entries is not None else None, names=names)
+        discovery = lms.merge(discovery, lms.find_unnamed(options.path, scratch / "lms", discovery, entries, names,
+                                                          assignment.defines))
         discovery.warnings[:0] = roster.warnings if roster else []
         if sheet is not None:
             remember(options.out, sheet.path, sheet.max_points)
-        plan = Plan.create(assignment, seed=options.seed, data_file=options.data, timeout=options.timeout)
-        settings = SandboxSettings.detect(options.data, allow_bwrap=options.sandbox,
+        data = options.data if assignment.data_file else None  # an assignment without data ignores --data
+        plan = Plan.create(assignment, seed=options.seed, data_file=data, timeout=options.timeout)
+        settings = SandboxSettings.detect(data, allow_bwrap=options.sandbox, data_name=assignment.data_file,
                                           unavailable=assignment.unavailable_libraries)
         extra = isolation_warnings(settings)
         cache = ResultCache(options.out, run_key(plan, lang=options.lang, isolation=str(settings.isolation),
@@ -373,8 +375,11 @@ def grade_class(options: GradeOptions, catalogue: Catalogue, progress: Progress 
             if progress:
                 progress(len(results), total, result, from_cache)
 
-        templates, template_warnings = _read_templates(options.templates, "similarity.template_missing")
-        references, reference_warnings = _read_templates(options.references, "similarity.reference_missing")
+        templates, template_warnings = _read_templates(
+            assignment.templates if options.templates is None else options.templates, "similarity.template_missing")
+        references, reference_warnings = _read_templates(
+            assignment.references if options.references is None else options.references,
+            "similarity.reference_missing")
         template_warnings += reference_warnings
         background = BackgroundPairs(discovery.submissions, templates, options.similarity_threshold,
                                      scratch / "copycheck", references)

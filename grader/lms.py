@@ -1,8 +1,8 @@
 """The LMS on both sides of grading: Moodle's "download all submissions" in, grade files out.
 
-In: :func:`grader.discover.discover_all` already grades every ``ex_02_<id>.py`` at any depth, so a
+In: :func:`grader.discover.discover_all` already grades every ``<prefix><id>.py`` at any depth, so a
 Moodle download whose students named their files correctly needs nothing more. What it cannot do is
-grade ``課題2.py`` or ``ex_02.py``: the name carries no student id. Moodle puts each participant's
+grade ``課題2.py`` or ``<prefix>.py``: the name carries no student id. Moodle puts each participant's
 files in ``<full name>_<participant number>_assignsubmission_file_/`` (older versions prefix the file
 name itself the same way), so the owner is known from the folder; :func:`find_unnamed` maps that
 owner to a student id through the roster, by participant number first and by full name second.
@@ -32,17 +32,15 @@ from typing import Any
 
 from grader.decode import decode_table_text
 from grader.discover import (
-    ASSIGNMENT_PREFIX,
     MAX_EXTRACTED_BYTES,
     Discovery,
     DiscoveryError,
     MoodleOwner,
     Submission,
+    SubmissionNames,
     _copy_member,
     _is_ignored_part,
-    _is_near_miss,
     _is_symlink_member,
-    _match_name,
     _safe_parts,
     _zip_mtime,
     decode_member_name,
@@ -216,7 +214,7 @@ class LmsFindings:
 
     submissions: list[Submission] = field(default_factory=list)
     warnings: list[Message] = field(default_factory=list)
-    #: Sources this module graded or explained, which discovery may have listed as ignored (``ex_02.py``).
+    #: Sources this module graded or explained, which discovery may have listed as ignored (``<prefix>.py``).
     explained: set[str] = field(default_factory=set)
 
 
@@ -253,12 +251,17 @@ def _zip_files(archive: zipfile.ZipFile) -> Iterator[_File]:
         yield _File(parts, kind, _zip_mtime(info), member=info)
 
 
-#: What an ex_02 solution defines; a student's helper module (``utils.py``) defines none of it.
-_CONTRACT = re.compile(rb"\b(?:def\s+(?:normalize|standardize|train)|class\s+(?:Perceptron|MeanSquaredError))\b")
 _SNIFF_BYTES = 1 << 20
 
 
-def _contract_names(file: _File, archive: zipfile.ZipFile | None) -> int:
+def contract_pattern(defines: Sequence[str]) -> re.Pattern[bytes]:
+    """``def``/``class`` of the names a solution defines (the assignment file's ``defines``); a student's
+    helper module (``utils.py``) defines none of them."""
+    names = b"|".join(re.escape(name.encode()) for name in defines) or b"(?!)"
+    return re.compile(rb"\b(?:def|class)\s+(?:" + names + rb")\b")
+
+
+def _contract_names(file: _File, archive: zipfile.ZipFile | None, contract: re.Pattern[bytes]) -> int:
     """How many of the contract's functions and classes the file's text defines (notebooks included)."""
     try:
         if file.member is not None and archive is not None:
@@ -271,33 +274,42 @@ def _contract_names(file: _File, archive: zipfile.ZipFile | None) -> int:
             return 0
     except (OSError, zipfile.BadZipFile, RuntimeError, NotImplementedError, EOFError):
         return 0
-    return len(set(_CONTRACT.findall(head)))
+    return len(set(contract.findall(head)))
 
 
-def _ranked(members: list[tuple[_File, str]], archive: zipfile.ZipFile | None) -> list[tuple[_File, str]]:
+def _ranked(members: list[tuple[_File, str]], archive: zipfile.ZipFile | None,
+            names: SubmissionNames, contract: re.Pattern[bytes]) -> list[tuple[_File, str]]:
     """The solution first: most of the contract defined, then named like the assignment, .py, newest."""
     def preference(item: tuple[_File, str]) -> tuple[int, int, int, float, str]:
         file, uploaded = item
-        return (-_contract_names(file, archive), 0 if _is_near_miss(uploaded) else 1,
+        return (-_contract_names(file, archive, contract), 0 if names.near_miss(uploaded) else 1,
                 0 if file.kind == "py" else 1, -file.mtime, file.source)
 
     return sorted(members, key=preference)
 
 
-def find_unnamed(path: Path, scratch: Path, discovery: Discovery,
-                 roster: Sequence[RosterEntry] | None) -> LmsFindings:
+def find_unnamed(path: Path, scratch: Path, discovery: Discovery, roster: Sequence[RosterEntry] | None,
+                 names: SubmissionNames | None = None, defines: Sequence[str] | None = None) -> LmsFindings:
     """Submissions in Moodle owner folders that discovery could not attribute, resolved via the roster.
 
     A folder that holds a correctly named file is left to discovery. A folder whose files all lack the
     id is resolved to a student by the roster; one file is graded (the one defining most of the
     contract, then named most like the assignment, .py before .ipynb, newest) and the others are listed.
+    ``names`` and ``defines`` (the assignment's file prefix and what a solution defines) default to the
+    default assignment's.
     """
+    if names is None or defines is None:
+        from grader.assignment import Assignment  # the assignment module imports the checks: only when needed
+
+        default = Assignment.default()
+        names = names or SubmissionNames(default.file_prefix)
+        defines = default.defines if defines is None else defines
     findings = LmsFindings()
     path = Path(path)
     archive: zipfile.ZipFile | None = None
     if path.is_dir():
         files = list(_folder_files(path))
-    elif path.is_file() and _match_name(path.name) is None and zipfile.is_zipfile(path):
+    elif path.is_file() and names.match(path.name) is None and zipfile.is_zipfile(path):
         try:
             archive = zipfile.ZipFile(path)
         except (zipfile.BadZipFile, OSError, ValueError):
@@ -306,14 +318,15 @@ def find_unnamed(path: Path, scratch: Path, discovery: Discovery,
     else:
         return findings
     try:
-        return _resolve(files, archive, scratch, discovery, roster, findings)
+        return _resolve(files, archive, scratch, discovery, roster, findings, names, contract_pattern(defines))
     finally:
         if archive is not None:
             archive.close()
 
 
 def _resolve(files: list[_File], archive: zipfile.ZipFile | None, scratch: Path, discovery: Discovery,
-             roster: Sequence[RosterEntry] | None, findings: LmsFindings) -> LmsFindings:
+             roster: Sequence[RosterEntry] | None, findings: LmsFindings, names: SubmissionNames,
+             contract: re.Pattern[bytes]) -> LmsFindings:
     groups: dict[str, tuple[MoodleOwner, list[tuple[_File, str]]]] = {}
     for file in files:
         found = moodle_owner(file.parts)
@@ -329,12 +342,12 @@ def _resolve(files: list[_File], archive: zipfile.ZipFile | None, scratch: Path,
     extract_root: Path | None = None
     for folder in sorted(groups):
         owner, members = groups[folder]
-        named = [(file, uploaded) for file, uploaded in members if _match_name(uploaded)]
+        named = [(file, uploaded) for file, uploaded in members if names.match(uploaded)]
         if any(file.parts[-1] == uploaded for file, uploaded in named):
             continue  # discovery graded this folder by its file name
-        if named:  # an old flat download: ``<owner>_file_ex_02_<id>.py`` carries the id after the prefix
-            file, uploaded = _ranked(named, archive)[0]
-            student_id = _match_name(uploaded)[0]  # type: ignore[index]  # named: every one matches
+        if named:  # an old flat download: ``<owner>_file_<prefix><id>.py`` carries the id after the prefix
+            file, uploaded = _ranked(named, archive, names, contract)[0]
+            student_id = names.match(uploaded)[0]  # type: ignore[index]  # named: every one matches
             warnings: tuple[Message, ...] = ()
             resolved = index.resolve(owner) if roster is not None else None
             where = {"folder": folder, "name": owner.name, "participant": owner.participant, "source": file.source}
@@ -360,11 +373,11 @@ def _resolve(files: list[_File], archive: zipfile.ZipFile | None, scratch: Path,
                 findings.explained.update(file.source for file, _ in members)
                 continue
             entry, via = resolved
-            ranked = _ranked(members, archive)
+            ranked = _ranked(members, archive, names, contract)
             file, uploaded = ranked[0]
             student_id = entry.student_id
             warnings = (Message(via, {"source": file.source, "student_id": student_id, "name": owner.name,
-                                      "participant": owner.participant}),)
+                                      "participant": owner.participant, "prefix": names.prefix}),)
             if len(ranked) > 1:
                 warnings += (Message("lms.several_files", {"kept": file.source, "count": len(ranked) - 1,
                                                            "ignored": ", ".join(f.source for f, _ in ranked[1:])}),)
@@ -376,7 +389,7 @@ def _resolve(files: list[_File], archive: zipfile.ZipFile | None, scratch: Path,
             if extract_root is None:
                 scratch.mkdir(parents=True, exist_ok=True)
                 extract_root = Path(tempfile.mkdtemp(prefix="lms-", dir=scratch))
-            target = extract_root / f"{len(chosen):06d}" / f"{ASSIGNMENT_PREFIX}{student_id}.{file.kind}"
+            target = extract_root / f"{len(chosen):06d}" / names.file_name(student_id, file.kind)
             target.parent.mkdir()
             try:
                 _copy_member(archive, file.member, target, budget, MAX_EXTRACTED_BYTES, Path(archive.filename or ""))

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from grader.assignment import Assignment, only
+from grader.assignment import Assignment, default_name, only
 from grader.checks.base import error_message
 from grader.decode import decode_submission
 from grader.definitions import definitions_only
@@ -37,7 +37,7 @@ def plan_for(assignment_name: str, check_ids: tuple[str, ...] | None, seed: int 
     assignment = Assignment.named(assignment_name)
     if check_ids is not None:
         assignment = only(assignment, list(check_ids))
-    return Plan.create(assignment, seed=seed, data_file=DEFAULT_DATA_PATH)
+    return Plan.create(assignment, seed=seed, data_file=DEFAULT_DATA_PATH if assignment.data_file else None)
 
 
 @functools.cache
@@ -70,9 +70,11 @@ def failure_text(result: CheckResult, catalogue: Catalogue, lang: str) -> str:
     return check_message(result, catalogue, lang)
 
 
-def check(path: Path, check_id: str, lang: str, *, assignment: str = "ex_02",
+def check(path: Path, check_id: str, lang: str, *, assignment: str | None = None,
           check_ids: tuple[str, ...] | None = None) -> None:
-    """Raise :class:`SelfCheckFailure` with the student-facing message when ``check_id`` fails."""
+    """Raise :class:`SelfCheckFailure` with the student-facing message when ``check_id`` fails (checks of
+    ``assignment``, by default the default assignment)."""
+    assignment = assignment or default_name()
     result = grade_file(path.resolve(), assignment, check_ids)[check_id]
     if not result.passed:
         raise SelfCheckFailure(failure_text(result, catalogue_for(assignment), lang))
@@ -85,7 +87,7 @@ def load_module(path: Path, lang: str) -> Any:
     if error:
         message = Message("student.load_failed", {"file": path.name, "type": error["type"],
                                                   "message": error["message"]})
-        raise SelfCheckFailure(catalogue_for("ex_02").render(message, lang))
+        raise SelfCheckFailure(catalogue_for(default_name()).render(message, lang))
     return module
 
 
@@ -93,17 +95,18 @@ def call(module: Any, name: str, lang: str, *args: Any) -> Any:
     """Call a student function; 'not implemented', missing names and exceptions become one message."""
     function: Callable[..., Any] | None = getattr(module, name, None)
     if function is None:
-        raise SelfCheckFailure(catalogue_for("ex_02").render(Message("check.missing_name", {"name": name}), lang))
+        missing = Message("check.missing_name", {"name": name})
+        raise SelfCheckFailure(catalogue_for(default_name()).render(missing, lang))
     try:
         return function(*args)
     except Exception as exc:
         error = {"fn": name, **child.describe_error(exc, getattr(module, "__file__", None))}
-        lines = [catalogue_for("ex_02").render(error_message(error), lang)]
+        lines = [catalogue_for(default_name()).render(error_message(error), lang)]
         if error["type"] != "NotImplementedError":
-            lines += [catalogue_for("ex_02").render(Message("check.traceback_line", frame), lang)
+            lines += [catalogue_for(default_name()).render(Message("check.traceback_line", frame), lang)
                       for frame in error["traceback"]]
         raise SelfCheckFailure("\n".join(lines)) from None
 
 
 def fail(key: str, lang: str, **params: Any) -> SelfCheckFailure:
-    return SelfCheckFailure(catalogue_for("ex_02").text(key, lang, **params))
+    return SelfCheckFailure(catalogue_for(default_name()).text(key, lang, **params))

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import importlib
 import json
 import os
 import shutil
@@ -32,22 +33,24 @@ from typing import Any
 
 import numpy as np
 
-from grader.assignment import Assignment
+from grader.assignment import with_kit
 from grader.checks.base import Check
 from grader.checks.training import Converge
 from grader.i18n import DEFAULT_LANGUAGE, LANGUAGES
 from grader.sandbox.protocol import encode
-from reference.data import DEFAULT_DATA_PATH, MissingColumnError, load_xt
+from reference.data import DEFAULT_DATA_PATH, FEATURES, TARGET, MissingColumnError, load_xt
 from reference.least_squares import least_squares, least_squares_loss
 from reference.perceptron import standardize
-from reference.synthetic import make_advertising
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "student_templates"
-KIT_NAME = "02_perceptron"
+#: The assignment the kit is built around (its file's ``[kit]`` table says the kit's folder, template, ...).
+KIT_ASSIGNMENT = with_kit()
+KIT = KIT_ASSIGNMENT.kit
+KIT_NAME = str(KIT["folder"])
 SEED = 0
 #: files of student_templates/ that go to scripts/ (a whitelist: a solution saved there never travels)
-SCRIPT_FILES = ("gradient_method.py", "perceptron.py", "ex_02_template.py", "test_ex_02.py",
+SCRIPT_FILES = ("gradient_method.py", "perceptron.py", KIT["template"], KIT["self_check"],
                 "test_perceptron.py", "test_gradient_method.py")
 SELFCHECK_FILES = ("__init__.py", "messages.py", "plan.py", "process.py", "runner.py", "session.py", "judge.py",
                    "verdicts.py", "plugin.py", "result.py")
@@ -64,7 +67,7 @@ IMPORT_REWRITES = {"from grader.i18n import": "from selfcheck.messages import",
                    "from grader.engine import CheckResult": "from selfcheck.result import Result as CheckResult"}
 #: modules a vendored file may import: the standard library, numpy and the kit itself
 ALLOWED_IMPORTS = frozenset(sys.stdlib_module_names) | {"numpy", "selfcheck", "protocol"}
-SUITES = {"ex_02": None, "perceptron": ("forward", "grad_w", "grad_b", "grad_x", "update", "mse_forward",
+SUITES = {KIT_ASSIGNMENT.id: None, "perceptron": ("forward", "grad_w", "grad_b", "grad_x", "update", "mse_forward",
                                         "mse_backward", "gradcheck", "converge"),
           "gradient_method": ("df", "gradient_descent", "fit_line")}
 MESSAGE_PREFIXES = ("check.", "compare.", "common.", "convention.", "decode.fallback_encoding", "student.",
@@ -90,9 +93,11 @@ class KitConverge(Converge):
 
     @cached_property
     def problem(self) -> dict[str, Any]:
-        frame = make_advertising(n=200, seed=int(self.params.get("kit_data_seed", 20260)))
-        x = standardize(frame[["TV", "Radio", "Newspaper"]].to_numpy(dtype=float))
-        t = standardize(frame[["Sales"]].to_numpy(dtype=float))
+        module, _, name = str(KIT["stand_in"]).partition(":")  # "package.module:function" in the [kit] table
+        make = getattr(importlib.import_module(module), name)
+        frame = make(n=200, seed=int(self.params.get("kit_data_seed", 20260)))
+        x = standardize(frame[list(FEATURES)].to_numpy(dtype=float))
+        t = standardize(frame[[TARGET]].to_numpy(dtype=float))
         w, b = least_squares(x, t)
         return {"x": x, "t": t, "w": w, "b": b, "loss": least_squares_loss(x, t)}
 
@@ -159,7 +164,7 @@ def gradient_method_suite() -> tuple[list[dict[str, Any]], dict[str, Any]]:
 def build_plan(data_file: Path = DEFAULT_DATA_PATH, seed: int = SEED) -> dict[str, Any]:
     """The kit's cases and inputs. ``converge`` keeps the grader's number of steps for ``data_file`` (the
     data the kit ships), so that a ``train`` that stops early fails with the same count in both."""
-    assignment = Assignment.named("ex_02")
+    assignment = KIT_ASSIGNMENT
     checks = assignment.build_checks(seed, {"data_file": str(data_file)})
     kit_checks = [KitConverge(check.id, {**check.params, "iterations": check.iterations}, seed)
                   if isinstance(check, Converge) else check for check in checks]
@@ -182,7 +187,7 @@ def build_plan(data_file: Path = DEFAULT_DATA_PATH, seed: int = SEED) -> dict[st
 
 # --- messages.json and _vendor/ ------------------------------------------------------------------------
 def kit_messages() -> dict[str, dict[str, str]]:
-    catalogue = Assignment.named("ex_02").catalogue()
+    catalogue = KIT_ASSIGNMENT.catalogue()
     return {key: {lang: catalogue.text(key, lang) for lang in LANGUAGES} for key in catalogue.keys()
             if key.startswith(MESSAGE_PREFIXES)}
 
@@ -203,7 +208,7 @@ def vendored_source(relative: str) -> str:
 
 # --- the kit ---------------------------------------------------------------------------------------------
 #: the exercises' TODOs: each must still be a stub in the templates, or the kit would hand out a solution
-STUBS = {"ex_02_template.py": ("normalize", "standardize", "Perceptron.__init__", "Perceptron.forward",
+STUBS = {KIT["template"]: ("normalize", "standardize", "Perceptron.__init__", "Perceptron.forward",
                                "Perceptron.backward", "MeanSquaredError.__init__", "MeanSquaredError.forward",
                                "MeanSquaredError.backward", "train"),
          "perceptron.py": ("Perceptron.__init__", "Perceptron.forward", "Perceptron.backward",
@@ -238,7 +243,7 @@ def write_tree(kit: Path, data_file: Path, templates: Path = TEMPLATES) -> None:
         folder.mkdir()
     for name in ROOT_FILES:
         shutil.copyfile(templates / "kit" / name, kit / name)
-    shutil.copyfile(data_file, kit / "data" / "advertising.csv")
+    shutil.copyfile(data_file, kit / "data" / KIT_ASSIGNMENT.data_file)
     for name in SCRIPT_FILES:
         shutil.copyfile(templates / name, scripts / name)
     for name in SELFCHECK_FILES:
@@ -303,14 +308,14 @@ def build(out: Path, data_file: Path = DEFAULT_DATA_PATH, templates: Path = TEMP
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    catalogue = Assignment.named("ex_02").catalogue()
+    catalogue = KIT_ASSIGNMENT.catalogue()
     arguments = list(sys.argv[1:] if argv is None else argv)
     lang = DEFAULT_LANGUAGE
     if "--lang" in arguments[:-1]:
         lang = arguments[arguments.index("--lang") + 1]
     parser = argparse.ArgumentParser(prog="student-kit", description=catalogue.text("kit.description", "en"))
     parser.add_argument("--out", type=Path, required=True, help="folder to write 02_perceptron/ and its zip into")
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA_PATH, help="advertising.csv to ship")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA_PATH, help="the course data file to ship")
     parser.add_argument("--lang", choices=LANGUAGES, default=DEFAULT_LANGUAGE)
     args = parser.parse_args(arguments)
     lang = args.lang

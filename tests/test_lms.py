@@ -241,7 +241,7 @@ def test_every_message_key_exists_and_renders() -> None:
     for key in lms.MESSAGE_KEYS:
         assert key in CATALOGUE
     params = {"source": "s", "student_id": "S1", "name": "n", "participant": "1", "count": 1, "kept": "k",
-              "ignored": "i", "reason": "r", "path": "p", "line": 2, "value": "v"}
+              "ignored": "i", "reason": "r", "path": "p", "line": 2, "value": "v", "prefix": "ex_02_"}
     for key in lms.MESSAGE_KEYS:
         for lang in LANGUAGES:
             assert CATALOGUE.text(key, lang, **params)

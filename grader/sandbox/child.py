@@ -314,7 +314,7 @@ def prepare_layout(job: dict[str, Any], root: str) -> str:
 
 
 def link_data_beside(data_dir: str, scripts: str) -> None:
-    """A notebook reads its data from its own folder (``advertising.csv``, ``./data/advertising.csv``), as
+    """A notebook reads its data from its own folder (``<name>.csv``, ``./data/<name>.csv``), as
     in the student's Jupyter: the same read-only files, linked (or copied) beside the script too."""
     names = [name for name in sorted(os.listdir(data_dir)) if name.endswith(".csv")]
     for name in names:

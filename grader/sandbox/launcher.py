@@ -68,20 +68,26 @@ class Bwrap:
 
 @dataclass(frozen=True)
 class SandboxSettings:
-    data_file: Path
+    #: The course data file, or None when the assignment uses none (the data folder is then empty).
+    data_file: Path | None
     isolation: Isolation
     as_root: bool
     bwrap: Bwrap | None = None
     #: modules the assignment does not allow (its ``unavailable_libraries``): not importable by student code
     #: even where the TA's environment has them, so that grade says what the self-check says
     unavailable: tuple[str, ...] = ()
+    #: The name the data file has in the submission's ``data/`` folder (the assignment file's ``data_file``),
+    #: whatever the TA's copy is called.
+    data_name: str = ""
 
     @classmethod
-    def detect(cls, data_file: Path, *, allow_bwrap: bool = True,
-               unavailable: tuple[str, ...] = ()) -> SandboxSettings:
+    def detect(cls, data_file: Path | None, *, allow_bwrap: bool = True, unavailable: tuple[str, ...] = (),
+               data_name: str | None = None) -> SandboxSettings:
         isolation = Isolation.BWRAP if allow_bwrap and bwrap_works() else Isolation.NONE
-        return cls(data_file=data_file.resolve(), isolation=isolation, as_root=os.geteuid() == 0,
-                   bwrap=find_bwrap() if isolation is Isolation.BWRAP else None, unavailable=unavailable)
+        resolved = data_file.resolve() if data_file is not None else None
+        return cls(data_file=resolved, isolation=isolation, as_root=os.geteuid() == 0,
+                   bwrap=find_bwrap() if isolation is Isolation.BWRAP else None, unavailable=unavailable,
+                   data_name=data_name or (resolved.name if resolved is not None else ""))
 
     def provenance(self) -> tuple[str, str]:
         """Which sandbox graded, for every report: a message key (``report.sandbox_*``) and the tool."""
@@ -276,8 +282,8 @@ def bwrap_command(settings: SandboxSettings, config: dict[str, Any], worker_inde
     command += parents(Path(INSIDE_DIR) / "x")
     for name in SANDBOX_FILES:
         command += ["--ro-bind", str(SANDBOX_DIR / name), f"{INSIDE_DIR}/{name}"]
-    data = readable_copy(settings.data_file, config["scratch"])
-    command += [*parents(Path(INSIDE_DATA_DIR)), "--ro-bind", str(data.parent), INSIDE_DATA_DIR]
+    data = readable_copy(settings.data_file, config["scratch"], settings.data_name)
+    command += [*parents(Path(INSIDE_DATA_DIR)), "--ro-bind", str(data), INSIDE_DATA_DIR]
     command += ["--remount-ro", "/", "--chdir", "/tmp", "--clearenv"]
     for key, value in environment(worker_index).items():
         command += ["--setenv", key, value]
@@ -289,16 +295,17 @@ def bwrap_command(settings: SandboxSettings, config: dict[str, Any], worker_inde
     return command
 
 
-def readable_copy(data_file: Path, scratch: str) -> Path:
-    """A world-readable copy of the data: the child's uid may not be able to read the original."""
+def readable_copy(data_file: Path | None, scratch: str, name: str) -> Path:
+    """The data folder the child sees: a world-readable copy of the data under the assignment's name for
+    it (the child's uid may not be able to read the original), or nothing when there is no data file."""
     folder = Path(scratch) / "data"
     folder.mkdir(parents=True, exist_ok=True)
     folder.chmod(0o755)
-    copy = folder / "advertising.csv"
-    if not copy.exists():
+    copy = folder / name
+    if data_file is not None and not copy.exists():
         shutil.copyfile(data_file, copy)
         copy.chmod(0o644)
-    return copy
+    return folder
 
 
 def encode_job(job: dict[str, Any]) -> bytes:
@@ -331,7 +338,12 @@ class Worker:
         self.index = index
         self.scratch = scratch
         self.process: subprocess.Popen[bytes] | None = None
-        self.data_dir = INSIDE_DATA_DIR if settings.isolation is Isolation.BWRAP else str(settings.data_file.parent)
+        if settings.isolation is Isolation.BWRAP:
+            self.data_dir = INSIDE_DATA_DIR
+        elif settings.data_file is not None:
+            self.data_dir = str(settings.data_file.parent)
+        else:  # no data file: an empty folder, so that data/ still exists beside the submission
+            self.data_dir = str(readable_copy(None, str(scratch), ""))
         self._lines: queue.Queue[bytes | None] = queue.Queue()
         self._cases_key: str | None = None  # the cases this worker's zygote holds
 

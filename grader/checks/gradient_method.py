@@ -1,0 +1,272 @@
+"""演習3, the gradient method: ``df``, ``gradient_descent`` and the line fit ``fit_line``, judged on inputs
+drawn from the run's seed, against the formulas of ``student_templates/gradient_method.py``.
+
+Each check isolates one function, so that one bug costs one check:
+
+- ``gradient_descent`` is handed a derivative that is not the student's ``df`` (a wrong ``df`` is ``df``'s
+  failure alone). It is a method of a number the grader sends — ``c.__rsub__`` (``x ↦ x − c``, the
+  derivative of ``(x − c)²/2``) or ``a.__mul__`` (``x ↦ a·x``, of ``a·x²/2``) — so the child still calls
+  nothing but the student's functions and builtins, and a ``gradient_descent`` that ignores its ``df``
+  argument (and computes the slides' ``2(x − 1)`` itself) is caught.
+- ``fit_line`` runs 1, 2 and 3 steps (and one long run) from w = b = 0. ``fit_line`` judges the parameters
+  against the slides' update; ``fit_line_losses`` judges the returned losses against the model's loss at
+  the student's *own* parameters after 0, 1, 2 steps, so a wrong gradient does not also cost the losses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from grader.checks.base import CaseOutcome, Check, Facts, Verdict, as_array, describe_type
+from grader.checks.compare import Tolerance, fmt
+from grader.checks.ops import call, let, ref
+from grader.i18n import Message
+from grader.sandbox.protocol import encode
+
+#: The step counts whose parameters are read: the k-step run gives the model after k updates.
+STEPS = (1, 2, 3)
+
+
+def scalar(value: Any) -> float | None:
+    """One finite number from what came back (a float, a 0-d or one-element array), else None."""
+    array = as_array(value)
+    if array is None or array.size != 1 or not np.all(np.isfinite(array)):
+        return None
+    return float(array.reshape(()))
+
+
+def close(obtained: float, expected: float, tolerance: Tolerance) -> bool:
+    return tolerance.close(np.asarray(obtained), np.asarray(expected))
+
+
+class Df(Check):
+    """``df(x)`` equals ``2(x − 1)`` at fixed and drawn points."""
+
+    def points(self) -> list[float]:
+        drawn = self.rng().uniform(-50, 50, size=int(self.params.get("examples", 6)))
+        return [1.0, 0.0, -2.0, 2.5, *(round(float(value), 3) for value in drawn)]
+
+    def cases(self) -> list[dict[str, Any]]:
+        return [{"id": self.case_id(0), "ops": [call("df", x, out=f"d{index}")
+                                               for index, x in enumerate(self.points())]}]
+
+    def judge(self, outcomes: Mapping[str, CaseOutcome], facts: Facts) -> Verdict:
+        mine = self.mine(outcomes)
+        error = self.stopped(mine)
+        if error:
+            return error
+        tolerance = Tolerance(self.params.get("rtol", 1e-12), self.params.get("atol", 1e-12))
+        points = self.points()
+        for index, x in enumerate(points):
+            value = mine[0].get(f"d{index}")
+            obtained, expected = scalar(value), 2 * (x - 1)
+            if obtained is None or not close(obtained, expected, tolerance):
+                shown = describe_type(value) if obtained is None else fmt(obtained)
+                return Verdict.fail(Message("df.wrong", {"x": fmt(x), "obtained": shown, "expected": fmt(expected)}),
+                                    hint=self.hint())
+        return Verdict.ok(Message("check.passed_examples", {"count": len(points)}))
+
+
+class GradientDescent(Check):
+    """``gradient_descent(df, x0, η, n)`` returns ``(x, history)``: ``history`` is x0 and every
+    ``x ← x − η·df(x)``, n + 1 entries, and ``x`` its last. ``runs`` in the assignment file: one
+    ``{derivative = "shift" | "scale", learning_rate, iterations}`` per case; x0, c and a are drawn."""
+
+    def runs(self) -> list[dict[str, Any]]:
+        generator = self.rng()
+        runs = []
+        for run in self.params["runs"]:
+            kind = run["derivative"]
+            if kind not in ("shift", "scale"):
+                raise ValueError(f"gradient_descent: unknown derivative {kind!r}")
+            constant = round(float(generator.uniform(-3, 3) if kind == "shift" else generator.uniform(0.5, 3)), 3)
+            runs.append({"kind": kind, "constant": constant, "x0": round(float(generator.uniform(-5, 5)), 3),
+                         "lr": float(run["learning_rate"]), "iterations": int(run["iterations"])})
+        return runs
+
+    def cases(self) -> list[dict[str, Any]]:
+        cases = []
+        for index, run in enumerate(self.runs()):
+            method = "__rsub__" if run["kind"] == "shift" else "__mul__"
+            cases.append({"id": self.case_id(index), "ops": [
+                let("constant", encode(np.float64(run["constant"]))),  # arrives as np.float64, not float
+                call("$constant.__getattribute__", method, label="df", save="derivative"),
+                call("gradient_descent", ref("derivative"), run["x0"], run["lr"], run["iterations"], out="result"),
+            ]})
+        return cases
+
+    @staticmethod
+    def expected_history(run: Mapping[str, Any]) -> list[float]:
+        """The slides' loop with the derivative the case hands over."""
+        x, history = np.float64(run["x0"]), [float(run["x0"])]
+        constant = np.float64(run["constant"])
+        for _ in range(run["iterations"]):
+            slope = x - constant if run["kind"] == "shift" else constant * x
+            x = x - run["lr"] * slope
+            history.append(float(x))
+        return history
+
+    def judge(self, outcomes: Mapping[str, CaseOutcome], facts: Facts) -> Verdict:
+        mine = self.mine(outcomes)
+        error = self.stopped(mine)
+        if error:
+            return error
+        tolerance = Tolerance(self.params.get("rtol", 1e-10), self.params.get("atol", 1e-12))
+        runs = self.runs()
+        for outcome, run in zip(mine, runs, strict=True):
+            setting = Message("gradient_descent.setting", {
+                "df": f"x - {fmt(run['constant'])}" if run["kind"] == "shift" else f"{fmt(run['constant'])} * x",
+                "x0": fmt(run["x0"]), "lr": fmt(run["lr"]), "iterations": run["iterations"]})
+            problem = self.problem(outcome.get("result"), run, tolerance)
+            if problem is not None:
+                return Verdict.fail(problem, [setting], self.hint())
+        return Verdict.ok(Message("check.passed_examples", {"count": len(runs)}))
+
+    def problem(self, result: Any, run: Mapping[str, Any], tolerance: Tolerance) -> Message | None:
+        if not (isinstance(result, tuple | list) and len(result) == 2):
+            return Message("gradient_descent.return", {"obtained": describe_type(result)})
+        expected = self.expected_history(run)
+        history = as_array(result[1])
+        if history is None or history.ndim != 1 or len(history) != len(expected):
+            count = "-" if history is None or history.ndim != 1 else len(history)
+            return Message("gradient_descent.length", {"obtained": count, "expected": len(expected)})
+        for step, (obtained, wanted) in enumerate(zip(history, expected, strict=True)):
+            if not (np.isfinite(obtained) and close(float(obtained), wanted, tolerance)):
+                return Message("gradient_descent.step" if step else "gradient_descent.first",
+                               {"step": step, "obtained": fmt(float(obtained)), "expected": fmt(wanted)})
+        final = scalar(result[0])
+        if final is None or not close(final, expected[-1], tolerance):
+            shown = describe_type(result[0]) if final is None else fmt(final)
+            return Message("gradient_descent.final", {"obtained": shown, "expected": fmt(expected[-1])})
+        return None
+
+
+class _FitLineCheck(Check):
+    """Cases shared by ``fit_line`` and ``fit_line_losses``: per data set (``datasets`` in the assignment
+    file: ``{points, low, high, learning_rate}``, and ``iterations`` for a long run), ``fit_line`` run for
+    1, 2 and 3 steps (and for ``iterations`` steps) on points drawn around a line."""
+
+    #: Whether the judge needs the run of ``iterations`` steps.
+    long_run = True
+
+    def labels(self, data: Mapping[str, Any]) -> list[tuple[int | str, int]]:
+        """``(label, steps)`` of the runs per data set."""
+        return [*((steps, steps) for steps in STEPS), *([("long", data["iterations"])] if self.long_run else [])]
+
+    def datasets(self) -> list[dict[str, Any]]:
+        generator = self.rng()
+        sets = []
+        for spec in self.params["datasets"]:
+            n = int(spec["points"])
+            x = generator.uniform(float(spec["low"]), float(spec["high"]), size=n)
+            slope, intercept = generator.uniform(-5, 5), generator.uniform(-5, 5)
+            y = slope * x + intercept + generator.normal(0, 0.3, size=n)
+            sets.append({"x": x, "y": y, "lr": float(spec["learning_rate"]),
+                         "iterations": int(spec.get("iterations", 0))})
+        return sets
+
+    def cases(self) -> list[dict[str, Any]]:
+        cases = []
+        for index, data in enumerate(self.datasets()):
+            for label, steps in self.labels(data):
+                cases.append({"id": self.case_id(f"{index}/{label}"), "ops": [
+                    call("fit_line", data["x"], data["y"], data["lr"], steps, out="result")]})
+        return cases
+
+    def runs(self, outcomes: Mapping[str, CaseOutcome]) -> tuple[list[dict[str, Any]], Message | None]:
+        """Per data set: its inputs and what each run returned as ``(w, b, losses)``; or why not readable."""
+        read = []
+        for index, data in enumerate(self.datasets()):
+            results: dict[int | str, tuple[float, float, np.ndarray]] = {}
+            for label, steps in self.labels(data):
+                result = outcomes[self.case_id(f"{index}/{label}")].get("result")
+                if not (isinstance(result, tuple | list) and len(result) == 3):
+                    return [], Message("fit_line.return", {"obtained": describe_type(result)})
+                w, b, losses = scalar(result[0]), scalar(result[1]), as_array(result[2])
+                if w is None or b is None:
+                    shown = ", ".join(describe_type(item) for item in result[:2])
+                    return [], Message("fit_line.parameters_unreadable", {"obtained": shown})
+                if losses is None or losses.ndim != 1 or len(losses) != steps:
+                    count = "-" if losses is None or losses.ndim != 1 else len(losses)
+                    return [], Message("fit_line.losses_length", {"obtained": count, "expected": steps})
+                results[label] = (w, b, losses)
+            read.append({**data, "results": results})
+        return read, None
+
+    def tolerance(self) -> Tolerance:
+        return Tolerance(self.params.get("rtol", 1e-9), self.params.get("atol", 1e-12))
+
+    def judge(self, outcomes: Mapping[str, CaseOutcome], facts: Facts) -> Verdict:
+        error = self.stopped(self.mine(outcomes))
+        if error:
+            return error
+        runs, unreadable = self.runs(outcomes)
+        if unreadable is not None:
+            return Verdict.fail(unreadable, hint=self.hint())
+        for run in runs:
+            problem = self.problem(run)
+            if problem is not None:
+                setting = Message("fit_line.setting", {"n": len(run["x"]), "lr": fmt(run["lr"])})
+                return Verdict.fail(problem, [setting], self.hint())
+        return Verdict.ok(Message("check.passed_examples", {"count": len(runs)}))
+
+    def problem(self, run: Mapping[str, Any]) -> Message | None:
+        raise NotImplementedError
+
+
+def mean_loss(x: np.ndarray, y: np.ndarray, w: float, b: float) -> float:
+    return float(np.mean((w * x + b - y) ** 2))
+
+
+def slides_steps(x: np.ndarray, y: np.ndarray, lr: float, steps: int) -> list[tuple[float, float]]:
+    """``(w, b)`` after 1..steps updates of the slides' loop from w = b = 0 (gradient of the mean loss)."""
+    w, b, points = 0.0, 0.0, []
+    for _ in range(steps):
+        residual = w * x + b - y
+        w, b = w - lr * float(np.mean(2 * residual * x)), b - lr * float(np.mean(2 * residual))
+        points.append((w, b))
+    return points
+
+
+class FitLine(_FitLineCheck):
+    """w, b after 1, 2, 3 steps are the slides' update from w = b = 0; the long run ends on the
+    least-squares line (``converge_atol``)."""
+
+    def problem(self, run: Mapping[str, Any]) -> Message | None:
+        x, y, results = run["x"], run["y"], run["results"]
+        tolerance = self.tolerance()
+        for steps, (w_expected, b_expected) in zip(STEPS, slides_steps(x, y, run["lr"], max(STEPS)), strict=True):
+            w, b = results[steps][:2]
+            if not (close(w, w_expected, tolerance) and close(b, b_expected, tolerance)):
+                return Message("fit_line.step", {"steps": steps, "w": fmt(w), "b": fmt(b),
+                                                 "w_expected": fmt(w_expected), "b_expected": fmt(b_expected)})
+        (w_ls, b_ls), *_ = np.linalg.lstsq(np.column_stack([x, np.ones_like(x)]), y, rcond=None)
+        w, b = results["long"][:2]
+        line = Tolerance(0.0, float(self.params.get("converge_atol", 1e-6)))
+        if not (close(w, float(w_ls), line) and close(b, float(b_ls), line)):
+            return Message("fit_line.not_converged", {"iterations": run["iterations"], "w": fmt(w), "b": fmt(b),
+                                                      "w_ls": fmt(float(w_ls)), "b_ls": fmt(float(b_ls))})
+        return None
+
+
+class FitLineLosses(_FitLineCheck):
+    """The losses are the mean squared error before each update, at the student's own w, b (read from the
+    1- and 2-step runs): a wrong gradient is ``fit_line``'s failure, not this one's."""
+
+    long_run = False
+
+    def problem(self, run: Mapping[str, Any]) -> Message | None:
+        x, y, results = run["x"], run["y"], run["results"]
+        tolerance = self.tolerance()
+        # the model before the updates of the 3-step run: w = b = 0, then the 1- and 2-step runs' ends
+        before = [(0.0, 0.0), results[1][:2], results[2][:2]]
+        reported = results[3][2]
+        for step, ((w, b), obtained) in enumerate(zip(before, reported, strict=True)):
+            expected = mean_loss(x, y, w, b)
+            if not (np.isfinite(obtained) and close(float(obtained), expected, tolerance)):
+                return Message("fit_line_losses.wrong", {"step": step + 1, "obtained": fmt(float(obtained)),
+                                                         "expected": fmt(expected)})
+        return None
