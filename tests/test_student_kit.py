@@ -475,3 +475,19 @@ def test_files_share_one_process_and_still_run_as_in_a_fresh_one(kit: Path) -> N
     assert {name for name in failed if "K0004" in name} == {ex02("load", "ex_02_K0004.py")}, output
     pids = dict(line.split() for line in (kit / "outputs" / "pids.txt").read_text(encoding="utf-8").splitlines())
     assert pids["ex_02_K0001"] == pids["ex_02_K0002"] != pids["ex_02_K0003"] == pids["ex_02_K0004"], pids
+
+
+def test_the_selfcheck_agrees_with_grade_on_the_verdict_variants(kit: Path, tmp_path: Path) -> None:
+    """Issue 16: the golden variants students really write (other libraries, bias shapes, per-axis losses,
+    DataFrames, the correct-in-substance table) and the file without machine learning: the kit says what
+    grade says, check by check."""
+    from test_verdict_variants import VARIANTS, variant_text
+
+    folder = tmp_path / "variants"
+    folder.mkdir()
+    for variant_id in [*VARIANTS, "V31"]:
+        (folder / f"ex_02_{variant_id}.py").write_text(variant_text(variant_id), encoding="utf-8")
+    assert grade_main([str(folder), "--out", str(tmp_path / "graded"), "--jobs", "2"]) == 0
+    verdicts, words, output = compare_with_grade(kit, sorted(folder.iterdir()), tmp_path / "graded")
+    assert not verdicts, "\n".join(verdicts) + "\n" + output[-3000:]
+    assert not words, "\n".join(words)

@@ -138,6 +138,31 @@ def missing_module(error: Mapping[str, Any]) -> str | None:
     return match.group(1) if match else None
 
 
+def load_verdict(report: Mapping[str, Any], hint: Message | None) -> Verdict:
+    """The ``load`` check's verdict from the child's load report: here, so that the grader and the student
+    kit's self-check say the same sentence (an unavailable library is named plainly, issue 16.1)."""
+    error = report.get("error")
+    if report.get("mode") == "full" and not error:
+        return Verdict.ok()
+    error = error or {"type": "unknown", "message": ""}
+    details = error_details(error)
+    kind = error.get("type")
+    module = missing_module(error)
+    if kind in ("CaseTimeout", "timeout"):
+        summary = Message("load.timeout", {"seconds": error.get("seconds", "")})
+    elif kind == "crash":
+        summary = Message("load.crashed", {"detail": error.get("message", "")})
+    elif kind == "SystemExit":
+        summary = Message("load.exited", {"code": error.get("message", "")})
+    elif module is not None:
+        summary = Message("load.library_unavailable", {"module": module})
+    else:
+        summary = Message("load.raised", {"type": kind, "message": error.get("message", "")})
+    details.append(Message("load.definitions_graded"))
+    # the main() hint is about code that runs on import; an unavailable library's message says it all
+    return Verdict.fail(summary, details, None if module is not None else hint)
+
+
 def first_error(outcomes: list[CaseOutcome]) -> Verdict | None:
     """The verdict for the first case that stopped early, if any, with the student's traceback."""
     for outcome in outcomes:

@@ -19,7 +19,7 @@ from grader.checks.base import (
     describe_type,
     error_details,
     error_message,
-    missing_module,
+    load_verdict,
 )
 from grader.checks.compare import Tolerance, explain, fmt
 from grader.checks.descent import step_problems
@@ -330,23 +330,4 @@ class Load(Check):
     """The file's top-level code ran to the end within the limits (judged from the load report)."""
 
     def judge(self, outcomes: Mapping[str, CaseOutcome], facts: Facts) -> Verdict:
-        report = facts.load
-        error = report.get("error")
-        if report.get("mode") == "full" and not error:
-            return Verdict.ok()
-        error = error or {"type": "unknown", "message": ""}
-        details = error_details(error)
-        kind = error.get("type")
-        if kind in ("CaseTimeout", "timeout"):
-            summary = Message("load.timeout", {"seconds": error.get("seconds", "")})
-        elif kind == "crash":
-            summary = Message("load.crashed", {"detail": error.get("message", "")})
-        elif kind == "SystemExit":
-            summary = Message("load.exited", {"code": error.get("message", "")})
-        elif missing_module(error) is not None:
-            summary = Message("load.library_unavailable", {"module": missing_module(error)})
-        else:
-            summary = Message("load.raised", {"type": kind, "message": error.get("message", "")})
-        details.append(Message("load.definitions_graded"))
-        # the main() hint is about code that runs on import; an unavailable library's message says it all
-        return Verdict.fail(summary, details, None if missing_module(error) else self.hint())
+        return load_verdict(facts.load, self.hint())

@@ -31,6 +31,7 @@ from selfcheck._vendor.base import (
     error_details,
     error_message,
     first_error,
+    load_verdict,
 )
 from selfcheck._vendor.cells import cite_checks
 from selfcheck._vendor.compare import Tolerance, explain, first_match, fmt, matches
@@ -551,23 +552,7 @@ class Load(KitCheck):
     """The file's top-level code ran to the end (the same sentences as the grader's report)."""
 
     def judge(self, outcomes: Mapping[str, CaseOutcome], facts: Facts) -> Verdict:
-        report = facts.load
-        error = report.get("error")
-        if report.get("mode") == "full" and not error:
-            return Verdict.ok()
-        error = error or {"type": "unknown", "message": ""}
-        details = error_details(error)
-        kind = error.get("type")
-        if kind in ("CaseTimeout", "timeout"):
-            summary = Message("load.timeout", {"seconds": error.get("seconds", "")})
-        elif kind == "crash":
-            summary = Message("load.crashed", {"detail": error.get("message", "")})
-        elif kind == "SystemExit":
-            summary = Message("load.exited", {"code": error.get("message", "")})
-        else:
-            summary = Message("load.raised", {"type": kind, "message": error.get("message", "")})
-        details.append(Message("load.definitions_graded"))
-        return Verdict.fail(summary, details, self.hint())
+        return load_verdict(facts.load, self.hint())
 
 
 # --- exercise 3 (gradient_method.py) --------------------------------------------------------------------
