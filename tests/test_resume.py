@@ -70,13 +70,19 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, flo
     return submissions, base / "reference", seconds
 
 
+def default_sigint() -> None:
+    """The grade process starts with SIGINT as a terminal gives it, whatever this test run inherited (a
+    test run started with ``&`` from a script has SIGINT ignored, and ``grade`` rightly keeps that)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGKILL], ids=["SIGINT", "SIGKILL"])
 def test_a_killed_run_resumes_to_the_same_bytes(reference: tuple[Path, Path, float], tmp_path: Path,
                                                 how: signal.Signals) -> None:
     submissions, expected, full_seconds = reference
     out = tmp_path / "out"
     process = subprocess.Popen(command(submissions, out), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True, start_new_session=True)
+                               text=True, start_new_session=True, preexec_fn=default_sigint)
     deadline = time.monotonic() + 120
     while len(list((out / "reports").glob("*.json"))) < 3:
         assert process.poll() is None, process.communicate()[1]
