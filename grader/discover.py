@@ -516,10 +516,8 @@ def _extract_zip(
             matched = names.match(parts[-1])
             if matched is None and _is_students_zip(shown, depth):
                 # the owner's folder pays for its zips too: nested ones cannot add up to the class's budget
-                folder_budget = _folder_budget(limits, shown)
-                if folder_budget[0] <= 0:
-                    warnings.append(Message("discover.folder_too_large", {
-                        "source": source, "limit_mb": round(MAX_FOLDER_BYTES / (1024 * 1024), 1)}))
+                folder_budget = _folder_budget(limits, shown, source, warnings)
+                if folder_budget is None:
                     continue
                 inner = root / f"{index:06d}.zip"
                 try:
@@ -539,10 +537,8 @@ def _extract_zip(
                 # The same name twice in one archive: keep both apart, duplicates logic decides.
                 source = f"{source} (#{index})"
             found = _candidate(student_id, kind, shown, _zip_mtime(info))
-            folder_budget = _folder_budget(limits, shown)
-            if folder_budget[0] <= 0:
-                warnings.append(Message("discover.folder_too_large", {
-                    "source": source, "limit_mb": round(MAX_FOLDER_BYTES / (1024 * 1024), 1)}))
+            folder_budget = _folder_budget(limits, shown, source, warnings)
+            if folder_budget is None:
                 continue
             target_dir = root / f"{index:06d}"
             target_dir.mkdir()
@@ -561,11 +557,18 @@ def _extract_zip(
     return candidates, files
 
 
-def _folder_budget(limits: _ZipLimits, shown: Sequence[str]) -> list[int]:
-    """What is left of the bytes the folder holding ``shown`` may extract (its Moodle owner's folder)."""
+def _folder_budget(limits: _ZipLimits, shown: Sequence[str], source: str,
+                   warnings: list[Message]) -> list[int] | None:
+    """What is left of the bytes the folder holding ``shown`` may extract (its Moodle owner's folder), or
+    None, with a warning naming ``source``, when that folder has spent it all."""
     owner = moodle_owner(shown)
     key = owner[2] if owner is not None else "/".join(shown[:-1])
-    return limits.folder_budgets.setdefault(key, [MAX_FOLDER_BYTES])
+    budget = limits.folder_budgets.setdefault(key, [MAX_FOLDER_BYTES])
+    if budget[0] <= 0:
+        warnings.append(Message("discover.folder_too_large", {
+            "source": source, "limit_mb": round(MAX_FOLDER_BYTES / (1024 * 1024), 1)}))
+        return None
+    return budget
 
 
 def _copy_member(
