@@ -28,13 +28,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from grader.discover import Submission
-from grader.engine import Plan, Runner
 from grader.grade import grade_submission
-from grader.sandbox.launcher import environment
+from grader.intake.discover import Submission
+from grader.run.engine import Plan, Runner
+from grader.run.sandbox.launcher import environment
 
 BENCH_DIR = Path(__file__).resolve().parent
-SANDBOX_DIR = BENCH_DIR.parent / "grader" / "sandbox"
+SANDBOX_DIR = BENCH_DIR.parent / "grader" / "run" / "sandbox"
 MAIN_GUARD = re.compile(r"^if\s+__name__\s*==\s*['\"]__main__['\"]\s*:", re.MULTILINE)
 
 

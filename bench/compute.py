@@ -24,14 +24,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from grader import similarity
-from grader.decode import decode_submission
-from grader.definitions import definitions_only
-from grader.discover import Submission
-from grader.engine import Plan, execute, judge
+from grader.copydetect import similarity
 from grader.grade import DEFAULT_TEMPLATES, grade_submission
-from grader.inprocess import in_process_runner
-from grader.sandbox import child
+from grader.intake.decode import decode_submission
+from grader.intake.definitions import definitions_only
+from grader.intake.discover import Submission
+from grader.run.engine import Plan, execute, judge
+from grader.run.inprocess import in_process_runner
+from grader.run.sandbox import child
 
 
 @dataclass

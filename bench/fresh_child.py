@@ -13,7 +13,7 @@ import json
 import os
 import sys
 
-SANDBOX_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "grader", "sandbox")
+SANDBOX_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "grader", "run", "sandbox")
 
 
 def main() -> None:

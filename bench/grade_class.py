@@ -56,8 +56,8 @@ import compute  # noqa: E402
 from procmon import MB, TICK, TreeMonitor  # noqa: E402
 
 from grader.assignment import Assignment  # noqa: E402
-from grader.discover import Submission, discover_all  # noqa: E402
-from grader.engine import Plan  # noqa: E402
+from grader.intake.discover import Submission, discover_all  # noqa: E402
+from grader.run.engine import Plan  # noqa: E402
 
 FIXTURES = PROJECT / "tests" / "fixtures" / "solutions"
 TEMPLATES = ("ex_02_S0001.py", "ex_02_S0002.py")

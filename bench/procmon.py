@@ -173,7 +173,7 @@ class TreeMonitor:
             return "bwrap"
         if "zygote.py" in self._cmdline(info.pid):  # bwrap's own command line names zygote.py too
             return "zygote"
-        if "grader.copycheck" in self._cmdline(info.pid):  # copy detection beside grading (nice 19)
+        if "grader.copydetect.copycheck" in self._cmdline(info.pid):  # copy detection beside grading (nice 19)
             return "copycheck"
         return "other"
 

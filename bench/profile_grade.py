@@ -37,11 +37,11 @@ sys.path.insert(0, str(PROJECT))
 
 from grade_class import generate  # noqa: E402
 
-import grader.engine  # noqa: E402
 import grader.grade  # noqa: E402
+import grader.run.engine  # noqa: E402
 from grader.assignment import Assignment  # noqa: E402
 from grader.grade import GradeOptions, grade_class  # noqa: E402
-from grader.sandbox import launcher  # noqa: E402
+from grader.run.sandbox import launcher  # noqa: E402
 
 TOTALS: dict[str, float] = defaultdict(float)
 COUNTS: dict[str, int] = defaultdict(int)
@@ -80,9 +80,9 @@ class TimedJson:
 
 
 def install() -> None:
-    grade, engine = grader.grade, grader.engine
+    grade, engine = grader.grade, grader.run.engine
     for name in ("decode_submission", "definitions_only", "judge", "write_student", "scores_csv", "discover_all",
-                 "_similarity", "summarize", "to_html", "to_markdown", "_write_exports", "run_key"):
+                 "_similarity", "summarize", "to_html", "to_markdown", "write_exports", "run_key"):
         if hasattr(grade, name):  # the class tools (cache, similarity, summary) exist only in newer trees
             setattr(grade, name, timed(f"grade.{name}", getattr(grade, name)))
     if hasattr(grade, "ResultCache"):

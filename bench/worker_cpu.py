@@ -31,10 +31,10 @@ sys.path.insert(0, str(PROJECT))
 from procmon import descendants, read_stat  # noqa: E402
 
 from grader.assignment import Assignment  # noqa: E402
-from grader.decode import decode_submission  # noqa: E402
-from grader.definitions import definitions_only  # noqa: E402
-from grader.engine import Plan, execute, judge  # noqa: E402
-from grader.sandbox.launcher import SandboxSettings, Worker  # noqa: E402
+from grader.intake.decode import decode_submission  # noqa: E402
+from grader.intake.definitions import definitions_only  # noqa: E402
+from grader.run.engine import Plan, execute, judge  # noqa: E402
+from grader.run.sandbox.launcher import SandboxSettings, Worker  # noqa: E402
 
 SOLUTION = PROJECT / "tests" / "fixtures" / "solutions" / "ex_02_S0001.py"
 DATA = PROJECT / "data" / "advertising.csv"

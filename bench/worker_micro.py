@@ -45,8 +45,8 @@ os.environ.update({"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM
                    "MPLBACKEND": "Agg"})
 
 from grader.assignment import Assignment  # noqa: E402
-from grader.engine import Plan  # noqa: E402
-from grader.sandbox import child  # noqa: E402
+from grader.run.engine import Plan  # noqa: E402
+from grader.run.sandbox import child  # noqa: E402
 
 VARIANTS = ("plain", "freeze", "warm", "warm+freeze")
 

@@ -22,16 +22,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from grader import escape
 from grader.assignment import Assignment, UnknownAssignment, available, default_name
-from grader.discover import DiscoveryError
-from grader.grade import EXPORTS, ClassResult, GradeOptions, grade_class
+from grader.grade import ClassResult, GradeOptions, grade_class
 from grader.i18n import DEFAULT_LANGUAGE, LANGUAGES, Catalogue
-from grader.manual import ManualError, forget, read_manual, remembered, render_error
-from grader.report import ERROR, GRADED, MISSING, SubmissionResult, points
-from grader.sandbox import launcher
-from grader.sandbox.launcher import Isolation
-from grader.worksheet import WorksheetError, read_worksheet
+from grader.intake.discover import DiscoveryError
+from grader.intake.manual import ManualError, forget, read_manual, remembered, render_error
+from grader.outputs import escape
+from grader.outputs.exports import EXPORTS
+from grader.outputs.report import ERROR, GRADED, MISSING, SubmissionResult, points
+from grader.outputs.worksheet import WorksheetError, read_worksheet
+from grader.run.sandbox import launcher
+from grader.run.sandbox.launcher import Isolation
 from reference.data import DEFAULT_DATA_PATH, MissingColumnError, load_xt
 
 USAGE_ERROR = 2

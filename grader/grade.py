@@ -7,13 +7,12 @@ the LMS, the summary with copy detection). One submission's failure — unreadab
 becomes that student's result and nothing else: the loop never stops for it.
 
 Resuming: each judged result is kept in ``DIR/.cache/`` under a key of everything that determines it
-(see :mod:`grader.cache`) before its report is written, so a run stopped by Ctrl-C or a kill and
+(see :mod:`grader.outputs.cache`) before its report is written, so a run stopped by Ctrl-C or a kill and
 started again grades only what is left, and every output file is written whole or not at all.
 """
 
 from __future__ import annotations
 
-import json
 import shutil
 import tempfile
 import threading
@@ -22,30 +21,41 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from grader import lms, worksheet
 from grader.assignment import Assignment, default_name
-from grader.cache import ResultCache, remove_stale_temporaries, run_key
-from grader.cells import cite_checks
 from grader.checks.base import Verdict
-from grader.copycheck import BackgroundPairs, decoded_sources
-from grader.decode import decode_submission
-from grader.definitions import MAX_SOURCE_CHARS, TooLarge, definitions_only
-from grader.discover import Submission, SubmissionNames, discover_all
-from grader.engine import CheckResult, Plan, Runner, RunnerLost, execute, judge
-from grader.failures import syntax_error_verdicts
+from grader.checks.failures import syntax_error_verdicts
+from grader.copydetect.copycheck import BackgroundPairs, decoded_sources
+from grader.copydetect.similarity import DEFAULT_THRESHOLD, Pair, pairs_csv, read_template
 from grader.i18n import Catalogue, Message
-from grader.manual import ManualSheet, read_manual, remember, unknown_students
-from grader.report import ERROR, GRADED, MISSING, SubmissionResult, points, scores_csv, write_atomic, write_student
-from grader.sandbox.launcher import Isolation, SandboxSettings, WorkerLost, WorkerPool
-from grader.similarity import DEFAULT_THRESHOLD, Pair, read_template
-from grader.summary import summarize, to_html, to_markdown
-from grader.untrusted import clean_message, clean_text
+from grader.intake.cells import cite_checks
+from grader.intake.decode import decode_submission
+from grader.intake.definitions import MAX_SOURCE_CHARS, TooLarge, definitions_only
+from grader.intake.discover import Submission, SubmissionNames, discover_all
+from grader.intake.manual import ManualSheet, read_manual, remember, unknown_students
+from grader.intake.roster import RosterIndex, read_roster_entries
+from grader.intake.unnamed import find_unnamed, merge
+from grader.intake.untrusted import clean_message, clean_text
+from grader.outputs import worksheet
+from grader.outputs.atomic import remove_stale_temporaries, write_atomic
+from grader.outputs.cache import ResultCache, run_key
+from grader.outputs.exports import clear_exports, write_exports, write_worksheet
+from grader.outputs.report import (
+    ERROR,
+    GRADED,
+    MISSING,
+    SubmissionResult,
+    points,
+    scores_csv,
+    write_student,
+)
+from grader.outputs.summary import summarize, to_html, to_markdown
+from grader.run.engine import CheckResult, Plan, Runner, RunnerLost, execute, judge
+from grader.run.sandbox.launcher import Isolation, SandboxSettings, WorkerLost, WorkerPool
 
 #: The code students of the default assignment start from, and its instructor's solution (copy detection
 #: subtracts the first and does not count the second as evidence; each assignment file names its own).
 DEFAULT_TEMPLATES = Assignment.default().templates
 DEFAULT_REFERENCES = Assignment.default().references
-EXPORTS = ("moodle", "gradescope")
 
 
 @dataclass(frozen=True)
@@ -111,7 +121,7 @@ def grade_submission(plan: Plan, submission: Submission, runner: Runner,
 
 
 def cleaned(result: SubmissionResult) -> SubmissionResult:
-    """The result with every string in it cleaned (:mod:`grader.untrusted`): this is where what the
+    """The result with every string in it cleaned (:mod:`grader.intake.untrusted`): this is where what the
     student's code sent back (exception messages, names, output) enters the class's files."""
     def verdict(value: Verdict) -> Verdict:
         return replace(value, summary=clean_message(value.summary),
@@ -248,75 +258,11 @@ def _similarity(background: BackgroundPairs, warnings: list[Message]) -> tuple[l
     return pairs, decoded_sources(entries), warnings
 
 
-def _similarity_csv(pairs: Sequence[Pair]) -> str:
-    lines = ["student_a,student_b,score,shared_tokens"]
-    lines += [f"{pair.a},{pair.b},{pair.score:.3f},{pair.shared_tokens}" for pair in pairs]
-    return "\n".join(lines) + "\n"
-
-
-#: Everything written only on request (``--export``, ``--moodle-worksheet``), relative to DIR.
-EXPORT_FILES = {"moodle": "moodle_grades.csv", "gradescope": "gradescope", "worksheet": "moodle"}
-
-
-def clear_exports(out: Path, requested: Sequence[str]) -> list[str]:
-    """Remove every file an earlier run exported, before the new scores.csv is written.
-
-    An export left from an earlier run would contradict the new scores (another class, other manual
-    points, a fixed check); the requested ones are written again after scores.csv, so at no moment
-    does DIR hold an export older than its scores.csv. Returns what was removed and not requested.
-    """
-    removed = []
-    for name, relative in EXPORT_FILES.items():
-        path = out / relative
-        if not (path.exists() or path.is_symlink()):
-            continue
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path)
-        else:
-            path.unlink()
-        if name not in requested:
-            removed.append(relative + ("/" if name != "moodle" else ""))
-    return removed
-
-
-def _write_worksheet(options: GradeOptions, sheet: worksheet.Worksheet, results: Sequence[SubmissionResult],
-                     assignment: Assignment, roster: list[lms.RosterEntry] | None,
-                     catalogue: Catalogue) -> tuple[list[str], list[Message]]:
-    """DIR/moodle/grading_worksheet.csv and DIR/moodle/feedback_files.zip, from the reports just written."""
-    owners = worksheet.participants(results, roster)
-    filled, warnings = worksheet.fill(sheet, results, owners, catalogue, options.lang, assignment.file_prefix)
-    names = worksheet.names_from(sheet)
-    owners = {student_id: owner if owner.name else worksheet.Participant(owner.number, names.get(owner.number, ""))
-              for student_id, owner in owners.items()}
-    archive, _ = worksheet.feedback_zip(results, owners, options.out / "reports", assignment.file_prefix)
-    write_atomic(options.out / "moodle" / "grading_worksheet.csv", filled)
-    write_atomic(options.out / "moodle" / "feedback_files.zip", archive)
-    return ["moodle/grading_worksheet.csv", "moodle/feedback_files.zip"], warnings
-
-
-def _write_exports(options: GradeOptions, results: Sequence[SubmissionResult], assignment: Assignment,
-                   roster: list[lms.RosterEntry] | None, catalogue: Catalogue) -> tuple[list[str], list[Message]]:
-    written: list[str] = []
-    warnings: list[Message] = []
-    if "moodle" in options.exports:
-        text, warnings = lms.moodle_csv(results, assignment.id, roster)
-        write_atomic(options.out / "moodle_grades.csv", text)
-        written.append("moodle_grades.csv")
-    if "gradescope" in options.exports:
-        for result in results:
-            if result.status == GRADED:
-                data = lms.gradescope_results(result, catalogue, options.lang)
-                write_atomic(options.out / "gradescope" / result.student_id / "results.json",
-                             json.dumps(data, ensure_ascii=False, indent=2) + "\n")
-        written.append("gradescope/")
-    return written, warnings
-
-
 def grade_class(options: GradeOptions, catalogue: Catalogue, progress: Progress | None = None) -> ClassResult:
     """Grade everything under ``options.path`` and write the outputs into ``options.out``.
 
-    Raises :class:`grader.discover.DiscoveryError` (unusable PATH or roster) and
-    :class:`grader.manual.ManualError` (malformed manual points) before anything is graded.
+    Raises :class:`grader.intake.discover.DiscoveryError` (unusable PATH or roster) and
+    :class:`grader.intake.manual.ManualError` (malformed manual points) before anything is graded.
     """
     assignment = Assignment.named(options.assignment)
     sheet = read_manual(options.manual, options.manual_max) if options.manual else None
@@ -324,12 +270,12 @@ def grade_class(options: GradeOptions, catalogue: Catalogue, progress: Progress 
     scratch = Path(tempfile.mkdtemp(prefix="exgrader-"))
     try:
         remove_stale_temporaries(options.out)
-        roster = lms.read_roster_entries(options.roster) if options.roster else None
+        roster = read_roster_entries(options.roster) if options.roster else None
         entries = roster.entries if roster else None
         names = SubmissionNames(assignment.file_prefix)
         discovery = discover_all(options.path, scratch / "input",
-                                 roster=lms.RosterIndex(entries) if entries is not None else None, names=names)
-        discovery = lms.merge(discovery, lms.find_unnamed(options.path, scratch / "lms", discovery, entries, names,
+                                 roster=RosterIndex(entries) if entries is not None else None, names=names)
+        discovery = merge(discovery, find_unnamed(options.path, scratch / "lms", discovery, entries, names,
                                                           assignment.defines))
         discovery.warnings[:0] = roster.warnings if roster else []
         if sheet is not None:
@@ -395,10 +341,11 @@ def grade_class(options: GradeOptions, catalogue: Catalogue, progress: Progress 
             removed = clear_exports(options.out, requested)
             write_atomic(options.out / "scores.csv",
                          scores_csv(results, assignment.check_ids, manual=sheet is not None))
-            written, export_warnings = _write_exports(options, results, assignment, entries, catalogue)
+            written, export_warnings = write_exports(options.out, options.exports, results, assignment, entries,
+                                                    catalogue, options.lang)
             if grading_sheet is not None:
-                more, sheet_warnings = _write_worksheet(options, grading_sheet, results, assignment, entries,
-                                                        catalogue)
+                more, sheet_warnings = write_worksheet(options.out, grading_sheet, results, assignment, entries,
+                                                       catalogue, options.lang)
                 written += more
                 export_warnings += sheet_warnings
             if removed:
@@ -406,7 +353,7 @@ def grade_class(options: GradeOptions, catalogue: Catalogue, progress: Progress 
             pairs, sources, similarity_warnings = _similarity(background, template_warnings)
         finally:
             background.close()
-        write_atomic(options.out / "similarity.csv", _similarity_csv(pairs))
+        write_atomic(options.out / "similarity.csv", pairs_csv(pairs))
         notes = [*(clean_message(warning) for warning in discovery.warnings),
                  *(unknown_students(sheet, [result.student_id for result in results]) if sheet else []),
                  *(Message("manual.no_submission", {"student_id": result.student_id,

@@ -37,7 +37,7 @@ from grader.assignment import with_kit
 from grader.checks.base import Check
 from grader.checks.training import Converge
 from grader.i18n import DEFAULT_LANGUAGE, LANGUAGES
-from grader.sandbox.protocol import encode
+from grader.run.sandbox.protocol import encode
 from reference.data import DEFAULT_DATA_PATH, FEATURES, TARGET, MissingColumnError, load_xt
 from reference.least_squares import least_squares, least_squares_loss
 from reference.perceptron import standardize
@@ -55,16 +55,16 @@ SCRIPT_FILES = ("gradient_method.py", "perceptron.py", KIT["template"], KIT["sel
 SELFCHECK_FILES = ("__init__.py", "messages.py", "plan.py", "process.py", "runner.py", "session.py", "judge.py",
                    "verdicts.py", "plugin.py", "result.py")
 ROOT_FILES = ("pyproject.toml", "README.md")  # student_templates/kit/ -> the kit's root
-VENDORED = {"protocol.py": "grader/sandbox/protocol.py", "child.py": "grader/sandbox/child.py",
-            "definitions.py": "grader/definitions.py", "base.py": "grader/checks/base.py",
-            "compare.py": "grader/checks/compare.py", "failures.py": "grader/failures.py",
-            "descent.py": "grader/checks/descent.py", "cells.py": "grader/cells.py"}
+VENDORED = {"protocol.py": "grader/run/sandbox/protocol.py", "child.py": "grader/run/sandbox/child.py",
+            "definitions.py": "grader/intake/definitions.py", "base.py": "grader/checks/base.py",
+            "compare.py": "grader/checks/compare.py", "failures.py": "grader/checks/failures.py",
+            "descent.py": "grader/checks/descent.py", "cells.py": "grader/intake/cells.py"}
 IMPORT_REWRITES = {"from grader.i18n import": "from selfcheck.messages import",
-                   "from grader.sandbox.protocol import": "from selfcheck._vendor.protocol import",
-                   "from grader.sandbox import protocol": "from selfcheck._vendor import protocol",
+                   "from grader.run.sandbox.protocol import": "from selfcheck._vendor.protocol import",
+                   "from grader.run.sandbox import protocol": "from selfcheck._vendor import protocol",
                    "from grader.checks.compare import": "from selfcheck._vendor.compare import",
                    "from grader.checks.base import": "from selfcheck._vendor.base import",
-                   "from grader.engine import CheckResult": "from selfcheck.result import Result as CheckResult"}
+                   "from grader.run.engine import CheckResult": "from selfcheck.result import Result as CheckResult"}
 #: modules a vendored file may import: the standard library, numpy and the kit itself
 ALLOWED_IMPORTS = frozenset(sys.stdlib_module_names) | {"numpy", "selfcheck", "protocol"}
 SUITES = {KIT_ASSIGNMENT.id: None, "perceptron": ("forward", "grad_w", "grad_b", "grad_x", "update", "mse_forward",

@@ -32,10 +32,10 @@ from pathlib import Path
 import pytest
 from hostile import corpus
 
-from grader import escape
 from grader.assignment import Assignment
 from grader.cli import main as grade_main
-from grader.sandbox import launcher
+from grader.outputs import escape
+from grader.run.sandbox import launcher
 
 ROOT = Path(__file__).resolve().parent.parent
 CATALOGUE = Assignment.named("ex_02").catalogue()
@@ -652,7 +652,7 @@ def test_data_folder_is_copied_where_symlinks_are_not_allowed(tmp_path: Path, mo
     def no_symlink(*args: object, **kwargs: object) -> None:
         raise OSError("symbolic link privilege not held")  # what Windows says without developer mode
 
-    from grader.sandbox import child
+    from grader.run.sandbox import child
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(sys, "path", list(sys.path))
@@ -743,7 +743,7 @@ def unprivileged_python() -> str:
         pytest.skip("setpriv (util-linux) is missing")
     python = os.environ.get("EXGRADER_UNPRIVILEGED_PYTHON", "/opt/exgrader-venv/bin/python")
     probe = ("import sys, grader.cli, numpy, pandas, matplotlib; from reference.data import DEFAULT_DATA_PATH; "
-             "open(DEFAULT_DATA_PATH).close(); from grader.sandbox.launcher import bwrap_works; "
+             "open(DEFAULT_DATA_PATH).close(); from grader.run.sandbox.launcher import bwrap_works; "
              "sys.exit(0 if bwrap_works() else 3)")
     try:
         done = subprocess.run(as_unprivileged(python, "-c", probe), env=unprivileged_env(Path("/")),

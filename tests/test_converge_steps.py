@@ -18,7 +18,7 @@ import pytest
 from grader.assignment import Assignment
 from grader.checks.compare import Tolerance
 from grader.checks.training import Converge
-from grader.engine import Plan
+from grader.run.engine import Plan
 from reference.data import DEFAULT_DATA_PATH
 from reference.least_squares import least_squares
 from reference.perceptron import train

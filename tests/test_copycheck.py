@@ -1,4 +1,4 @@
-"""Copy detection beside grading (grader/copycheck.py): the background process gives exactly the pairs
+"""Copy detection beside grading (grader/copydetect/copycheck.py): the background process gives exactly the pairs
 the grader would compute itself, and when it cannot, the grader computes them itself."""
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from grader import copycheck
-from grader.copycheck import BackgroundPairs, compute, decoded_sources, pairs_from_json, pairs_to_json
-from grader.discover import Submission
+from grader.copydetect import copycheck
+from grader.copydetect.copycheck import BackgroundPairs, compute, decoded_sources, pairs_from_json, pairs_to_json
+from grader.copydetect.similarity import read_template, similar_pairs
 from grader.grade import DEFAULT_REFERENCES, DEFAULT_TEMPLATES
-from grader.similarity import read_template, similar_pairs
+from grader.intake.discover import Submission
 from reference.data import DEFAULT_DATA_PATH
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -13,9 +13,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from grader import decode as decode_module
-from grader.decode import MESSAGE_KEYS, DecodedSource, decode_submission, strip_ipython
 from grader.i18n import LANGUAGES, Catalogue, Message
+from grader.intake import decode as decode_module
+from grader.intake.decode import MESSAGE_KEYS, DecodedSource, decode_submission, strip_ipython
 
 CATALOGUE = Catalogue.load_engine()
 JAPANESE = "# 正規化と標準化のテスト（日本語コメント）\ns = '標準化～①㈱ソ表'\n\n\ndef f(x):\n    return x\n"
@@ -346,7 +346,7 @@ def test_the_ipython_scan_never_runs_across_lines() -> None:
 
 
 def test_an_oversized_file_is_refused_before_it_is_read(tmp_path: Path) -> None:
-    from grader.decode import MAX_FILE_BYTES
+    from grader.intake.decode import MAX_FILE_BYTES
 
     path = tmp_path / "ex_02_B0001.py"
     path.write_bytes(b"#" * (MAX_FILE_BYTES + 1))

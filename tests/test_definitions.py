@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from grader.definitions import definitions_only, definitions_tree
+from grader.intake.definitions import definitions_only, definitions_tree
 
 SCRIPT = textwrap.dedent(
     '''\

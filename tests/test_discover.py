@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from grader import discover as discover_module
-from grader.discover import (
+from grader.i18n import LANGUAGES, Catalogue, Message
+from grader.intake import discover as discover_module
+from grader.intake.discover import (
     MESSAGE_KEYS,
     DiscoveryError,
     decode_member_name,
@@ -20,8 +21,7 @@ from grader.discover import (
     discover_all,
     normalize_student_id,
 )
-from grader.i18n import LANGUAGES, Catalogue, Message
-from grader.lms import RosterEntry, RosterIndex, read_roster_entries
+from grader.intake.roster import RosterEntry, RosterIndex, read_roster_entries
 
 CATALOGUE = Catalogue.load_engine()
 LMS = "山田 太郎_1234567_assignsubmission_file_"
@@ -354,7 +354,7 @@ def test_symlinks_in_folders_are_skipped_with_a_warning(tmp_path: Path) -> None:
 
 
 # ---------------------------------------------------------------------------------------------------
-# Roster (read by grader.lms, which also knows participant numbers and names)
+# Roster (read by grader.intake.roster, which also knows participant numbers and names)
 
 
 def read_roster(path: Path) -> list[str]:

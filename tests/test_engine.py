@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 from grader.assignment import Assignment
-from grader.definitions import definitions_only
-from grader.engine import Execution, Plan, execute, judge
-from grader.inprocess import in_process_runner
-from grader.report import check_message
+from grader.intake.definitions import definitions_only
+from grader.outputs.report import check_message
+from grader.run.engine import Execution, Plan, execute, judge
+from grader.run.inprocess import in_process_runner
 from reference.data import DEFAULT_DATA_PATH
 
 SOLUTION = Path(__file__).resolve().parent / "fixtures" / "solutions" / "ex_02_S0001.py"

@@ -1,4 +1,5 @@
-"""grader.escape and grader.untrusted: student text inert per format, and safe to hold at all (issue 11.2, 11.4)."""
+"""grader.outputs.escape and grader.intake.untrusted: student text inert per format, and safe to hold
+at all (issue 11.2, 11.4)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from grader import escape
 from grader.i18n import Catalogue, Message
-from grader.untrusted import bounded_file_stem, clean_text, clean_tree, display_name
+from grader.intake.untrusted import bounded_file_stem, clean_text, clean_tree, display_name
+from grader.outputs import escape
 
 HOSTILE = "# head\n```\n<script>alert(1)</script> [x](javascript:1) | *a* _b_ ~c~ \x1b]0;t\x07\r\u202e"
 

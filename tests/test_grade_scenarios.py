@@ -334,7 +334,7 @@ DRAW = """
 import importlib, pickle, sys
 for name in sys.argv[2:]:
     importlib.import_module(name)
-from grader.checks.examples import scaling_arrays
+from grader.checks.inputs import scaling_arrays
 sys.stdout.buffer.write(pickle.dumps(scaling_arrays(25, int(sys.argv[1]))))
 """
 #: First-party modules a process may have imported before the plan is drawn (the CLI, pytest's collection).
@@ -353,7 +353,7 @@ def test_drawn_scaling_inputs_are_well_defined(context: str) -> None:
     or every student fails those checks. Found by this module when run inside the whole suite: draws
     such as [[486.6, 0], [486.6, 1]] (the ramp that repairs a constant column was added to every column
     and made a good one constant) and [[486.6, -4.5e-187], [0, 0]] (the variance underflows to 0).
-    Fixed in grader/checks/examples.py (scaling_arrays)."""
+    Fixed in grader/checks/inputs.py (scaling_arrays)."""
     for seed in range(3):
         for x in draw_in_subprocess(seed, CONTEXTS[context]):
             with np.errstate(all="ignore"):
@@ -366,9 +366,9 @@ def test_drawn_inputs_do_not_depend_on_which_modules_are_imported() -> None:
     """"The same arrays for the same seed", whatever the process imported. Regression test: with
     hypothesis (>= 6.131) the draws mixed in constants from the source of every first-party module in
     sys.modules, so the TA's grader and a student's self-check tried different arrays. The inputs are
-    now drawn with numpy's seeded generator (grader/checks/examples.py)."""
+    now drawn with numpy's seeded generator (grader/checks/inputs.py)."""
     bare = draw_in_subprocess(0, [])
-    other = draw_in_subprocess(0, ["grader.sandbox.launcher"])
+    other = draw_in_subprocess(0, ["grader.run.sandbox.launcher"])
     assert len(bare) == len(other)
     assert all(a.shape == b.shape and np.array_equal(a, b) for a, b in zip(bare, other, strict=True))
 
@@ -389,7 +389,7 @@ def test_examples_readme_shows_the_same_table() -> None:
 PARSE_IN_THREADS = """
 import gc, sys, time
 from concurrent.futures import ThreadPoolExecutor
-from grader.definitions import definitions_only
+from grader.intake.definitions import definitions_only
 source = open(sys.argv[1], encoding="utf-8").read()
 # what a busy grading run does now and then: a garbage collection during ast.parse's tree building
 # that lets another thread run (here made frequent and certain with a GC callback that sleeps)
@@ -410,7 +410,7 @@ print(len(errors), errors[:1])
 def test_definitions_can_be_computed_in_two_threads() -> None:
     """Regression test: ``grade --jobs 2`` sometimes died with "SystemError: AST constructor recursion
     depth mismatch" from ast.parse in grading threads: CPython 3.11 keeps ast.parse's recursion-depth
-    counter in interpreter-wide state (python/cpython#106905). grader/definitions.py now parses under a
+    counter in interpreter-wide state (python/cpython#106905). grader/intake/definitions.py now parses under a
     lock."""
     completed = subprocess.run([sys.executable, "-c", PARSE_IN_THREADS, str(submission_file("S1001"))],
                                capture_output=True, text=True, check=True, cwd=ROOT, timeout=120)

@@ -17,12 +17,13 @@ import pytest
 from submissions import ROOT
 
 from grader import assignment as assignment_module
-from grader import lms
 from grader.assignment import ASSIGNMENTS_DIR, Assignment, available, default_name
 from grader.cli import main as grade_main
-from grader.discover import SubmissionNames, discover_all
 from grader.i18n import Catalogue
-from grader.sandbox.launcher import readable_copy
+from grader.intake.discover import SubmissionNames, discover_all
+from grader.intake.roster import RosterEntry
+from grader.intake.unnamed import find_unnamed
+from grader.run.sandbox.launcher import readable_copy
 
 CATALOGUE = Catalogue.load_engine()
 SOLUTION = ROOT / "tests" / "fixtures" / "solutions" / "gradient_method.py"
@@ -214,8 +215,8 @@ def test_files_named_without_an_id_are_told_apart_by_what_this_assignment_define
     names = SubmissionNames("gradient_method_")
     discovery = discover_all(root, tmp_path / "scratch", names=names)
     assert discovery.submissions == []
-    entries = [lms.RosterEntry("G4001", "G4001", participant="1234567", name="山田 太郎")]
-    found = lms.find_unnamed(root, tmp_path / "lms", discovery, entries, names,
+    entries = [RosterEntry("G4001", "G4001", participant="1234567", name="山田 太郎")]
+    found = find_unnamed(root, tmp_path / "lms", discovery, entries, names,
                              Assignment.named("gradient_method").defines)
     assert [(item.student_id, Path(item.source).name) for item in found.submissions] == [("G4001", "演習3.py")]
     text = CATALOGUE.render(found.submissions[0].warnings[0], "en")

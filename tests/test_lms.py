@@ -11,14 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from grader import lms
 from grader.checks.base import Verdict
 from grader.cli import main
-from grader.discover import DiscoveryError, discover_all
-from grader.engine import CheckResult
 from grader.i18n import LANGUAGES, Catalogue, Message
-from grader.manual import ManualPoints
-from grader.report import GRADED, MISSING, SubmissionResult
+from grader.intake.discover import DiscoveryError, MoodleOwner, discover_all, moodle_owner
+from grader.intake.manual import ManualPoints
+from grader.intake.roster import RosterEntry, RosterIndex, participant_key, read_roster_entries
+from grader.intake.unnamed import MESSAGE_KEYS, LmsFindings, find_unnamed, merge
+from grader.outputs.exports import gradescope_results, moodle_csv
+from grader.outputs.report import GRADED, MISSING, SubmissionResult
+from grader.run.engine import CheckResult
 
 SOLUTIONS = Path(__file__).parent / "fixtures" / "solutions"
 CATALOGUE = Catalogue.load_engine()
@@ -41,9 +43,9 @@ def roster(path: Path, rows: list[tuple[str, ...]], header: str = "student_id,pa
     return path
 
 
-def find(root: Path, tmp_path: Path, entries: list[lms.RosterEntry] | None) -> lms.LmsFindings:
+def find(root: Path, tmp_path: Path, entries: list[RosterEntry] | None) -> LmsFindings:
     discovery = discover_all(root, tmp_path / "scratch")
-    return lms.find_unnamed(root, tmp_path / "scratch-lms", discovery, entries)
+    return find_unnamed(root, tmp_path / "scratch-lms", discovery, entries)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -58,7 +60,7 @@ def find(root: Path, tmp_path: Path, entries: list[lms.RosterEntry] | None) -> l
     (("山田 太郎_assignsubmission_file_", "x.py"), None),
 ])
 def test_moodle_owner_from_folder_or_flat_name(parts: tuple[str, ...], expected: tuple[str, str, str] | None) -> None:
-    found = lms.moodle_owner(parts)
+    found = moodle_owner(parts)
     if expected is None:
         assert found is None
     else:
@@ -67,24 +69,24 @@ def test_moodle_owner_from_folder_or_flat_name(parts: tuple[str, ...], expected:
 
 
 def test_participant_key_accepts_moodle_worksheet_identifiers() -> None:
-    assert lms.participant_key("Participant 1234567") == "1234567"
-    assert lms.participant_key("参加者 １２３４５６７") == "1234567"
-    assert lms.participant_key("0042") == "42"
-    assert lms.participant_key("none") is None
+    assert participant_key("Participant 1234567") == "1234567"
+    assert participant_key("参加者 １２３４５６７") == "1234567"
+    assert participant_key("0042") == "42"
+    assert participant_key("none") is None
 
 
 def test_roster_entries_with_optional_columns_in_cp932(tmp_path: Path) -> None:
     path = roster(tmp_path / "r.csv", [("b2201", "Participant 11", "山田 太郎"), ("S2", "", ""), ("B2201", "9", "x")],
                   header="Student_ID, Identifier ,フルネーム", encoding="cp932")
-    roster_ = lms.read_roster_entries(path)
-    assert roster_.entries == [lms.RosterEntry("B2201", "b2201", "11", "山田 太郎"),
-                               lms.RosterEntry("S2", "S2", None, None)]
+    roster_ = read_roster_entries(path)
+    assert roster_.entries == [RosterEntry("B2201", "b2201", "11", "山田 太郎"),
+                               RosterEntry("S2", "S2", None, None)]
     assert roster_.warnings == []
 
 
 def test_roster_ids_that_cannot_name_a_file_are_reported_and_skipped(tmp_path: Path) -> None:
     path = roster(tmp_path / "r.csv", [("../x",), ("S 1",), ("S1",)], header="student_id")
-    loaded = lms.read_roster_entries(path)
+    loaded = read_roster_entries(path)
     assert [entry.student_id for entry in loaded.entries] == ["S1"]
     assert [(warning.key, warning.params["line"]) for warning in loaded.warnings] == [
         ("lms.roster_bad_id", 2), ("lms.roster_bad_id", 3)]
@@ -92,13 +94,13 @@ def test_roster_ids_that_cannot_name_a_file_are_reported_and_skipped(tmp_path: P
 
 def test_roster_without_student_id_is_a_discovery_error(tmp_path: Path) -> None:
     with pytest.raises(DiscoveryError) as raised:
-        lms.read_roster_entries(roster(tmp_path / "r.csv", [("1",)], header="id"))
+        read_roster_entries(roster(tmp_path / "r.csv", [("1",)], header="id"))
     assert raised.value.message.key == "discover.roster_missing_column"
 
 
 def test_ambiguous_names_match_nobody() -> None:
-    index = lms.RosterIndex([lms.RosterEntry("A", "A", None, "佐藤 花子"), lms.RosterEntry("B", "B", None, "佐藤花子")])
-    assert index.resolve(lms.MoodleOwner("佐藤 花子", "5")) is None
+    index = RosterIndex([RosterEntry("A", "A", None, "佐藤 花子"), RosterEntry("B", "B", None, "佐藤花子")])
+    assert index.resolve(MoodleOwner("佐藤 花子", "5")) is None
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -125,7 +127,7 @@ ROSTER_ROWS = [("S0001", "101", "山田 太郎"), ("S0002", "", "佐藤 花子")
 
 def test_files_without_id_are_resolved_by_participant_then_name(tmp_path: Path) -> None:
     root = lms_class(tmp_path / "class")
-    entries = lms.read_roster_entries(roster(tmp_path / "roster.csv", ROSTER_ROWS)).entries
+    entries = read_roster_entries(roster(tmp_path / "roster.csv", ROSTER_ROWS)).entries
     findings = find(root, tmp_path, entries)
     by_id = {submission.student_id: submission for submission in findings.submissions}
     assert sorted(by_id) == ["S0001", "S0002", "S0004", "S0005"]
@@ -142,8 +144,8 @@ def test_without_roster_unnamed_files_are_reported_not_dropped(tmp_path: Path) -
     root = lms_class(tmp_path / "class")
     discovery = discover_all(root, tmp_path / "scratch")
     assert any(source.endswith("ex_02.py") for source in discovery.ignored)
-    findings = lms.find_unnamed(root, tmp_path / "s", discovery, None)
-    merged = lms.merge(discovery, findings)
+    findings = find_unnamed(root, tmp_path / "s", discovery, None)
+    merged = merge(discovery, findings)
     assert [submission.student_id for submission in merged.submissions] == ["S0003"]
     assert {warning.key for warning in findings.warnings} == {"lms.no_roster"}
     assert not any(source.endswith("ex_02.py") for source in merged.ignored)  # said once, with the remedy
@@ -157,10 +159,10 @@ def test_zip_download_is_resolved_and_extracted_safely(tmp_path: Path) -> None:
             if path.is_file():
                 zf.write(path, path.relative_to(root).as_posix())
         zf.writestr("../" + folder("悪い 人", "105") + "/x.py", "print('escape')\n")
-    entries = lms.read_roster_entries(roster(tmp_path / "roster.csv", ROSTER_ROWS)).entries
+    entries = read_roster_entries(roster(tmp_path / "roster.csv", ROSTER_ROWS)).entries
     discovery = discover_all(archive, tmp_path / "scratch")
-    findings = lms.find_unnamed(archive, tmp_path / "scratch", discovery, entries)
-    merged = lms.merge(discovery, findings)
+    findings = find_unnamed(archive, tmp_path / "scratch", discovery, entries)
+    merged = merge(discovery, findings)
     assert [submission.student_id for submission in merged.submissions] == [
         "S0001", "S0002", "S0003", "S0004", "S0005"]
     for submission in findings.submissions:
@@ -181,7 +183,7 @@ def test_old_flat_download_counts_for_the_folder_owner_only(tmp_path: Path) -> N
     root = tmp_path / "flat"
     write(root / (folder("悪い 人", "105") + "ex_02_b2201.py"))
     write(root / (folder("他の 人", "106") + "ex_02_b2201.py"))
-    entries = [lms.RosterEntry("B2201", "B2201", "101", None), lms.RosterEntry("M0001", "M0001", "105", None)]
+    entries = [RosterEntry("B2201", "B2201", "101", None), RosterEntry("M0001", "M0001", "105", None)]
     findings = find(root, tmp_path, entries)
     assert [item.student_id for item in findings.submissions] == ["M0001"]
     assert [item.warnings[0].key for item in findings.submissions] == ["discover.id_not_owner"]
@@ -193,7 +195,7 @@ def test_named_submission_wins_over_a_roster_match(tmp_path: Path) -> None:
     root = tmp_path / "class"
     write(root / "ex_02_S0001.py")
     write(root / folder("山田 太郎", "101") / "課題2.py")
-    entries = [lms.RosterEntry("S0001", "S0001", "101", None)]
+    entries = [RosterEntry("S0001", "S0001", "101", None)]
     findings = find(root, tmp_path, entries)
     assert findings.submissions == []
     assert [warning.key for warning in findings.warnings] == ["lms.already_submitted"]
@@ -212,12 +214,12 @@ def result(student_id: str, scores: list[float], status: str = GRADED) -> Submis
 
 def test_moodle_csv_uses_roster_spelling_and_leaves_out_unknown_students() -> None:
     results = [result("B2201", [1, 0.5]), result("X9", [1, 1]), result("B2202", [0, 0], MISSING)]
-    entries = [lms.RosterEntry("B2202", "b2202"), lms.RosterEntry("B2201", "b2201")]
-    text, warnings = lms.moodle_csv(results, "ex_02", entries)
+    entries = [RosterEntry("B2202", "b2202"), RosterEntry("B2201", "b2201")]
+    text, warnings = moodle_csv(results, "ex_02", entries)
     assert list(csv.reader(io.StringIO(text))) == [["student_id", "ex_02"], ["b2202", "0"], ["b2201", "1.5"]]
     assert not text.startswith("\ufeff")
     assert [(warning.key, warning.params["student_id"]) for warning in warnings] == [("lms.not_in_roster", "X9")]
-    text, warnings = lms.moodle_csv(results, "ex_02", None)
+    text, warnings = moodle_csv(results, "ex_02", None)
     assert [row[0] for row in csv.reader(io.StringIO(text))][1:] == ["B2201", "B2202", "X9"] and warnings == []
 
 
@@ -225,7 +227,7 @@ def test_moodle_csv_uses_roster_spelling_and_leaves_out_unknown_students() -> No
 def test_gradescope_results_follow_the_autograder_format(lang: str) -> None:
     item = result("B2201", [1, 0])
     item.manual, item.manual_max, item.max = ManualPoints(3, "よく書けています"), 4.0, 6.0
-    data = lms.gradescope_results(item, CATALOGUE, lang)
+    data = gradescope_results(item, CATALOGUE, lang)
     assert set(data) == {"score", "output", "output_format", "test_output_format", "tests"}
     assert data["output_format"] == data["test_output_format"] == "text"  # student text never rendered
     assert data["score"] == 4
@@ -238,11 +240,11 @@ def test_gradescope_results_follow_the_autograder_format(lang: str) -> None:
 
 
 def test_every_message_key_exists_and_renders() -> None:
-    for key in lms.MESSAGE_KEYS:
+    for key in MESSAGE_KEYS:
         assert key in CATALOGUE
     params = {"source": "s", "student_id": "S1", "name": "n", "participant": "1", "count": 1, "kept": "k",
               "ignored": "i", "reason": "r", "path": "p", "line": 2, "value": "v", "prefix": "ex_02_"}
-    for key in lms.MESSAGE_KEYS:
+    for key in MESSAGE_KEYS:
         for lang in LANGUAGES:
             assert CATALOGUE.text(key, lang, **params)
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from grader.cli import main as grade_main
-from grader.sandbox import launcher
+from grader.run.sandbox import launcher
 
 SOLUTIONS = Path(__file__).parent / "fixtures" / "solutions"
 CORRECT = (SOLUTIONS / "ex_02_S0001.py").read_text(encoding="utf-8")

@@ -17,8 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.cache import remove_stale_temporaries
-from grader.report import write_atomic
+from grader.outputs.atomic import remove_stale_temporaries, write_atomic
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-import grader.similarity as similarity
-from grader.decode import decode_submission
+import grader.copydetect.similarity as similarity
+from grader.copydetect.similarity import Pair, normalized_tokens, passage_text, similar_pairs
 from grader.grade import DEFAULT_REFERENCES, DEFAULT_TEMPLATES
-from grader.similarity import Pair, normalized_tokens, passage_text, similar_pairs
+from grader.intake.decode import decode_submission
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ROOT = Path(__file__).parent.parent
@@ -197,7 +197,7 @@ def test_the_compact_fingerprints_give_the_same_pairs_as_before(case: str) -> No
 def test_only_the_longest_passages_are_matched_in_the_other_file(monkeypatch: pytest.MonkeyPatch) -> None:
     """Issue 11.3: shared code cut by unique lines made every stretch of A be matched against every
     stretch of B (73 KB took 40 s); only MAX_PASSAGES stretches are matched now (bench/hostile_class.py)."""
-    from grader import similarity
+    from grader.copydetect import similarity
 
     shared = "y = a + b * c - d / e + f * g - h / i + j * k - l\n"
     a = "".join(shared + f"z = {i} ; w = {i} ; {i}\n" for i in range(300))

@@ -25,7 +25,7 @@ from submissions import CLASS, ROOT, ROSTER
 
 from grader.assignment import Assignment
 from grader.cli import main as grade_main
-from grader.sandbox import protocol
+from grader.run.sandbox import protocol
 from grader.studentkit import KIT_NAME, KitError, build
 from grader.studentkit import main as kit_main
 from reference.data import DEFAULT_DATA_PATH, load_xt

@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 
 from grader.checks.base import Verdict
-from grader.engine import CheckResult
+from grader.copydetect.similarity import Pair, Passage
 from grader.i18n import LANGUAGES, Catalogue, Message
-from grader.manual import ManualPoints
-from grader.report import GRADED, MISSING, SubmissionResult
-from grader.similarity import Pair, Passage
-from grader.summary import HISTOGRAM_COLOR, histogram_svg, summarize, to_html, to_markdown
+from grader.intake.manual import ManualPoints
+from grader.outputs.report import GRADED, MISSING, SubmissionResult
+from grader.outputs.summary import HISTOGRAM_COLOR, histogram_svg, summarize, to_html, to_markdown
+from grader.run.engine import CheckResult
 
 CATALOGUE = Catalogue.load_engine()
 CHECKS = ["load", "normalize", "converge"]

@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 
 from grader.assignment import Assignment
-from grader.definitions import definitions_only
-from grader.engine import Plan, execute, judge
-from grader.sandbox import launcher, protocol
-from grader.sandbox.launcher import CASES_UNKNOWN, SandboxSettings, Worker, cases_frame, encode_job
+from grader.intake.definitions import definitions_only
+from grader.run.engine import Plan, execute, judge
+from grader.run.sandbox import launcher, protocol
+from grader.run.sandbox.launcher import CASES_UNKNOWN, SandboxSettings, Worker, cases_frame, encode_job
 from reference.data import DEFAULT_DATA_PATH
 
 SOLUTION = Path(__file__).resolve().parent / "fixtures" / "solutions" / "ex_02_S0001.py"
@@ -154,7 +154,7 @@ def test_a_frame_header_round_trips_and_refuses_anything_else() -> None:
 def test_results_keep_whole_lines_up_to_the_bound_and_nothing_after() -> None:
     """A flood keeps the lines a job can have (then the child is stopped); bytes other than printable ASCII
     become '?' so that escaping the answer cannot make it more than twice as long."""
-    from grader.sandbox import zygote
+    from grader.run.sandbox import zygote
 
     collected = zygote.Collected(keep=10, max_lines=3)
     collected.add("result", b'{"load": 1}\n{"case": "a"}\n')

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from grader.i18n import Message
-from grader.sandbox.protocol import Failed, Opaque
+from grader.run.sandbox.protocol import Failed, Opaque
 
 
 @dataclass

@@ -24,7 +24,7 @@ from grader.checks.base import CaseOutcome, Check, Facts, Verdict, as_array, des
 from grader.checks.compare import Tolerance, fmt
 from grader.checks.ops import call, let, ref
 from grader.i18n import Message
-from grader.sandbox.protocol import encode
+from grader.run.sandbox.protocol import encode
 
 #: The step counts whose parameters are read: the k-step run gives the model after k updates.
 STEPS = (1, 2, 3)

@@ -10,7 +10,7 @@ import numpy as np
 from grader.checks.base import CaseOutcome, Check, Facts, Verdict, as_array, describe_type
 from grader.checks.compare import Tolerance, explain, first_match
 from grader.i18n import Message
-from grader.sandbox.protocol import encode
+from grader.run.sandbox.protocol import encode
 
 
 class _MseCheck(Check):

@@ -1,4 +1,4 @@
-"""Builders for the child's ops (see ``grader/sandbox/protocol.py``), so checks read like the calls
+"""Builders for the child's ops (see ``grader/run/sandbox/protocol.py``), so checks read like the calls
 they stand for: ``call("$p.forward", x, label="Perceptron.forward", save="y")``."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from grader.sandbox.protocol import encode
+from grader.run.sandbox.protocol import encode
 
 
 def value(item: Any) -> Any:

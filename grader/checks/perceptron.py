@@ -15,7 +15,7 @@ import numpy as np
 from grader.checks.base import CaseOutcome, Check, Facts, Verdict, as_array, describe_type
 from grader.checks.compare import Tolerance, explain, first_match, matches
 from grader.i18n import Message
-from grader.sandbox.protocol import Failed, encode
+from grader.run.sandbox.protocol import Failed, encode
 
 
 def construct(input_dim: int, output_dim: int, learning_rate: float, seed: int) -> dict[str, Any]:

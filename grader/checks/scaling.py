@@ -9,9 +9,9 @@ import numpy as np
 
 from grader.checks.base import CaseOutcome, Check, Facts, Verdict, as_array, describe_type
 from grader.checks.compare import Tolerance, explain, first_match
-from grader.checks.examples import fixed_scaling_arrays, scaling_arrays
+from grader.checks.inputs import fixed_scaling_arrays, scaling_arrays
 from grader.i18n import Message
-from grader.sandbox.protocol import encode
+from grader.run.sandbox.protocol import encode
 from reference.perceptron import normalize, standardize
 
 

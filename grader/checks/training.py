@@ -26,7 +26,7 @@ from grader.checks.descent import step_problems
 from grader.checks.ops import call, get, ref, rng
 from grader.checks.perceptron import construct, set_parameters
 from grader.i18n import Message
-from grader.sandbox.protocol import Failed
+from grader.run.sandbox.protocol import Failed
 from reference.data import load_xt
 from reference.least_squares import least_squares, least_squares_loss
 from reference.perceptron import standardize

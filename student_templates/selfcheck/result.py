@@ -1,5 +1,5 @@
 """One check's verdict as the grader's ``failures.relate`` and ``cells.cite_checks`` read and rewrite it
-(the kit's stand-in for ``grader.engine.CheckResult``, which those vendored modules import)."""
+(the kit's stand-in for ``grader.run.engine.CheckResult``, which those vendored modules import)."""
 
 from __future__ import annotations
 

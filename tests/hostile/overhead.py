@@ -15,9 +15,9 @@ import time
 from pathlib import Path
 
 from grader.assignment import Assignment
-from grader.definitions import definitions_only
-from grader.engine import Plan, execute
-from grader.sandbox.launcher import SandboxSettings, Worker
+from grader.intake.definitions import definitions_only
+from grader.run.engine import Plan, execute
+from grader.run.sandbox.launcher import SandboxSettings, Worker
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 

@@ -7,7 +7,7 @@ earlier one is said in one line naming the first check (issue 14.3), a syntax er
 offending line and a caret (issue 13.4), and the same exception across checks is told once.
 
 Pure functions of the check results: ``grade`` and the student self-check call them through
-:func:`grader.engine.judge`, so both show the same messages.
+:func:`grader.run.engine.judge`, so both show the same messages.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from grader.checks.base import Verdict
 from grader.i18n import Message
 
 if TYPE_CHECKING:
-    from grader.engine import CheckResult
+    from grader.run.engine import CheckResult
 
 #: Summaries that mean "the check could not run the student's code", not "it ran and was wrong".
 STOPPED = ("check.missing_name", "check.raised", "common.not_implemented", "check.crashed",

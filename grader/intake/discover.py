@@ -29,9 +29,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import Protocol
 
-from grader.decode import MAX_FILE_BYTES
 from grader.i18n import Message, engine_catalogue
-from grader.untrusted import display_name
+from grader.intake.decode import MAX_FILE_BYTES
+from grader.intake.untrusted import display_name
 
 KINDS = ("py", "ipynb")
 

@@ -23,10 +23,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
-from grader import escape
+from grader.copydetect.similarity import Pair, passage_text
 from grader.i18n import Catalogue, Message
-from grader.report import CONSEQUENCE, ERROR, GRADED, SubmissionResult, points, shown_total
-from grader.similarity import Pair, passage_text
+from grader.outputs import escape
+from grader.outputs.report import CONSEQUENCE, ERROR, GRADED, SubmissionResult, points, shown_total
 
 TOP_FAILURES = 10
 HISTOGRAM_COLOR = "#1f77b4"

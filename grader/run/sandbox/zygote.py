@@ -96,7 +96,7 @@ def clean_import_path(config: dict[str, Any]) -> None:
                             if entry and entry != HERE and os.path.abspath(entry) not in hidden]
     sys.meta_path.insert(0, HiddenPackages(list(config.get("hidden_modules", []))))
     global child
-    import child as sibling  # after the path is cleaned: the sibling file, never grader.sandbox.child
+    import child as sibling  # after the path is cleaned: the sibling file, never grader.run.sandbox.child
 
     child = sibling
 

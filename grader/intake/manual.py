@@ -21,10 +21,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.decode import decode_table_text
-from grader.discover import normalize_student_id
 from grader.i18n import Catalogue, Message
-from grader.report import write_atomic
+from grader.intake.decode import decode_table_text
+from grader.intake.discover import normalize_student_id
+from grader.outputs.atomic import write_atomic
 
 #: Every message key this module can emit (tests check each exists in the catalogue).
 MESSAGE_KEYS = (

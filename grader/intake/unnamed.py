@@ -1,24 +1,18 @@
-"""The LMS on both sides of grading: Moodle's "download all submissions" in, grade files out.
+"""Files whose name carries no student id, found through the Moodle folder they are in.
 
-In: :func:`grader.discover.discover_all` already grades every ``<prefix><id>.py`` at any depth, so a
-Moodle download whose students named their files correctly needs nothing more. What it cannot do is
-grade ``課題2.py`` or ``<prefix>.py``: the name carries no student id. Moodle puts each participant's
-files in ``<full name>_<participant number>_assignsubmission_file_/`` (older versions prefix the file
-name itself the same way), so the owner is known from the folder; :func:`find_unnamed` maps that
-owner to a student id through the roster, by participant number first and by full name second.
+:func:`grader.intake.discover.discover_all` grades every ``<prefix><id>.py`` at any depth, so a Moodle
+download whose students named their files correctly needs nothing more. What it cannot do is grade
+``課題2.py`` or ``<prefix>.py``: the name carries no student id. Moodle puts each participant's files in
+``<full name>_<participant number>_assignsubmission_file_/`` (older versions prefix the file name itself the
+same way), so the owner is known from the folder; :func:`find_unnamed` maps that owner to a student id
+through the roster, by participant number first and by full name second.
 
-Out: a CSV for Moodle's gradebook import (Grades → Import → CSV file) and Gradescope's autograder
-``results.json`` per student. Moodle aborts a whole import when one identifier is unknown, so with a
-roster only roster students are exported, under the id as the roster spells it.
-
-Zip handling reuses discover's member-name decoding, path validation and capped copying, so there is
-one implementation of the zip safety rules.
+Zip handling reuses discover's member-name decoding, path validation and capped copying, so there is one
+implementation of the zip safety rules.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 import re
 import stat
@@ -28,13 +22,11 @@ import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from grader.decode import decode_table_text
-from grader.discover import (
+from grader.i18n import Message
+from grader.intake.discover import (
     MAX_EXTRACTED_BYTES,
     Discovery,
-    DiscoveryError,
     MoodleOwner,
     Submission,
     SubmissionNames,
@@ -44,13 +36,10 @@ from grader.discover import (
     _safe_parts,
     _zip_mtime,
     decode_member_name,
-    is_student_id,
     moodle_owner,
-    normalize_student_id,
 )
-from grader.i18n import Catalogue, Message
-from grader.report import ERROR, SubmissionResult, check_message, points
-from grader.untrusted import display_name
+from grader.intake.roster import RosterEntry, RosterIndex
+from grader.intake.untrusted import display_name
 
 #: Every message key this module can emit (tests check each exists in the catalogue).
 MESSAGE_KEYS = (
@@ -67,132 +56,6 @@ MESSAGE_KEYS = (
 
 _KINDS = {".py": "py", ".ipynb": "ipynb"}
 
-# Roster header names (NFKC, case-folded, spaces removed); student_id is fixed by the spec.
-PARTICIPANT_COLUMNS = ("participant", "number", "participantnumber", "identifier", "参加者番号", "参加者", "識別子")
-NAME_COLUMNS = ("name", "fullname", "氏名", "名前", "フルネーム")
-
-
-# ---------------------------------------------------------------------------------------------------
-# Roster with the columns that identify a Moodle participant
-
-
-@dataclass(frozen=True)
-class RosterEntry:
-    """One roster row: the normalised id, the id as written (Moodle matches it exactly), and owner keys."""
-
-    student_id: str
-    written: str
-    participant: str | None = None
-    name: str | None = None
-
-
-def _header_key(cell: str) -> str:
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", cell)).casefold()
-
-
-def name_key(name: str) -> str:
-    """Full names compared without spaces and width: ``山田 太郎``, ``山田　太郎`` and ``山田太郎`` agree."""
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", name)).casefold()
-
-
-def participant_key(cell: str) -> str | None:
-    """The digits of ``1234567``, ``Participant 1234567`` or ``参加者 1234567`` (Moodle's worksheet)."""
-    digits = re.findall(r"\d+", unicodedata.normalize("NFKC", cell))
-    return digits[-1].lstrip("0") or "0" if digits else None
-
-
-@dataclass
-class Roster:
-    entries: list[RosterEntry]
-    #: Rows whose id could never name a submission file (``S 1001``, ``../x``): reported, not used.
-    warnings: list[Message] = field(default_factory=list)
-
-
-def read_roster_entries(path: Path) -> Roster:
-    """Rows of a roster CSV (UTF-8, UTF-8 with BOM or CP932, as Excel writes them), in file order.
-
-    ``student_id`` is required (as for ``--roster``); a participant-number column and a full-name
-    column are optional and only used to find the owner of a file whose name lacks the id. An id that
-    is not a valid file-name id is reported and skipped: it becomes a report's file name otherwise.
-    """
-    try:
-        raw = Path(path).read_bytes()
-    except OSError as exc:
-        reason = exc.strerror or str(exc)
-        raise DiscoveryError(Message("discover.unreadable", {"path": str(path), "reason": reason})) from exc
-    text = decode_table_text(raw)
-    if text is None:
-        raise DiscoveryError(Message("discover.roster_encoding", {"path": str(path)}))
-    reader = csv.reader(io.StringIO(text, newline=""))
-    header = [_header_key(cell) for cell in next(reader, [])]
-    if "student_id" not in header:
-        raise DiscoveryError(Message("discover.roster_missing_column", {
-            "path": str(path), "column": "student_id", "columns": ", ".join(header)}))
-    column = header.index("student_id")
-    participant = next((header.index(name) for name in PARTICIPANT_COLUMNS if name in header), None)
-    full_name = next((header.index(name) for name in NAME_COLUMNS if name in header), None)
-
-    def cell(row: list[str], index: int | None) -> str | None:
-        value = row[index].strip() if index is not None and index < len(row) else ""
-        return value or None
-
-    roster = Roster([])
-    seen: set[str] = set()
-    for line, row in enumerate(reader, start=2):
-        written = cell(row, column)
-        if written is None or normalize_student_id(written) in seen:
-            continue
-        if not is_student_id(normalize_student_id(written)):
-            roster.warnings.append(Message("lms.roster_bad_id", {"path": str(path), "line": line, "value": written}))
-            continue
-        seen.add(normalize_student_id(written))
-        number = cell(row, participant)
-        roster.entries.append(RosterEntry(normalize_student_id(written), written,
-                                          participant_key(number) if number else None, cell(row, full_name)))
-    return roster
-
-
-class RosterIndex:
-    """Finds a roster entry by participant number, else by full name; an ambiguous name finds nothing."""
-
-    def __init__(self, entries: Sequence[RosterEntry]) -> None:
-        self.entries = list(entries)
-        self.by_id = {entry.student_id: entry for entry in entries}
-        self.by_participant = {entry.participant: entry for entry in entries if entry.participant}
-        by_name: dict[str, list[RosterEntry]] = {}
-        for entry in entries:
-            if entry.name:
-                by_name.setdefault(name_key(entry.name), []).append(entry)
-        self.by_name = {key: found[0] for key, found in by_name.items() if len(found) == 1}
-
-    def owner_id(self, owner: MoodleOwner) -> str | None:
-        """The roster's id of the participant who owns a Moodle folder (discover's :class:`OwnerRoster`)."""
-        found = self.resolve(owner)
-        return None if found is None else found[0].student_id
-
-    def may_claim(self, owner: MoodleOwner, student_id: str) -> bool:
-        """False when the roster gives ``student_id`` to another participant (by number, else by name)."""
-        entry = self.by_id.get(student_id)
-        if entry is None:
-            return True  # not enrolled: there is no one to take over
-        if entry.participant:
-            return entry.participant == participant_key(owner.participant)
-        if entry.name:
-            return name_key(entry.name) == name_key(owner.name)
-        return True  # the roster cannot tell who that student is
-
-    def resolve(self, owner: MoodleOwner) -> tuple[RosterEntry, str] | None:
-        entry = self.by_participant.get(participant_key(owner.participant) or "")
-        if entry is not None:
-            return entry, "lms.id_from_participant"
-        entry = self.by_name.get(name_key(owner.name))
-        if entry is not None:
-            return entry, "lms.id_from_name"
-        return None
-
-
-# ---------------------------------------------------------------------------------------------------
-# Files whose name lacks the student id
 
 
 @dataclass(frozen=True)
@@ -415,55 +278,3 @@ def merge(discovery: Discovery, findings: LmsFindings) -> Discovery:
     return Discovery(submissions, ignored, [*discovery.warnings, *findings.warnings])
 
 
-# ---------------------------------------------------------------------------------------------------
-# Out: Moodle grade import, Gradescope results
-
-
-def moodle_csv(results: Sequence[SubmissionResult], assignment_id: str,
-               roster: Sequence[RosterEntry] | None) -> tuple[str, list[Message]]:
-    """``student_id,<assignment id>`` rows for Moodle's CSV grade import, plus warnings.
-
-    UTF-8 without BOM and ``.`` as decimal point, as Moodle's importer reads them. With a roster only
-    its students are written, under the id as the roster spells it, because Moodle stops the whole
-    import at the first identifier it does not know.
-    """
-    by_id = {result.student_id: result for result in results}
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["student_id", assignment_id])
-    warnings: list[Message] = []
-    if roster is None:
-        rows = [(result.student_id, result) for result in sorted(results, key=lambda item: item.student_id)]
-    else:
-        rows = [(entry.written, by_id[entry.student_id]) for entry in roster if entry.student_id in by_id]
-        enrolled = {entry.student_id for entry in roster}
-        warnings += [Message("lms.not_in_roster", {"student_id": result.student_id})
-                     for result in sorted(results, key=lambda item: item.student_id)
-                     if result.student_id not in enrolled]
-    for identifier, result in rows:
-        if result.status == ERROR:  # a grader fault is no grade: Moodle keeps what it had
-            warnings.append(Message("lms.grader_error_skipped", {"student_id": result.student_id}))
-            continue
-        writer.writerow([identifier, points(result.total)])
-    return buffer.getvalue(), warnings
-
-
-def gradescope_results(result: SubmissionResult, catalogue: Catalogue, lang: str) -> dict[str, Any]:
-    """Gradescope's autograder ``results.json``: overall score and one test per check (and manual points).
-
-    Only graded students get one: Gradescope attaches results to a submission, which a missing
-    student does not have. Every output is declared plain text (``output_format``), so that a
-    message holding a student's ``<script>`` or Markdown is shown as written, never rendered.
-    """
-    tests: list[dict[str, Any]] = [
-        {"name": check.id, "score": points(check.score), "max_score": points(check.max),
-         "output": check_message(check, catalogue, lang), "status": "passed" if check.passed else "failed"}
-        for check in result.checks]
-    if result.manual is not None:
-        manual: dict[str, Any] = {"name": "manual", "score": points(result.manual.points)}
-        if result.manual_max is not None:
-            manual["max_score"] = points(result.manual_max)
-        tests.append({**manual, "output": result.manual.comment, "status": "passed"})
-    output = "\n".join(catalogue.render(warning, lang) for warning in result.warnings)
-    return {"score": points(result.total), "output": output, "output_format": "text",
-            "test_output_format": "text", "tests": tests}

@@ -6,7 +6,7 @@ Hand-given points (``--manual``) only ever add: a ``manual`` column after the sp
 ``manual`` key in the JSON and a section in the Markdown; without them every file is as the spec says.
 
 Nothing here depends on time or on the order in which submissions finished, so that two runs on the
-same class give byte-identical files. Every file is written atomically (temporary file, then rename):
+same class give byte-identical files. Every file is written atomically (:mod:`grader.outputs.atomic`):
 a stopped run never leaves a half-written report or CSV behind.
 """
 
@@ -15,27 +15,25 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from grader import escape
-from grader.engine import CheckResult
 from grader.i18n import Catalogue, Message
-from grader.untrusted import bounded_file_stem
+from grader.outputs import escape
+from grader.outputs.atomic import write_atomic
+from grader.run.engine import CheckResult
 
 if TYPE_CHECKING:
-    from grader.manual import ManualPoints
+    from grader.intake.manual import ManualPoints
 
 #: The status of a result (scores.csv, reports, summary): a submission judged, a roster entry without a
 #: submission, or a submission the grader itself failed on (a grader fault: never a student's zero,
 #: never in the class statistics, and ``grade`` exits with GRADER_ERROR_EXIT so that a script notices).
 GRADED = "graded"
 MISSING = "missing"
-#: The summary of a failure caused by an earlier check's (grader/failures.py): grouped under that check.
+#: The summary of a failure caused by an earlier check's (grader/checks/failures.py): grouped under that check.
 CONSEQUENCE = "check.because_of"
 ERROR = "error"
 STATUSES = (GRADED, MISSING, ERROR)
@@ -66,34 +64,6 @@ class SubmissionResult:
 def points(value: float) -> int | float:
     """2.0 -> 2, 1.5 -> 1.5: scores read as people write them."""
     return int(value) if float(value).is_integer() else round(value, 3)
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-#: Read once at import: ``os.umask`` can only be read by setting it, which is not thread-safe later.
-_FILE_MODE = 0o666 & ~_umask()
-
-
-def write_atomic(path: Path, data: str | bytes) -> None:
-    """Write to a temporary file beside ``path``, then rename: readers see the old file or the new one.
-
-    The file gets the usual permissions (0o666 less the umask), not ``mkstemp``'s private 0o600, so
-    reports can be shared like any other file.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{bounded_file_stem(path.name)}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data.encode("utf-8") if isinstance(data, str) else data)
-        os.chmod(temporary, _FILE_MODE)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def check_message(check: CheckResult, catalogue: Catalogue, lang: str) -> str:
@@ -170,7 +140,7 @@ def section_points(checks: Sequence[CheckResult]) -> str:
 
 
 def to_markdown(result: SubmissionResult, catalogue: Catalogue, lang: str, title: str) -> str:
-    """The student's report in Markdown; everything a student wrote is escaped (:mod:`grader.escape`)."""
+    """The student's report in Markdown; everything a student wrote is escaped (:mod:`grader.outputs.escape`)."""
     text = lambda key, **params: catalogue.text(key, lang, **params)  # noqa: E731
 
     def md(message: Message) -> str:

@@ -26,7 +26,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from grader.sandbox.protocol import CASES_UNKNOWN, frame_header
+from grader.run.sandbox.protocol import CASES_UNKNOWN, frame_header
 
 SANDBOX_DIR = Path(__file__).resolve().parent
 SANDBOX_FILES = ("protocol.py", "child.py", "zygote.py")
@@ -35,7 +35,7 @@ INSIDE_DATA_DIR = "/course/data"
 RUNTIME_DIR = "/exgrader-runtime"  # where runtime folders from under /tmp are bound (see inside())
 CHILD_UID_BASE = 61000
 HIDDEN_PACKAGES = ("grader", "reference")
-PROJECT_DIR = SANDBOX_DIR.parent.parent
+PROJECT_DIR = SANDBOX_DIR.parents[2]
 TMP_MB = 256  # size of the sandbox's private /tmp (a tmpfs: memory); /dev/shm gets SHM_MB
 SHM_MB = 16
 TMP_FILES = 20_000  # files a submission may create there (the watchdog kills it beyond)

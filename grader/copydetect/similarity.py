@@ -379,3 +379,11 @@ def read_template(path: Path) -> str | None:
         return Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
         return None
+
+
+def pairs_csv(pairs: Sequence[Pair]) -> str:
+    """``similarity.csv``: one row per flagged pair, highest score first as they come."""
+    lines = ["student_a,student_b,score,shared_tokens"]
+    lines += [f"{pair.a},{pair.b},{pair.score:.3f},{pair.shared_tokens}" for pair in pairs]
+    return "\n".join(lines) + "\n"
+

@@ -15,8 +15,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from grader.engine import Runner
-from grader.sandbox import child
+from grader.run.engine import Runner
+from grader.run.sandbox import child
 
 
 class UnavailableLibraries(importlib.abc.MetaPathFinder):

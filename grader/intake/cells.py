@@ -1,7 +1,7 @@
 """Errors in a notebook cited the way its author sees it: "セル 5 の 3 行目", not line 48 of a script.
 
 A notebook is graded as one script: its code cells joined with a blank line between them
-(:func:`grader.decode.decode_submission` records where each cell starts). Every line number a
+(:func:`grader.intake.decode.decode_submission` records where each cell starts). Every line number a
 verdict carries (traceback frames, syntax errors) counts lines of that script; here each one is
 turned into a cell number and a line within the cell, by swapping the message for its ``*_cell``
 twin in the catalogue. Messages without a line, and every message of a ``.py`` file, stay as they are.
@@ -14,8 +14,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import replace
 
-from grader.engine import CheckResult
 from grader.i18n import Message
+from grader.run.engine import CheckResult
 
 #: Messages whose ``line`` parameter counts lines of the submission, and their cell-citing twins.
 CELL_KEYS = {

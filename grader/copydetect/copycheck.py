@@ -29,17 +29,17 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from grader.decode import decode_submission
-from grader.similarity import Pair, Passage, similar_pairs
+from grader.copydetect.similarity import Pair, Passage, similar_pairs
+from grader.intake.decode import decode_submission
 
 if TYPE_CHECKING:
-    from grader.discover import Submission
+    from grader.intake.discover import Submission
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+PROJECT_DIR = Path(__file__).resolve().parents[2]
 #: ``python -I -c BOOTSTRAP PROJECT_DIR REQUEST ANSWER``: lower the priority first (importing numpy,
 #: pygments and nbformat is a good part of the work), then import the grader from PROJECT_DIR only.
 BOOTSTRAP = ("import os, sys; hasattr(os, 'nice') and os.nice(19); sys.path.insert(0, sys.argv[1]); "
-             "from grader.copycheck import main; sys.exit(main(sys.argv[2:]))")
+             "from grader.copydetect.copycheck import main; sys.exit(main(sys.argv[2:]))")
 
 
 #: One file's decoding and fingerprinting; past it the file is left out and named (a real one takes ms).

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import metadata
@@ -24,20 +23,19 @@ from pathlib import Path
 from typing import Any
 
 from grader.checks.base import Verdict
-from grader.discover import Submission
-from grader.engine import CheckResult, Plan
 from grader.i18n import Catalogue, Message
-from grader.report import SubmissionResult, write_atomic
+from grader.intake.discover import Submission
+from grader.outputs.atomic import write_atomic
+from grader.outputs.report import SubmissionResult
+from grader.run.engine import CheckResult, Plan
 
 CACHE_DIR = Path(".cache")
 RESULTS_DIR = CACHE_DIR / "results"
 #: Bumped when the entry format changes, so old entries are ignored rather than misread.
 FORMAT = 1
 VERBATIM = "resume.verbatim"
-_PACKAGE_ROOT = Path(__file__).resolve().parent
+_PACKAGE_ROOT = Path(__file__).resolve().parents[1]  # grader/
 _CODE_ROOTS = (_PACKAGE_ROOT, _PACKAGE_ROOT.parent / "reference")
-#: What ``write_atomic`` leaves behind when a run is killed between writing and renaming.
-_TEMPORARY = re.compile(r"\..+\.[A-Za-z0-9_]{6,}\.tmp")
 
 
 def _sha256_file(path: Path) -> str:
@@ -160,13 +158,3 @@ class ResultCache:
 def verbatim(text: str) -> Message:
     """A sentence already rendered in the run's language; the catalogue's ``resume.verbatim`` is ``{text}``."""
     return Message(VERBATIM, {"text": str(text)})
-
-
-def remove_stale_temporaries(out: Path) -> None:
-    """Delete what ``write_atomic`` left when a run was killed mid-write, so outputs stay clean."""
-    out = Path(out)
-    if not out.is_dir():
-        return
-    for path in out.rglob(".*.tmp"):
-        if path.is_file() and _TEMPORARY.fullmatch(path.name):
-            path.unlink(missing_ok=True)

@@ -15,14 +15,14 @@ from typing import Any
 
 from grader.assignment import Assignment, default_name, only
 from grader.checks.base import error_message
-from grader.decode import decode_submission
-from grader.definitions import definitions_only
-from grader.engine import CheckResult, Plan, execute, judge
-from grader.failures import syntax_error_verdicts
+from grader.checks.failures import syntax_error_verdicts
 from grader.i18n import Catalogue, Message
-from grader.inprocess import in_process_runner
-from grader.report import check_message
-from grader.sandbox import child
+from grader.intake.decode import decode_submission
+from grader.intake.definitions import definitions_only
+from grader.outputs.report import check_message
+from grader.run.engine import CheckResult, Plan, execute, judge
+from grader.run.inprocess import in_process_runner
+from grader.run.sandbox import child
 from reference.data import DEFAULT_DATA_PATH
 
 NOT_IMPLEMENTED = "common.not_implemented"

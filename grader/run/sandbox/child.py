@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 try:  # inside the sandbox this file sits beside protocol.py, outside it is part of the grader package
-    from grader.sandbox import protocol
+    from grader.run.sandbox import protocol
 except ImportError:  # pragma: no cover - exercised inside the sandbox
     import protocol  # type: ignore[no-redef]
 

@@ -32,11 +32,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader import escape
-from grader.engine import CheckResult
 from grader.i18n import Catalogue, Message
-from grader.lms import RosterEntry, moodle_owner, participant_key
-from grader.report import GRADED, MISSING, SubmissionResult, check_message, points
+from grader.intake.discover import moodle_owner
+from grader.intake.roster import RosterEntry, participant_key
+from grader.outputs import escape
+from grader.outputs.report import GRADED, MISSING, SubmissionResult, check_message, points
+from grader.run.engine import CheckResult
 
 #: Every message key this module can emit (tests check each exists in the catalogue).
 MESSAGE_KEYS = (

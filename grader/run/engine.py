@@ -19,10 +19,10 @@ from typing import Any
 
 from grader.assignment import Assignment
 from grader.checks.base import CaseOutcome, Check, Facts, Verdict
-from grader.failures import relate
+from grader.checks.failures import relate
 from grader.i18n import Message, engine_catalogue
-from grader.sandbox import protocol
-from grader.sandbox.launcher import TMP_MB
+from grader.run.sandbox import protocol
+from grader.run.sandbox.launcher import TMP_MB
 
 Runner = Callable[[dict[str, Any]], dict[str, Any]]
 MAX_ATTEMPTS = 64
@@ -284,5 +284,5 @@ def judge(plan: Plan, execution: Execution) -> list[CheckResult]:
             verdict = Verdict.fail(Message("check.internal_error", {"error": f"{type(exc).__name__}: {exc}"}))
         results.append(CheckResult(spec.id, verdict.passed, spec.points if verdict.passed else 0.0,
                                    spec.points, verdict))
-    relate(results, execution.load)  # a failure repeating an earlier one names it instead (grader/failures.py)
+    relate(results, execution.load)  # a failure repeating an earlier one names it instead (grader/checks/failures.py)
     return results

@@ -7,7 +7,7 @@ be encoded as UTF-8, so writing any report failed; an id of 240 characters made 
 the file system allows. Every such string is passed through :func:`clean_text` (or
 :func:`clean_tree` / :func:`clean_message` for structured data) once, where it enters: discovery (names
 and ids), decoding (source text), and a student's result as the grader receives it. What it returns
-encodes as UTF-8 and is bounded in length; escaping for a given output format is :mod:`grader.escape`'s job.
+encodes as UTF-8 and is bounded in length; escaping for a given output format is :mod:`grader.outputs.escape`'s job.
 """
 
 from __future__ import annotations

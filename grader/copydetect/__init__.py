@@ -1,0 +1,1 @@
+"""Copy detection: token windows shared between submissions, in the background."""

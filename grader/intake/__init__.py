@@ -1,0 +1,1 @@
+"""Intake: from a class folder or Moodle download to decoded submissions with owners."""

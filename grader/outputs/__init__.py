@@ -1,0 +1,1 @@
+"""What grade writes: reports, summary, exports, the resume cache, atomic files."""

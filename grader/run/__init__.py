@@ -1,0 +1,1 @@
+"""Running student code: the engine, the sandbox and the in-process runner for tests."""
