@@ -22,7 +22,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from grader.assignment import Assignment, default_name
-from grader.checks.base import Verdict
 from grader.checks.failures import syntax_error_verdicts
 from grader.copydetect.copycheck import BackgroundPairs, decoded_sources
 from grader.copydetect.similarity import DEFAULT_THRESHOLD, Pair, pairs_csv, read_template
@@ -49,7 +48,8 @@ from grader.outputs.report import (
     write_student,
 )
 from grader.outputs.summary import summarize, to_html, to_markdown
-from grader.run.engine import CheckResult, Plan, Runner, RunnerLost, execute, judge
+from grader.results import CheckResult, Verdict
+from grader.run.engine import Plan, Runner, RunnerLost, execute, judge
 from grader.run.sandbox.launcher import Isolation, SandboxSettings, WorkerLost, WorkerPool
 
 #: The code students of the default assignment start from, and its instructor's solution (copy detection

@@ -58,13 +58,14 @@ ROOT_FILES = ("pyproject.toml", "README.md")  # student_templates/kit/ -> the ki
 VENDORED = {"protocol.py": "grader/run/sandbox/protocol.py", "child.py": "grader/run/sandbox/child.py",
             "definitions.py": "grader/intake/definitions.py", "base.py": "grader/checks/base.py",
             "compare.py": "grader/checks/compare.py", "failures.py": "grader/checks/failures.py",
-            "descent.py": "grader/checks/descent.py", "cells.py": "grader/intake/cells.py"}
+            "descent.py": "grader/checks/descent.py", "cells.py": "grader/intake/cells.py",
+            "results.py": "grader/results.py"}
 IMPORT_REWRITES = {"from grader.i18n import": "from selfcheck.messages import",
                    "from grader.run.sandbox.protocol import": "from selfcheck._vendor.protocol import",
                    "from grader.run.sandbox import protocol": "from selfcheck._vendor import protocol",
                    "from grader.checks.compare import": "from selfcheck._vendor.compare import",
                    "from grader.checks.base import": "from selfcheck._vendor.base import",
-                   "from grader.run.engine import CheckResult": "from selfcheck.result import Result as CheckResult"}
+                   "from grader.results import": "from selfcheck._vendor.results import"}
 #: modules a vendored file may import: the standard library, numpy and the kit itself
 ALLOWED_IMPORTS = frozenset(sys.stdlib_module_names) | {"numpy", "selfcheck", "protocol"}
 SUITES = {KIT_ASSIGNMENT.id: None, "perceptron": ("forward", "grad_w", "grad_b", "grad_x", "update", "mse_forward",

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from grader.checks.base import Verdict
 from grader.cli import main
 from grader.i18n import LANGUAGES, Catalogue, Message
 from grader.intake.discover import DiscoveryError, MoodleOwner, discover_all, moodle_owner
@@ -20,7 +19,7 @@ from grader.intake.roster import RosterEntry, RosterIndex, participant_key, read
 from grader.intake.unnamed import MESSAGE_KEYS, LmsFindings, find_unnamed, merge
 from grader.outputs.exports import gradescope_results, moodle_csv
 from grader.outputs.report import GRADED, MISSING, SubmissionResult
-from grader.run.engine import CheckResult
+from grader.results import CheckResult, Verdict
 
 SOLUTIONS = Path(__file__).parent / "fixtures" / "solutions"
 CATALOGUE = Catalogue.load_engine()

@@ -14,12 +14,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader.checks.base import Verdict
 from grader.cli import main
 from grader.i18n import Catalogue, Message
 from grader.intake.cells import cite, cite_checks, locate
 from grader.intake.decode import decode_submission
-from grader.run.engine import CheckResult
+from grader.results import CheckResult, Verdict
 
 SOLUTIONS = Path(__file__).parent / "fixtures" / "solutions"
 GOOD = (SOLUTIONS / "ex_02_S0001.py").read_text(encoding="utf-8")

@@ -14,11 +14,10 @@ from pathlib import Path
 import pytest
 from test_summary import CHROMIUM, chromium, needs_chromium
 
-from grader.checks.base import Verdict
 from grader.i18n import LANGUAGES, Catalogue, Message
 from grader.intake.manual import ManualPoints
 from grader.outputs.report import MISSING, SubmissionResult, to_html, to_json, to_markdown
-from grader.run.engine import CheckResult
+from grader.results import CheckResult, Verdict
 
 CATALOGUE = Catalogue.load_engine()
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'

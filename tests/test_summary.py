@@ -14,13 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from grader.checks.base import Verdict
 from grader.copydetect.similarity import Pair, Passage
 from grader.i18n import LANGUAGES, Catalogue, Message
 from grader.intake.manual import ManualPoints
 from grader.outputs.report import GRADED, MISSING, SubmissionResult
 from grader.outputs.summary import HISTOGRAM_COLOR, histogram_svg, summarize, to_html, to_markdown
-from grader.run.engine import CheckResult
+from grader.results import CheckResult, Verdict
 
 CATALOGUE = Catalogue.load_engine()
 CHECKS = ["load", "normalize", "converge"]

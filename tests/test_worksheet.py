@@ -19,13 +19,12 @@ from pathlib import Path
 import pytest
 from submissions import CLASS, ROSTER
 
-from grader.checks.base import Verdict
 from grader.cli import main
 from grader.i18n import LANGUAGES, Catalogue, Message
 from grader.intake.manual import ManualPoints
 from grader.outputs import worksheet
 from grader.outputs.report import GRADED, MISSING, SubmissionResult, to_html
-from grader.run.engine import CheckResult
+from grader.results import CheckResult, Verdict
 
 CATALOGUE = Catalogue.load_engine()
 FOLDER = re.compile(r"(?P<name>.+)_(?P<number>\d+)_assignsubmission_file_")

@@ -17,25 +17,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from grader.i18n import Message
+from grader.results import Verdict
 from grader.run.sandbox.protocol import Failed, Opaque
-
-
-@dataclass
-class Verdict:
-    """The judgement of one check: a summary line, detail lines, and a hint in the slides' terms."""
-
-    passed: bool
-    summary: Message
-    details: list[Message] = field(default_factory=list)
-    hint: Message | None = None
-
-    @classmethod
-    def ok(cls, summary: Message | None = None, details: list[Message] | None = None) -> Verdict:
-        return cls(True, summary or Message("check.passed"), details or [])
-
-    @classmethod
-    def fail(cls, summary: Message, details: list[Message] | None = None, hint: Message | None = None) -> Verdict:
-        return cls(False, summary, details or [], hint)
 
 
 @dataclass(frozen=True)

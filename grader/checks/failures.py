@@ -14,13 +14,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from grader.checks.base import Verdict
 from grader.i18n import Message
-
-if TYPE_CHECKING:
-    from grader.run.engine import CheckResult
+from grader.results import CheckResult, Verdict
 
 #: Summaries that mean "the check could not run the student's code", not "it ran and was wrong".
 STOPPED = ("check.missing_name", "check.raised", "common.not_implemented", "check.crashed",

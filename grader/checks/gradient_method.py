@@ -20,10 +20,11 @@ from typing import Any
 
 import numpy as np
 
-from grader.checks.base import CaseOutcome, Check, Facts, Verdict, as_array, describe_type
+from grader.checks.base import CaseOutcome, Check, Facts, as_array, describe_type
 from grader.checks.compare import Tolerance, fmt
 from grader.checks.ops import call, let, ref
 from grader.i18n import Message
+from grader.results import Verdict
 from grader.run.sandbox.protocol import encode
 
 #: The step counts whose parameters are read: the k-step run gives the model after k updates.

@@ -12,9 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from grader.checks.base import CaseOutcome, Check, Facts, Verdict, as_array, describe_type
+from grader.checks.base import CaseOutcome, Check, Facts, as_array, describe_type
 from grader.checks.compare import Tolerance, explain, first_match, matches
 from grader.i18n import Message
+from grader.results import Verdict
 from grader.run.sandbox.protocol import Failed, encode
 
 

@@ -7,10 +7,11 @@ from typing import Any
 
 import numpy as np
 
-from grader.checks.base import CaseOutcome, Check, Facts, Verdict, as_array, describe_type
+from grader.checks.base import CaseOutcome, Check, Facts, as_array, describe_type
 from grader.checks.compare import Tolerance, explain, first_match
 from grader.checks.inputs import fixed_scaling_arrays, scaling_arrays
 from grader.i18n import Message
+from grader.results import Verdict
 from grader.run.sandbox.protocol import encode
 from reference.perceptron import normalize, standardize
 

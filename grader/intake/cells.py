@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from grader.i18n import Message
-from grader.run.engine import CheckResult
+from grader.results import CheckResult
 
 #: Messages whose ``line`` parameter counts lines of the submission, and their cell-citing twins.
 CELL_KEYS = {

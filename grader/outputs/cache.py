@@ -22,12 +22,12 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from grader.checks.base import Verdict
 from grader.i18n import Catalogue, Message
 from grader.intake.discover import Submission
 from grader.outputs.atomic import write_atomic
 from grader.outputs.report import SubmissionResult
-from grader.run.engine import CheckResult, Plan
+from grader.results import CheckResult, Verdict
+from grader.run.engine import Plan
 
 CACHE_DIR = Path(".cache")
 RESULTS_DIR = CACHE_DIR / "results"

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from grader.i18n import Catalogue, Message
 from grader.outputs import escape
 from grader.outputs.atomic import write_atomic
-from grader.run.engine import CheckResult
+from grader.results import CheckResult
 
 if TYPE_CHECKING:
     from grader.intake.manual import ManualPoints

@@ -37,7 +37,7 @@ from grader.intake.discover import moodle_owner
 from grader.intake.roster import RosterEntry, participant_key
 from grader.outputs import escape
 from grader.outputs.report import GRADED, MISSING, SubmissionResult, check_message, points
-from grader.run.engine import CheckResult
+from grader.results import CheckResult
 
 #: Every message key this module can emit (tests check each exists in the catalogue).
 MESSAGE_KEYS = (

@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from grader.assignment import Assignment
-from grader.checks.base import CaseOutcome, Check, Facts, Verdict
+from grader.checks.base import CaseOutcome, Check, Facts
 from grader.checks.failures import relate
 from grader.i18n import Message, engine_catalogue
+from grader.results import CheckResult, Verdict
 from grader.run.sandbox import protocol
 from grader.run.sandbox.launcher import TMP_MB
 
@@ -262,15 +263,6 @@ def execute(plan: Plan, runner: Runner, module_name: str, source: str,
     for case in plan.cases:  # every case has an outcome, whatever happened
         execution.outcomes.setdefault(case["id"], CaseOutcome(case["id"], {}, {"type": "not_run", "message": ""}))
     return execution
-
-
-@dataclass
-class CheckResult:
-    id: str
-    passed: bool
-    score: float
-    max: float
-    verdict: Verdict
 
 
 def judge(plan: Plan, execution: Execution) -> list[CheckResult]:

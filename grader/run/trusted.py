@@ -20,7 +20,8 @@ from grader.i18n import Catalogue, Message
 from grader.intake.decode import decode_submission
 from grader.intake.definitions import definitions_only
 from grader.outputs.report import check_message
-from grader.run.engine import CheckResult, Plan, execute, judge
+from grader.results import CheckResult
+from grader.run.engine import Plan, execute, judge
 from grader.run.inprocess import in_process_runner
 from grader.run.sandbox import child
 from reference.data import DEFAULT_DATA_PATH

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from selfcheck import judge, session
-from selfcheck._vendor.base import Verdict
+from selfcheck._vendor.results import Verdict
 from selfcheck.messages import render
 
 NOT_IMPLEMENTED = "common.not_implemented"
