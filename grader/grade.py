@@ -275,8 +275,7 @@ def grade_class(options: GradeOptions, catalogue: Catalogue, progress: Progress 
         names = SubmissionNames(assignment.file_prefix)
         discovery = discover_all(options.path, scratch / "input",
                                  roster=RosterIndex(entries) if entries is not None else None, names=names)
-        discovery = merge(discovery, find_unnamed(options.path, scratch / "lms", discovery, entries, names,
-                                                          assignment.defines))
+        discovery = merge(discovery, find_unnamed(discovery, entries, names, assignment.defines))
         discovery.warnings[:0] = roster.warnings if roster else []
         if sheet is not None:
             remember(options.out, sheet.path, sheet.max_points)

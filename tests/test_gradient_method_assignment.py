@@ -216,8 +216,7 @@ def test_files_named_without_an_id_are_told_apart_by_what_this_assignment_define
     discovery = discover_all(root, tmp_path / "scratch", names=names)
     assert discovery.submissions == []
     entries = [RosterEntry("G4001", "G4001", participant="1234567", name="山田 太郎")]
-    found = find_unnamed(root, tmp_path / "lms", discovery, entries, names,
-                             Assignment.named("gradient_method").defines)
+    found = find_unnamed(discovery, entries, names, Assignment.named("gradient_method").defines)
     assert [(item.student_id, Path(item.source).name) for item in found.submissions] == [("G4001", "演習3.py")]
     text = CATALOGUE.render(found.submissions[0].warnings[0], "en")
     assert "gradient_method_<student id>.py" in text
