@@ -52,11 +52,6 @@ from grader.results import CheckResult, Verdict
 from grader.run.engine import Plan, Runner, RunnerLost, execute, judge
 from grader.run.sandbox.launcher import Isolation, SandboxSettings, WorkerLost, WorkerPool
 
-#: The code students of the default assignment start from, and its instructor's solution (copy detection
-#: subtracts the first and does not count the second as evidence; each assignment file names its own).
-DEFAULT_TEMPLATES = Assignment.default().templates
-DEFAULT_REFERENCES = Assignment.default().references
-
 
 @dataclass(frozen=True)
 class GradeOptions:

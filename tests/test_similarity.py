@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 import grader.copydetect.similarity as similarity
+from grader.assignment import Assignment
 from grader.copydetect.similarity import Pair, normalized_tokens, passage_text, similar_pairs
-from grader.grade import DEFAULT_REFERENCES, DEFAULT_TEMPLATES
 from grader.intake.decode import decode_submission
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -33,11 +33,11 @@ def source(path: Path) -> str:
 
 
 def templates() -> list[str]:
-    return [source(path) for path in DEFAULT_TEMPLATES]
+    return [source(path) for path in Assignment.default().templates]
 
 
 def references() -> list[str]:
-    return [source(path) for path in DEFAULT_REFERENCES]
+    return [source(path) for path in Assignment.default().references]
 
 
 def fixture_class() -> dict[str, str]:
