@@ -376,8 +376,8 @@ def _grade_pending(plan: Plan, settings: SandboxSettings, options: GradeOptions,
     """
     stopping = threading.Event()
     # One grading thread per worker: a thread never waits for a worker, so the time limit a submission's
-    # budget counts (engine.execute) is its own. (Two per worker gained ~2 % and let one student's slow
-    # job eat into another's budget.)
+    # budget counts (engine.execute) is its own. (Two per worker gained nothing beyond the noise and let one
+    # student's slow job eat into another's budget: docs/benchmark.md.)
     executor = ThreadPoolExecutor(max_workers=max(1, options.jobs))
     with WorkerPool(settings, max(1, options.jobs), scratch / "workers") as pool:
         runner = sandbox_runner(pool, stopping)

@@ -16,8 +16,9 @@ import threading
 #: ``[0] * 10 ** 10``). The sandbox's limits remain the real guard; these just avoid obvious traps.
 _MAX_EXPONENT = 1000
 _MAX_REPEAT = 100_000
-#: Longest source the fallback parses, in characters (a full solution is ~10,000). Parsing happens in the
-#: grader's own process, holding the GIL: an 8 MB file of small functions took 15 s and 2 GB there.
+#: Longest source the fallback parses, in characters (many times a full solution). Parsing happens in the
+#: grader's own process, holding the GIL, where a huge file of small functions costs seconds and gigabytes
+#: (docs/benchmark.md, "Figures behind limits").
 MAX_SOURCE_CHARS = 512 * 1024
 
 
