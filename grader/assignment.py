@@ -49,7 +49,7 @@ class Assignment:
     data_default: Path | None = None
     data_reader: str = ""
     #: The functions and classes a solution defines: how a file named without the student id is told
-    #: apart from a helper module in the same Moodle folder (``lms.find_unnamed``).
+    #: apart from a helper module in the same Moodle folder (``grader.intake.unnamed.find_unnamed``).
     defines: tuple[str, ...] = ()
     #: The code handed out to students (copy detection subtracts it) and the instructor's solution (whose
     #: code copy detection does not count as evidence), from the assignment file's ``templates`` and
