@@ -2,8 +2,9 @@
 
 A check never runs student code itself. ``cases()`` is computed once per grading run (the inputs are
 the same for every student, drawn from the run's seed); ``judge()`` runs in the grader's process on
-decoded plain data. Both are pure functions of the check's params and seed: ``judge()`` on a fresh check
-object gives the verdict ``cases()`` on another prepared for.
+decoded plain data. The inputs are a function of the check's params and seed (cached properties both
+use), never state that ``cases()`` leaves behind: a fresh check object whose ``cases()`` never ran
+judges the same outcomes alike.
 
 A check that uses what another check found out about the same submission (converge trains with the
 gradient convention gradcheck detected) says so: ``needs`` and ``provides`` name typed
@@ -65,6 +66,8 @@ class Evidence:
     def get(self, finding: Finding[T]) -> T | None:
         """The finding, or None when its provider found nothing; a finding not declared in ``needs`` is
         a bug of the check (KeyError), so that every dependency shows in the declarations."""
+        if finding not in self.findings:
+            raise KeyError(f"{finding.name!r} is not among the check's needs")
         return self.findings[finding]
 
 
