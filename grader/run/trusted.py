@@ -24,7 +24,6 @@ from grader.results import CheckResult
 from grader.run.engine import Plan, execute, judge
 from grader.run.inprocess import in_process_runner
 from grader.run.sandbox import child
-from reference.data import DEFAULT_DATA_PATH
 
 NOT_IMPLEMENTED = "common.not_implemented"
 
@@ -38,7 +37,7 @@ def plan_for(assignment_name: str, check_ids: tuple[str, ...] | None, seed: int 
     assignment = Assignment.named(assignment_name)
     if check_ids is not None:
         assignment = only(assignment, list(check_ids))
-    return Plan.create(assignment, seed=seed, data_file=DEFAULT_DATA_PATH if assignment.data_file else None)
+    return Plan.create(assignment, seed=seed, data_file=assignment.data_default if assignment.data_file else None)
 
 
 @functools.cache
