@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from grader.checks.base import Check, load_check_class
+from grader.checks.base import Check, DependencyError, judging_order, load_check_class
 from grader.i18n import Catalogue, engine_catalogue, flatten
 
 ASSIGNMENTS_DIR = Path(__file__).with_name("assignments")
@@ -69,6 +69,7 @@ class Assignment:
             CheckSpec(check_id, float(spec["points"]), spec["class"], dict(spec.get("params", {})))
             for check_id, spec in data.get("checks", {}).items()
         )
+        validate_dependencies(path, checks)
         return cls(id=meta["id"], file_prefix=meta.get("file_prefix", f"{meta['id']}_"), title=meta["title"],
                    limits=dict(data.get("limits", {})), checks=checks,
                    messages=flatten(data.get("messages", {})), path=path,
@@ -122,6 +123,20 @@ class Assignment:
                 for spec in self.checks]
 
 
+class InvalidAssignment(ValueError):
+    """An assignment file whose checks cannot be judged together; the message names the file and checks."""
+
+
+def validate_dependencies(path: Path, checks: tuple[CheckSpec, ...]) -> None:
+    """Every finding a check needs is provided by exactly one check of the file (or by the engine), and no
+    checks need each other's findings in a circle: the checks can then be judged in some order, whatever
+    their order in the file."""
+    try:
+        judging_order([(spec.id, load_check_class(spec.check_class)) for spec in checks])
+    except DependencyError as exc:
+        raise InvalidAssignment(f"{path}: {exc}") from None
+
+
 class UnknownAssignment(KeyError):
     """No assignment file has this name."""
 
@@ -162,4 +177,6 @@ def only(assignment: Assignment, check_ids: list[str]) -> Assignment:
     unknown = set(check_ids) - set(assignment.check_ids)
     if unknown:
         raise KeyError(f"unknown check ids {sorted(unknown)}")
-    return replace(assignment, checks=tuple(spec for spec in assignment.checks if spec.id in check_ids))
+    checks = tuple(spec for spec in assignment.checks if spec.id in check_ids)
+    validate_dependencies(assignment.path, checks)
+    return replace(assignment, checks=checks)

@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from grader.assignment import Assignment
-from grader.checks.base import CaseOutcome, Check, Facts
+from grader.checks.base import CaseOutcome, Check, judge_checks
 from grader.checks.failures import relate
-from grader.i18n import Message, engine_catalogue
-from grader.results import CheckResult, Verdict
+from grader.i18n import engine_catalogue
+from grader.results import CheckResult
 from grader.run.sandbox import protocol
 from grader.run.sandbox.launcher import TMP_MB
 
@@ -266,15 +266,10 @@ def execute(plan: Plan, runner: Runner, module_name: str, source: str,
 
 
 def judge(plan: Plan, execution: Execution) -> list[CheckResult]:
-    """Every check's verdict, in the assignment's order (later checks may use earlier facts)."""
-    facts = Facts(load=execution.load)
-    results = []
-    for spec, check in zip(plan.assignment.checks, plan.checks, strict=True):
-        try:
-            verdict = check.judge(execution.outcomes, facts)
-        except Exception as exc:  # a check bug must not cost the class its grades: fail loudly, go on
-            verdict = Verdict.fail(Message("check.internal_error", {"error": f"{type(exc).__name__}: {exc}"}))
-        results.append(CheckResult(spec.id, verdict.passed, spec.points if verdict.passed else 0.0,
-                                   spec.points, verdict))
+    """Every check's verdict, in the assignment's order; a check is judged after the checks whose findings
+    it needs (``grader/checks/base.py``), with the load report as the engine's own finding."""
+    verdicts = judge_checks(plan.checks, execution.outcomes, execution.load)
+    results = [CheckResult(spec.id, verdict.passed, spec.points if verdict.passed else 0.0, spec.points, verdict)
+               for spec, verdict in zip(plan.assignment.checks, verdicts, strict=True)]
     relate(results, execution.load)  # a failure repeating an earlier one names it instead (grader/checks/failures.py)
     return results
