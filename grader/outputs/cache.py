@@ -25,8 +25,7 @@ from typing import Any
 from grader.i18n import Catalogue, Message
 from grader.intake.discover import Submission
 from grader.outputs.atomic import write_atomic
-from grader.outputs.report import SubmissionResult
-from grader.results import CheckResult, Verdict
+from grader.results import CheckResult, Status, SubmissionResult, Verdict
 from grader.run.engine import Plan
 
 CACHE_DIR = Path(".cache")
@@ -151,7 +150,7 @@ class ResultCache:
                                       None if item["hint"] is None else verbatim(item["hint"])))
                   for item in entry["checks"]]
         warnings = [*submission.warnings, *(verbatim(text) for text in entry["warnings"])]
-        return SubmissionResult(submission.student_id, str(entry["status"]), submission.source, checks,
+        return SubmissionResult(submission.student_id, Status(entry["status"]), submission.source, checks,
                                 float(entry["max"]), warnings, str(entry["output"]), int(entry["output_bytes"]))
 
 
