@@ -158,7 +158,6 @@ class ResultCache:
                 path.unlink(missing_ok=True)
 
 
-
 def _read_regular_file(path: Path, limit: int) -> bytes | None:
     """The bytes of ``path`` when it is a regular file (not a link, FIFO or device) of at most ``limit``
     bytes; None otherwise. Opened without following a link and without blocking on a FIFO."""
