@@ -5,6 +5,7 @@ engine stay as they are."""
 from __future__ import annotations
 
 import functools
+import importlib
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -42,8 +43,13 @@ class Assignment:
     #: The name the course's data file has beside a submission (``data/<name>``), or "" when the
     #: assignment uses no data file: ``--data`` is then neither read nor required.
     data_file: str = ""
+    #: The data file ``--data`` defaults to (relative to the project in the file) and the function that reads
+    #: it (``"module:function"``): the CLI reads ``--data`` with it before grading, so a wrong file is one
+    #: clear line instead of every student's failed check.
+    data_default: Path | None = None
+    data_reader: str = ""
     #: The functions and classes a solution defines: how a file named without the student id is told
-    #: apart from a helper module in the same Moodle folder (``lms.find_unnamed``).
+    #: apart from a helper module in the same Moodle folder (``grader.intake.unnamed.find_unnamed``).
     defines: tuple[str, ...] = ()
     #: The code handed out to students (copy detection subtracts it) and the instructor's solution (whose
     #: code copy detection does not count as evidence), from the assignment file's ``templates`` and
@@ -68,6 +74,8 @@ class Assignment:
                    messages=flatten(data.get("messages", {})), path=path,
                    unavailable_libraries=tuple(meta.get("unavailable_libraries", ())),
                    data_file=str(meta.get("data_file", "")), defines=tuple(meta.get("defines", ())),
+                   data_default=PROJECT_ROOT / meta["data_default"] if meta.get("data_default") else None,
+                   data_reader=str(meta.get("data_reader", "")),
                    templates=tuple(PROJECT_ROOT / item for item in meta.get("templates", ())),
                    references=tuple(PROJECT_ROOT / item for item in meta.get("references", ())),
                    kit=dict(data.get("kit", {})))
@@ -83,6 +91,13 @@ class Assignment:
     @classmethod
     def default(cls) -> Assignment:
         return cls.named(default_name())
+
+    def read_data(self, path: Path) -> None:
+        """Read ``path`` as this assignment's data file; raises what the reader raises (FileNotFoundError,
+        ValueError with a ``missing`` list of columns, OSError). Nothing to read without a reader."""
+        if self.data_reader:
+            module_name, _, function = self.data_reader.partition(":")
+            getattr(importlib.import_module(module_name), function)(path)
 
     @property
     def max_points(self) -> float:

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from grader.assignment import Assignment, UnknownAssignment, available, default_name
+from grader.assignment import PROJECT_ROOT, Assignment, UnknownAssignment, available, default_name
 from grader.grade import ClassResult, GradeOptions, grade_class
 from grader.i18n import DEFAULT_LANGUAGE, LANGUAGES, Catalogue
 from grader.intake.discover import DiscoveryError
@@ -34,7 +34,6 @@ from grader.outputs.worksheet import WorksheetError, read_worksheet
 from grader.results import Status, SubmissionResult
 from grader.run.sandbox import launcher
 from grader.run.sandbox.launcher import Isolation
-from reference.data import DEFAULT_DATA_PATH, MissingColumnError, load_xt
 
 USAGE_ERROR = 2
 GRADER_ERROR = 3
@@ -106,10 +105,10 @@ def export_list(text: str) -> tuple[str, ...]:
     return names
 
 
-def build_parser(catalogue: Catalogue, lang: str, assignment: str | None = None) -> Parser:
+def build_parser(catalogue: Catalogue, lang: str, assignment: Assignment | None = None) -> Parser:
     text = lambda key: catalogue.text(key, lang)  # noqa: E731
-    parser = Parser(prog="grade", description=catalogue.text("cli.description", lang,
-                                                             assignment=assignment or default_name()))
+    assignment = assignment or Assignment.default()
+    parser = Parser(prog="grade", description=catalogue.text("cli.description", lang, assignment=assignment.id))
     parser.catalogue, parser.lang = catalogue, lang
     parser.add_argument("path", type=Path, help=text("cli.help_path"))
     parser.add_argument("--assignment", default=default_name(), choices=available(), metavar="NAME",
@@ -117,7 +116,10 @@ def build_parser(catalogue: Catalogue, lang: str, assignment: str | None = None)
                                             names=", ".join(available())))
     parser.add_argument("--out", type=Path, default=Path("results"), help=text("cli.help_out"))
     parser.add_argument("--roster", type=Path, help=text("cli.help_roster"))
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA_PATH, help=text("cli.help_data"))
+    data_default: Path | str = assignment.data_default or "-"
+    if isinstance(data_default, Path) and data_default.is_relative_to(PROJECT_ROOT):
+        data_default = data_default.relative_to(PROJECT_ROOT)  # as the README writes it
+    parser.add_argument("--data", type=Path, help=catalogue.text("cli.help_data", lang, default=data_default))
     parser.add_argument("--jobs", type=positive_int, default=max(1, min(os.cpu_count() or 1, 8)),
                         help=text("cli.help_jobs"))
     parser.add_argument("--timeout", type=positive_float, help=text("cli.help_timeout"))
@@ -185,7 +187,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                              names=", ".join(available())), file=sys.stderr)
         return USAGE_ERROR
     catalogue = assignment.catalogue()
-    args = build_parser(catalogue, lang, assignment.id).parse_args(argv)
+    args = build_parser(catalogue, lang, assignment).parse_args(argv)
 
     def fail(key: str, **params: object) -> int:
         print(catalogue.text(key, lang, **params), file=sys.stderr)
@@ -193,14 +195,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if not args.path.exists():
         return fail("cli.path_missing", path=args.path)
+    if args.data is None:
+        args.data = assignment.data_default
     try:
-        if assignment.data_file:  # an assignment without data neither needs nor reads --data
-            load_xt(args.data)
+        if assignment.data_file and args.data is not None:  # an assignment without data ignores --data
+            assignment.read_data(args.data)
     except FileNotFoundError:
-        return fail("cli.data_missing", path=args.data)
-    except MissingColumnError as exc:
-        return fail("cli.data_columns", path=args.data, missing=", ".join(exc.missing))
+        return fail("cli.data_missing", path=args.data, name=assignment.data_file)
     except (ValueError, OSError) as exc:
+        missing = getattr(exc, "missing", None)  # the reader names the columns it could not find
+        if isinstance(missing, list):
+            return fail("cli.data_columns", path=args.data, missing=", ".join(map(str, missing)))
         return fail("cli.data_unreadable", path=args.data, detail=str(exc))
     if args.roster and not args.roster.is_file():
         return fail("cli.roster_missing", path=args.roster)

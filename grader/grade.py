@@ -44,11 +44,6 @@ from grader.results import CheckResult, Status, SubmissionResult, Verdict
 from grader.run.engine import Plan, Runner, RunnerLost, execute, judge
 from grader.run.sandbox.launcher import Isolation, SandboxSettings, WorkerLost, WorkerPool
 
-#: The code students of the default assignment start from, and its instructor's solution (copy detection
-#: subtracts the first and does not count the second as evidence; each assignment file names its own).
-DEFAULT_TEMPLATES = Assignment.default().templates
-DEFAULT_REFERENCES = Assignment.default().references
-
 
 @dataclass(frozen=True)
 class GradeOptions:
@@ -267,8 +262,7 @@ def grade_class(options: GradeOptions, catalogue: Catalogue, progress: Progress 
         names = SubmissionNames(assignment.file_prefix)
         discovery = discover_all(options.path, scratch / "input",
                                  roster=RosterIndex(entries) if entries is not None else None, names=names)
-        discovery = merge(discovery, find_unnamed(options.path, scratch / "lms", discovery, entries, names,
-                                                          assignment.defines))
+        discovery = merge(discovery, find_unnamed(discovery, entries, names, assignment.defines))
         discovery.warnings[:0] = roster.warnings if roster else []
         if sheet is not None:
             remember(options.out, sheet.path, sheet.max_points)
@@ -374,8 +368,8 @@ def _grade_pending(plan: Plan, settings: SandboxSettings, options: GradeOptions,
     """
     stopping = threading.Event()
     # One grading thread per worker: a thread never waits for a worker, so the time limit a submission's
-    # budget counts (engine.execute) is its own. (Two per worker gained ~2 % and let one student's slow
-    # job eat into another's budget.)
+    # budget counts (engine.execute) is its own. (Two per worker gained nothing beyond the noise and let one
+    # student's slow job eat into another's budget: docs/benchmark.md.)
     executor = ThreadPoolExecutor(max_workers=max(1, options.jobs))
     with WorkerPool(settings, max(1, options.jobs), scratch / "workers") as pool:
         runner = sandbox_runner(pool, stopping)

@@ -290,7 +290,7 @@ def build(out: Path, data_file: Path = DEFAULT_DATA_PATH, templates: Path = TEMP
     try:
         load_xt(data_file)
     except FileNotFoundError:
-        raise KitError("cli.data_missing", path=str(data_file)) from None
+        raise KitError("cli.data_missing", path=str(data_file), name=KIT_ASSIGNMENT.data_file) from None
     except MissingColumnError as exc:
         raise KitError("cli.data_columns", path=str(data_file), missing=", ".join(exc.missing)) from None
     except (ValueError, OSError) as exc:

@@ -42,7 +42,7 @@ def roster(path: Path, rows: list[tuple[str, ...]], header: str = "student_id,pa
 
 def find(root: Path, tmp_path: Path, entries: list[RosterEntry] | None) -> LmsFindings:
     discovery = discover_all(root, tmp_path / "scratch")
-    return find_unnamed(root, tmp_path / "scratch-lms", discovery, entries)
+    return find_unnamed(discovery, entries)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -141,7 +141,7 @@ def test_without_roster_unnamed_files_are_reported_not_dropped(tmp_path: Path) -
     root = lms_class(tmp_path / "class")
     discovery = discover_all(root, tmp_path / "scratch")
     assert any(source.endswith("ex_02.py") for source in discovery.ignored)
-    findings = find_unnamed(root, tmp_path / "s", discovery, None)
+    findings = find_unnamed(discovery, None)
     merged = merge(discovery, findings)
     assert [submission.student_id for submission in merged.submissions] == ["S0003"]
     assert {warning.key for warning in findings.warnings} == {"lms.no_roster"}
@@ -158,7 +158,7 @@ def test_zip_download_is_resolved_and_extracted_safely(tmp_path: Path) -> None:
         zf.writestr("../" + folder("悪い 人", "105") + "/x.py", "print('escape')\n")
     entries = read_roster_entries(roster(tmp_path / "roster.csv", ROSTER_ROWS)).entries
     discovery = discover_all(archive, tmp_path / "scratch")
-    findings = find_unnamed(archive, tmp_path / "scratch", discovery, entries)
+    findings = find_unnamed(discovery, entries)
     merged = merge(discovery, findings)
     assert [submission.student_id for submission in merged.submissions] == [
         "S0001", "S0002", "S0003", "S0004", "S0005"]
