@@ -29,8 +29,9 @@ from grader.intake.discover import DiscoveryError
 from grader.intake.manual import ManualError, forget, read_manual, remembered, render_error
 from grader.outputs import escape
 from grader.outputs.exports import EXPORTS
-from grader.outputs.report import ERROR, GRADED, MISSING, SubmissionResult, points
+from grader.outputs.report import points
 from grader.outputs.worksheet import WorksheetError, read_worksheet
+from grader.results import Status, SubmissionResult
 from grader.run.sandbox import launcher
 from grader.run.sandbox.launcher import Isolation
 
@@ -138,8 +139,8 @@ def build_parser(catalogue: Catalogue, lang: str, assignment: Assignment | None 
 
 
 def summary_lines(result: ClassResult, assignment: Assignment, catalogue: Catalogue, lang: str) -> list[str]:
-    graded = [item for item in result.results if item.status == GRADED]
-    missing = sum(1 for item in result.results if item.status == MISSING)
+    graded = [item for item in result.results if item.status == Status.GRADED]
+    missing = sum(1 for item in result.results if item.status == Status.MISSING)
     lines = [catalogue.text("cli.summary_header", lang, graded=len(graded), missing=missing)]
     if graded:
         mean = sum(item.total for item in graded) / len(graded)
@@ -160,7 +161,7 @@ def summary_lines(result: ClassResult, assignment: Assignment, catalogue: Catalo
     lines.append(catalogue.text("resume.counts", lang, reused=result.reused, graded=result.graded_now))
     if result.pairs:
         lines.append(catalogue.text("similarity.cli_pairs", lang, count=len(result.pairs)))
-    errors = [item.student_id for item in result.results if item.status == ERROR]
+    errors = [item.student_id for item in result.results if item.status == Status.ERROR]
     if errors:  # last, where the eye lands: these are not grades
         lines.append(catalogue.text("cli.grader_errors", lang, count=len(errors), students=", ".join(errors),
                                     code=GRADER_ERROR))
@@ -248,7 +249,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def progress(done: int, total: int, result: SubmissionResult, reused: bool) -> None:
         mark = f"  {reused_mark}" if reused else ""
-        score = catalogue.text("summary.status_error", lang) if result.status == ERROR \
+        score = catalogue.text("summary.status_error", lang) if result.status == Status.ERROR \
             else f"{points(result.total)}/{points(result.max)}"
         print(f"[{done}/{total}] {escape.terminal(result.student_id)}  {score}{mark}", file=sys.stderr, flush=True)
 
@@ -282,7 +283,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(catalogue.text("cli.written", lang, out=args.out), file=sys.stderr)
     print(catalogue.text("tools.written_extra", lang, files=", ".join(f"{args.out}/{name}" for name in result.written)),
           file=sys.stderr)
-    if any(item.status == ERROR for item in result.results):
+    if any(item.status == Status.ERROR for item in result.results):
         print(catalogue.text("cli.grader_errors_exit", lang, code=GRADER_ERROR), file=sys.stderr)
         return GRADER_ERROR
     return 0

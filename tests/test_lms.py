@@ -14,12 +14,10 @@ import pytest
 from grader.cli import main
 from grader.i18n import LANGUAGES, Catalogue, Message
 from grader.intake.discover import DiscoveryError, MoodleOwner, discover_all, moodle_owner
-from grader.intake.manual import ManualPoints
 from grader.intake.roster import RosterEntry, RosterIndex, participant_key, read_roster_entries
 from grader.intake.unnamed import MESSAGE_KEYS, LmsFindings, find_unnamed, merge
 from grader.outputs.exports import gradescope_results, moodle_csv
-from grader.outputs.report import GRADED, MISSING, SubmissionResult
-from grader.results import CheckResult, Verdict
+from grader.results import CheckResult, ManualPoints, Status, SubmissionResult, Verdict
 
 SOLUTIONS = Path(__file__).parent / "fixtures" / "solutions"
 CATALOGUE = Catalogue.load_engine()
@@ -204,7 +202,7 @@ def test_named_submission_wins_over_a_roster_match(tmp_path: Path) -> None:
 # Exports
 
 
-def result(student_id: str, scores: list[float], status: str = GRADED) -> SubmissionResult:
+def result(student_id: str, scores: list[float], status: Status = Status.GRADED) -> SubmissionResult:
     checks = [CheckResult(f"c{index}", score > 0, score, 1.0,
                           Verdict(score > 0, Message("check.passed") if score > 0 else Message("report.missing")))
               for index, score in enumerate(scores)]
@@ -212,7 +210,7 @@ def result(student_id: str, scores: list[float], status: str = GRADED) -> Submis
 
 
 def test_moodle_csv_uses_roster_spelling_and_leaves_out_unknown_students() -> None:
-    results = [result("B2201", [1, 0.5]), result("X9", [1, 1]), result("B2202", [0, 0], MISSING)]
+    results = [result("B2201", [1, 0.5]), result("X9", [1, 1]), result("B2202", [0, 0], Status.MISSING)]
     entries = [RosterEntry("B2202", "b2202"), RosterEntry("B2201", "b2201")]
     text, warnings = moodle_csv(results, "ex_02", entries)
     assert list(csv.reader(io.StringIO(text))) == [["student_id", "ex_02"], ["b2202", "0"], ["b2201", "1.5"]]

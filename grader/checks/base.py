@@ -257,7 +257,7 @@ def first_error(outcomes: list[CaseOutcome]) -> Verdict | None:
 def error_details(error: Mapping[str, Any]) -> list[Message]:
     """The student's own frames, then the sandbox limit the error came from, if any."""
     details = [Message("check.traceback_line", frame) for frame in error.get("traceback", []) or []]
-    if error.get("note"):  # validated by the engine: a containment.* key with its limits
+    if error.get("note"):  # the engine's sentence for a limit of the protocol's closed set
         details.append(Message(str(error["note"]), dict(error.get("note_params", {}))))
     return details
 
