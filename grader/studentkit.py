@@ -72,10 +72,10 @@ IMPORT_REWRITES = {"from grader.i18n import": "from selfcheck.messages import",
                    "from grader.results import": "from selfcheck._vendor.results import"}
 #: modules a vendored file may import: the standard library, numpy and the kit itself
 ALLOWED_IMPORTS = frozenset(sys.stdlib_module_names) | {"numpy", "selfcheck", "protocol"}
-#: exercises graded as assignments of their own (suite -> its assignment): the kit's suite is that
-#: assignment's checks and cases, without ``load`` (the exercise is saved under the template's own name, and
-#: its top-level code is the template's ``main`` guard)
-EXERCISE_ASSIGNMENTS = {"gradient_method": Assignment.named("gradient_method")}
+#: exercises graded as assignments of their own (``exercises`` in the [kit] table; suite -> its assignment):
+#: the kit's suite is that assignment's checks and cases, without ``load`` (the exercise is saved under the
+#: template's own name, so there is no file name to check, and its top-level code is the template's main guard)
+EXERCISE_ASSIGNMENTS = {str(name): Assignment.named(str(name)) for name in KIT.get("exercises", ())}
 SUITES = {KIT_ASSIGNMENT.id: None, "perceptron": ("forward", "grad_w", "grad_b", "grad_x", "update", "mse_forward",
                                         "mse_backward", "gradcheck", "converge"),
           **{suite: tuple(check_id for check_id in exercise.check_ids if check_id != "load")
