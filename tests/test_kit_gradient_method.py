@@ -8,6 +8,7 @@ self-check judges the same files, and both must pass and fail the same checks wi
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -24,11 +25,12 @@ from submissions import ROOT
 from test_gradient_method_assignment import EXPECTED, variant
 from test_student_kit import NO_POSIX, run_selfcheck
 
+from grader import studentkit
 from grader.assignment import Assignment
 from grader.checks.gradient_method import Df, FitLine, FitLineLosses, GradientDescent, mean_loss, slides_steps
 from grader.cli import main as grade_main
 from grader.run.sandbox import protocol
-from grader.studentkit import KIT_NAME, SEED, build
+from grader.studentkit import KIT_NAME, SEED, KitError, build
 
 ASSIGNMENT = Assignment.named("gradient_method")
 #: the kit tests every check but load (the exercise keeps the template's own name: no file name to check)
@@ -189,3 +191,22 @@ def test_the_untouched_template_fails_every_test_with_one_line_as_grade_says(kit
 @pytest.fixture
 def kit_copy(built: Path, tmp_path: Path) -> Path:
     return Path(shutil.copytree(built, tmp_path / KIT_NAME))
+
+
+def test_an_exercise_that_cannot_share_the_kits_plan_stops_the_build(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One set of limits and one input table per check id: an exercise's assignment that differs is refused
+    with a message of the catalogue, not built into a self-check that would disagree with grade."""
+    slower = dataclasses.replace(ASSIGNMENT, limits={**ASSIGNMENT.limits, "case_seconds": 50})
+    monkeypatch.setattr(studentkit, "EXERCISE_ASSIGNMENTS", {"gradient_method": slower})
+    with pytest.raises(KitError) as stopped:
+        studentkit.build_plan()
+    assert stopped.value.key == "kit.exercise_limits"
+    clashing = studentkit.KIT_ASSIGNMENT.checks[1]  # normalize, an ex_02 check id
+    reusing = dataclasses.replace(ASSIGNMENT, checks=(*ASSIGNMENT.checks, clashing))
+    monkeypatch.setattr(studentkit, "EXERCISE_ASSIGNMENTS", {"gradient_method": reusing})
+    monkeypatch.setitem(studentkit.SUITES, "gradient_method", (*KIT_CHECKS, clashing.id))
+    with pytest.raises(KitError) as stopped:
+        studentkit.build_plan()
+    assert stopped.value.key == "kit.check_clash" and stopped.value.params["checks"] == clashing.id
+    catalogue = Assignment.named("ex_02").catalogue()
+    assert all(key in catalogue for key in ("kit.exercise_limits", "kit.check_clash"))
