@@ -22,6 +22,9 @@ import pytest
 
 from grader.assignment import Assignment
 from grader.cli import main as grade_main
+from grader.intake.discover import discover_all
+from grader.intake.roster import RosterEntry
+from grader.intake.unnamed import LmsFindings, find_unnamed
 from grader.outputs.report import check_message
 from grader.run.engine import LIMIT_MESSAGES, Plan, execute, judge, plain_error
 from grader.run.sandbox import launcher
@@ -223,3 +226,54 @@ def test_a_limit_of_the_closed_set_gets_the_graders_sentence() -> None:
         assert error["note"] == LIMIT_MESSAGES[kind]
         for lang in ("ja", "en"):
             assert catalogue.text(error["note"], lang, **error["note_params"])
+
+
+# ---------------------------------------------------------------------------------------------------
+# Issue 15 reshape: unnamed files resolved through Moodle owners (grader/intake/unnamed.py)
+
+
+def moodle_flat(root: Path, name: str, participant: str, uploaded: str, text: str = CORRECT) -> Path:
+    """An old flat Moodle download's file: ``<name>_<participant>_assignsubmission_file_<uploaded>``."""
+    path = root / f"{name}_{participant}_assignsubmission_file_{uploaded}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def unnamed_findings(root: Path, scratch: Path, entries: list[RosterEntry] | None) -> LmsFindings:
+    return find_unnamed(discover_all(root, scratch), entries)
+
+
+@pytest.mark.parametrize("entries", [None, [RosterEntry("V0001", "V0001")]], ids=["no roster", "ids-only roster"])
+def test_a_flat_file_under_another_participants_id_is_graded_for_no_one(tmp_path: Path, entries) -> None:
+    """Two participants of a flat download both hand in ``ex_02_V0001.py`` and the owner is unknown:
+    the one whose name sorted first was graded as V0001 and the other's file dropped as a duplicate. A
+    folder download says "contested, graded for no one" (discover._bind_to_owners); so does this now."""
+    root = tmp_path / "flat"
+    moodle_flat(root, "A Mallory", "105", "ex_02_V0001.py", CORRECT + "# mallory\n")
+    moodle_flat(root, "Victim", "106", "ex_02_V0001.py")
+    findings = unnamed_findings(root, tmp_path / "scratch", entries)
+    assert findings.submissions == []
+    assert [warning.key for warning in findings.warnings] == ["discover.id_contested"]
+    assert "105" in str(findings.warnings[0].params) and "106" in str(findings.warnings[0].params)
+
+
+def test_one_flat_participant_with_several_ids_is_graded_for_no_one(tmp_path: Path) -> None:
+    """Without a roster one participant's flat files named with two ids made two students (a made-up or a
+    classmate's id among them); a Moodle folder holding several ids grades none, and so do flat files."""
+    root = tmp_path / "flat"
+    moodle_flat(root, "Mallory", "105", "ex_02_M0001.py")
+    moodle_flat(root, "Mallory", "105", "ex_02_V0001.py")
+    findings = unnamed_findings(root, tmp_path / "scratch", None)
+    assert findings.submissions == []
+    assert [warning.key for warning in findings.warnings] == ["discover.several_ids"]
+
+
+def test_an_honest_flat_download_without_a_roster_is_graded_by_the_id_in_the_name(tmp_path: Path) -> None:
+    """The positive control of the two tests above."""
+    root = tmp_path / "flat"
+    moodle_flat(root, "Ann", "105", "ex_02_A0001.py")
+    moodle_flat(root, "Bob", "106", "ex_02_B0001.py")
+    findings = unnamed_findings(root, tmp_path / "scratch", None)
+    assert [submission.student_id for submission in findings.submissions] == ["A0001", "B0001"]
+    assert findings.warnings == []
