@@ -23,7 +23,7 @@ import pytest
 from grader.assignment import Assignment
 from grader.cli import main as grade_main
 from grader.intake.discover import discover_all
-from grader.intake.roster import RosterEntry
+from grader.intake.roster import RosterEntry, RosterIndex
 from grader.intake.unnamed import LmsFindings, find_unnamed
 from grader.outputs.report import check_message
 from grader.run.engine import LIMIT_MESSAGES, Plan, execute, judge, plain_error
@@ -277,3 +277,35 @@ def test_an_honest_flat_download_without_a_roster_is_graded_by_the_id_in_the_nam
     findings = unnamed_findings(root, tmp_path / "scratch", None)
     assert [submission.student_id for submission in findings.submissions] == ["A0001", "B0001"]
     assert findings.warnings == []
+
+
+def moodle_file(root: Path, name: str, participant: str, uploaded: str, text: str = CORRECT) -> Path:
+    path = root / f"{name}_{participant}_assignsubmission_file_" / uploaded
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+HOMONYMS = [RosterEntry("V0001", "V0001", "106", "佐藤 翔太"), RosterEntry("W0001", "W0001", "108", "佐藤 健")]
+
+
+@pytest.mark.parametrize("uploaded", ["課題2.py", "ex_02_M0001.py"], ids=["unnamed", "own id"])
+def test_a_participant_the_roster_lacks_is_not_an_enrolled_namesake(tmp_path: Path, uploaded: str) -> None:
+    """Participant 105, not in the roster, has the full name of V0001 (participant 106 in the roster):
+    the name fallback made 105's file V0001's, graded for V0001 (flagged as a typo) while V0001 handed
+    in nothing. A roster entry with a participant number is that participant only."""
+    root = tmp_path / "class"
+    moodle_file(root, "佐藤 翔太", "105", uploaded)
+    discovery = discover_all(root, tmp_path / "scratch", roster=RosterIndex(HOMONYMS))
+    findings = find_unnamed(discovery, HOMONYMS)
+    graded = [submission.student_id for submission in [*discovery.submissions, *findings.submissions]]
+    assert "V0001" not in graded
+
+
+def test_the_name_fallback_still_finds_an_entry_without_a_participant_number(tmp_path: Path) -> None:
+    """The positive control: a roster without participant numbers resolves an unnamed file by name."""
+    root = tmp_path / "class"
+    moodle_file(root, "佐藤 翔太", "105", "課題2.py")
+    entries = [RosterEntry("V0001", "V0001", None, "佐藤 翔太")]
+    findings = find_unnamed(discover_all(root, tmp_path / "scratch", roster=RosterIndex(entries)), entries)
+    assert [submission.student_id for submission in findings.submissions] == ["V0001"]
