@@ -12,6 +12,7 @@ import contextlib
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -69,6 +70,53 @@ ATTACKS.update({"C0001": CONTROLS, "C0002": CONTROLS})
 #: in the grader's own process (an 8 MB one took 15 s holding the GIL, and 2 GB).
 ATTACKS["D0001"] = CORRECT + "".join(f"def f{index}(a, b=[1, 2]):\n    return [a + b for a in (1, 2)]\n"
                                      for index in range(9_000)) + "raise SystemExit(1)\n"
+#: Issue 15's result cache: everything a student chooses that becomes a message parameter (exception text
+#: with format fields, markup and a lone surrogate; class names; printed control characters; returned
+#: numpy scalars, huge ints, nan, tuples and dicts) must render the same when read back on a resumed run.
+CACHE_HOSTILE = {
+    "K0001": CORRECT + '''
+class Weird(Exception):
+    def __str__(self):
+        return "{key} {0} {x!r} %s \\ud800 <script>x</script> ``` # h\\n- i \\x1b[31m" + "A" * 5000
+def normalize(x):
+    raise Weird()
+def standardize(x):
+    raise type("Inj`ect{x}<b>", (ValueError,), {})("\\u202e {0.__class__}")
+''',
+    "K0002": CORRECT + '''
+import numpy as np
+def normalize(x):
+    return 10**4000
+def standardize(x):
+    return [[float("nan"), float("inf")], (1, 2)]
+print("\\x00\\x1b]0;title\\x07" + "é" * 10000)
+''',
+    "K0003": CORRECT + '''
+import numpy as np
+def normalize(x):
+    return np.float32(0.1)
+def standardize(x):
+    r = np.asarray(x, dtype=np.float64).copy(); r[:] = -0.0; r[0, 0] = np.nan; return r.astype(np.float16)
+''',
+}
+ATTACKS.update(CACHE_HOSTILE)
+#: train() that is gradient descent for the short runs converge probes (1, 2, 3 steps) and the closed form
+#: with made-up losses for the long one: converge cannot tell (see the test below).
+SNIFFER_LOOP = """    for _ in range(max_iteration):
+        y = perceptron.forward(x)
+        loss = mse.forward(y, t)
+        g = mse.backward()
+        perceptron.backward(g)
+        losses.append(loss)
+"""
+assert SNIFFER_LOOP in CORRECT
+ATTACKS["T0001"] = CORRECT.replace(SNIFFER_LOOP, """    if max_iteration > 3:
+        a = np.hstack([x, np.ones((len(x), 1))])
+        coef, *_ = np.linalg.lstsq(a, t, rcond=None)
+        perceptron.w, perceptron.b = coef[:-1], coef[-1]
+        best = float(mse.forward(perceptron.forward(x), t))
+        return perceptron, [best * (1 + 1.0 / (k + 1)) for k in range(max_iteration - 1)] + [best]
+""" + SNIFFER_LOOP)
 BOMBER = "Bomber Bo_333_assignsubmission_file_"
 
 
@@ -118,6 +166,38 @@ def test_forged_result_fields_are_the_forgers_verdict_not_a_grader_error(run: Ru
         report = run.report(student_id)
         assert report["status"] == "graded", report
         assert "internal error" not in json.dumps(report), report
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    return {path.relative_to(root).as_posix(): path.read_bytes() for path in sorted(root.rglob("*"))
+            if path.is_file() and ".cache" not in path.parts}
+
+
+@needs_sandbox
+def test_hostile_parameters_resume_to_the_same_bytes(run: Run, tmp_path: Path) -> None:
+    """A resumed run (every result read back from .cache/results) writes every report, the summary and
+    the exports byte for byte as the first run did, for submissions whose messages carry hostile text."""
+    assert run.code == 0, run.stderr[-3000:]
+    entries = list((run.out / ".cache" / "results").glob("*.json"))
+    for student_id in CACHE_HOSTILE:  # graded, and kept: the resumed run below reads them back
+        assert run.report(student_id)["status"] == "graded"
+    assert len(entries) >= len(CACHE_HOSTILE)
+    out = tmp_path / "out"
+    shutil.copytree(run.out, out)
+    stderr = io.StringIO()
+    with contextlib.redirect_stderr(stderr):
+        code = grade_main([str(run.out.parent / "class"), "--out", str(out), "--lang", "en", "--jobs", "2"])
+    assert code == 0, stderr.getvalue()[-3000:]
+    assert "graded now: 0," in stderr.getvalue(), stderr.getvalue()[-3000:]
+    assert tree(out) == tree(run.out)
+
+
+@needs_sandbox
+@pytest.mark.xfail(strict=True, reason="open: converge probes train() with 1-3 steps and judges the long run by "
+                   "where it ends; a train() that branches on max_iteration passes (threat-model.md)")
+def test_a_train_that_sniffs_the_step_count_gets_no_converge_points(run: Run) -> None:
+    checks = {check["id"]: check for check in run.report("T0001")["checks"]}
+    assert checks["converge"]["passed"] is False
 
 
 @needs_sandbox
@@ -309,3 +389,23 @@ def test_the_name_fallback_still_finds_an_entry_without_a_participant_number(tmp
     entries = [RosterEntry("V0001", "V0001", None, "佐藤 翔太")]
     findings = find_unnamed(discover_all(root, tmp_path / "scratch", roster=RosterIndex(entries)), entries)
     assert [submission.student_id for submission in findings.submissions] == ["V0001"]
+
+
+def test_an_unusable_nested_zip_is_named_as_the_student_sees_it_not_by_the_graders_scratch(tmp_path: Path) -> None:
+    """A zip in a student's zip that is not a zip was reported with the path of discovery's copy
+    (``/tmp/exgrader-<random>/input/zip-<random>/000001.zip``): the grader's scratch in the class's summary,
+    different on every run, so a resumed run never wrote the same summary twice."""
+    root = tmp_path / "class"
+    folder = root / "Ann Lee_101_assignsubmission_file_"
+    folder.mkdir(parents=True)
+    with zipfile.ZipFile(folder / "work.zip", "w") as archive:
+        archive.writestr("ex_02_A0001.py", CORRECT)
+        archive.writestr("inner.zip", b"not a zip at all")
+    texts = []
+    for run_index in range(2):
+        discovery = discover_all(root, tmp_path / f"scratch{run_index}")
+        assert [submission.student_id for submission in discovery.submissions] == ["A0001"]
+        texts.append(json.dumps([[warning.key, warning.params] for warning in discovery.warnings], ensure_ascii=False))
+    assert "Ann Lee_101_assignsubmission_file_/work.zip/inner.zip" in texts[0]
+    assert "scratch" not in texts[0] and str(tmp_path) not in texts[0], texts[0]
+    assert texts[0] == texts[1]

@@ -504,8 +504,11 @@ def _open_students_zip(path: Path, parts: tuple[str, ...], depth: int, scratch: 
     except DiscoveryError as exc:
         if exc.message.key == "discover.zip_too_large":
             raise  # the whole class's budget: a zip bomb
+        # named as the student's folder shows it, never by discovery's copy in the scratch folder (a
+        # random path of the grader's: in the summary it differed on every run)
+        shown = Message(exc.message.key, {**exc.message.params, "path": "/".join(parts)})
         warnings.append(Message("discover.nested_zip_unusable", {"source": "/".join(parts),
-                                                                 "reason": _render_en(exc.message)}))
+                                                                 "reason": _render_en(shown)}))
         ignored.append("/".join(parts))
         return
     if not found:
