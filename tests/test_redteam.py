@@ -23,10 +23,12 @@ import pytest
 
 from grader.assignment import Assignment
 from grader.cli import main as grade_main
-from grader.intake.discover import discover_all
+from grader.intake.discover import Submission, discover_all
 from grader.intake.roster import RosterEntry, RosterIndex
 from grader.intake.unnamed import LmsFindings, find_unnamed
+from grader.outputs.cache import ResultCache
 from grader.outputs.report import check_message
+from grader.results import CheckResult, Status, SubmissionResult, Verdict
 from grader.run.engine import LIMIT_MESSAGES, Plan, execute, judge, plain_error
 from grader.run.sandbox import launcher
 from grader.run.sandbox.protocol import Limit
@@ -409,3 +411,42 @@ def test_an_unusable_nested_zip_is_named_as_the_student_sees_it_not_by_the_grade
     assert "Ann Lee_101_assignsubmission_file_/work.zip/inner.zip" in texts[0]
     assert "scratch" not in texts[0] and str(tmp_path) not in texts[0], texts[0]
     assert texts[0] == texts[1]
+
+
+# ---------------------------------------------------------------------------------------------------
+# Issue 15 reshape: the result cache is an optimisation, so nothing in DIR/.cache may end a run
+
+
+def cached_class(tmp_path: Path) -> tuple[ResultCache, Submission, SubmissionResult]:
+    catalogue = Assignment.named("ex_02").catalogue()
+    path = tmp_path / "ex_02_S0001.py"
+    path.write_text("x = 1\n", encoding="utf-8")
+    submission = Submission("S0001", path, path.name, "py", 0.0)
+    result = SubmissionResult("S0001", Status.GRADED, path.name,
+                              [CheckResult("load", True, 1.0, 1.0, Verdict.ok())], 1.0)
+    return ResultCache(tmp_path / "out", "run", catalogue, "en"), submission, result
+
+
+@pytest.mark.parametrize("obstacle", ["results is a file", "results is read-only", "an entry is a folder"])
+def test_a_cache_that_cannot_be_written_or_pruned_never_ends_the_run(tmp_path: Path, obstacle: str) -> None:
+    """A folder named like an entry (``stale.json/``), ``.cache/results`` that is a file, or one the TA
+    cannot write (left by a run as root, then resumed as an ordinary user) ended the run with a traceback
+    at every rerun; the cache now stores or prunes what it can and the student is graded again next time."""
+    cache, submission, result = cached_class(tmp_path)
+    cache.folder.parent.mkdir(parents=True)
+    if obstacle == "results is a file":
+        cache.folder.write_text("", encoding="utf-8")
+    elif obstacle == "results is read-only":
+        if os.geteuid() == 0:
+            pytest.skip("root writes into a read-only folder")
+        cache.folder.mkdir()
+        cache.folder.chmod(0o555)
+    else:
+        (cache.folder / "stale.json").mkdir(parents=True)
+        (cache.folder / "stale.json" / "keep").write_text("x", encoding="utf-8")
+    cache.store("k", result, submission)
+    cache.prune(["k"])
+    assert cache.load("k", submission) in (None, result)
+    if obstacle == "an entry is a folder":
+        assert (cache.folder / "stale.json" / "keep").exists()  # only the cache's own files are removed
+        assert cache.load("k", submission) == result  # and the rest of the cache still works
