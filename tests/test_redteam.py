@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -450,3 +451,34 @@ def test_a_cache_that_cannot_be_written_or_pruned_never_ends_the_run(tmp_path: P
     if obstacle == "an entry is a folder":
         assert (cache.folder / "stale.json" / "keep").exists()  # only the cache's own files are removed
         assert cache.load("k", submission) == result  # and the rest of the cache still works
+
+
+# ---------------------------------------------------------------------------------------------------
+# Issue 15 reshape: the limit kinds of the closed set, forged by the child
+
+
+def crashing_runner(plan: Plan, error: dict) -> Callable[[dict], dict]:
+    """A child that answers the case its job starts at with ``error`` and then dies (exit 1), each time:
+    the engine restarts it at the next case, as for any crash."""
+    def runner(job: dict) -> dict:
+        case = plan.cases[job["start"]]
+        lines = [LOADED, json.dumps({"case": case["id"], "outputs": {}, "error": {**error, "fn": case["id"]}})]
+        return {"results": lines, "exit_code": 1, "output": "", "output_bytes": 0}
+    return runner
+
+
+@pytest.mark.parametrize("kind", [kind.value for kind in Limit])
+def test_a_forged_limit_kind_changes_no_point_and_no_restart(kind: str) -> None:
+    """Every kind of the closed set, the worker's own ("results": a flood, no restart; "worker_killed";
+    "tmp_files") included, claimed by the child for its own exception: the same restarts, outcomes and
+    points as without the claim; only the student's own sentence names the limit."""
+    plan = Plan.create(Assignment.named("ex_02"), seed=0, data_file=DEFAULT_DATA_PATH)
+    honest = execute(plan, crashing_runner(plan, {"type": "ValueError", "message": "x"}), "ex_02_F0001", "", "")
+    forged = execute(plan, crashing_runner(plan, {"type": "ValueError", "message": "x", "limit": kind}),
+                     "ex_02_F0001", "", "")
+    assert forged.attempts == honest.attempts > 1
+    assert forged.outcomes.keys() == honest.outcomes.keys()
+    assert [(result.id, result.score) for result in judge(plan, forged)] == \
+        [(result.id, result.score) for result in judge(plan, honest)]
+    assert all(outcome.error.get("note") == LIMIT_MESSAGES[Limit(kind)] for outcome in forged.outcomes.values()
+               if outcome.error and outcome.error.get("type") == "ValueError")
