@@ -482,3 +482,19 @@ def test_a_forged_limit_kind_changes_no_point_and_no_restart(kind: str) -> None:
         [(result.id, result.score) for result in judge(plan, honest)]
     assert all(outcome.error.get("note") == LIMIT_MESSAGES[Limit(kind)] for outcome in forged.outcomes.values()
                if outcome.error and outcome.error.get("type") == "ValueError")
+
+
+def test_one_participants_flat_files_cost_only_their_own_budget(tmp_path: Path) -> None:
+    """In an old flat download every file of a participant is ``<owner>_file_<name>``: each file counted
+    as a Moodle folder of its own, with a folder's whole budget, so one participant's many 8 MiB uploads
+    (zeros: a few KB zipped) could spend the class's budget and end the run for everyone."""
+    archive = tmp_path / "flat.zip"
+    zeros = bytes(8 * 2**20 + 1)
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as packed:
+        packed.writestr("Ann Lee_101_assignsubmission_file_ex_02_A0001.py", CORRECT)
+        for index in range(12):
+            packed.writestr(f"Bomber Bo_333_assignsubmission_file_part{index}.py", zeros)
+    discovery = discover_all(archive, tmp_path / "scratch", max_bytes=64 * 2**20)  # the class's budget, scaled
+    findings = find_unnamed(discovery, None)
+    assert [submission.student_id for submission in findings.submissions] == ["A0001"]
+    assert "discover.folder_too_large" in [warning.key for warning in discovery.warnings]
