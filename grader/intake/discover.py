@@ -655,7 +655,7 @@ def _folder_budget(limits: _ZipLimits, shown: Sequence[str], source: str,
     owner = moodle_owner(shown)
     key = owner[2] if owner is not None else "/".join(shown[:-1])
     if owner is not None and key == "/".join(shown):  # an old flat download's file: its participant pays,
-        key = "/".join([*shown[:-1], f"{owner[0].name}_{owner[0].participant}\\0flat"])  # not each file
+        key = "/".join([*shown[:-1], f"{owner[0].name}_{owner[0].participant}\0"])  # not each file (NUL: in no name)
     budget = limits.folder_budgets.setdefault(key, [MAX_FOLDER_BYTES])
     if budget[0] <= 0:
         warnings.append(Message("discover.folder_too_large", {
