@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -498,3 +499,48 @@ def test_one_participants_flat_files_cost_only_their_own_budget(tmp_path: Path) 
     findings = find_unnamed(discovery, None)
     assert [submission.student_id for submission in findings.submissions] == ["A0001"]
     assert "discover.folder_too_large" in [warning.key for warning in discovery.warnings]
+
+
+ORDINARY_UID = 1000  # the TA's stand-in: the image has user cloudsdk, and /opt/exgrader-venv it can run
+ORDINARY_PYTHON = Path(os.environ.get("EXGRADER_UNPRIVILEGED_PYTHON", "/opt/exgrader-venv/bin/python"))
+RESUME_AS_TA = """
+import sys
+from pathlib import Path
+from grader.assignment import Assignment
+from grader.intake.discover import Submission
+from grader.outputs.cache import ResultCache
+from grader.results import CheckResult, Status, SubmissionResult, Verdict
+out, path = Path(sys.argv[1]), Path(sys.argv[2])
+cache = ResultCache(out, "run", Assignment.named("ex_02").catalogue(), "en")
+submission = Submission("S0001", path, path.name, "py", 0.0)
+cache.store("new", SubmissionResult("S0001", Status.GRADED, path.name,
+                                    [CheckResult("load", True, 1.0, 1.0, Verdict.ok())], 1.0), submission)
+cache.prune(["new"])
+print("ok")
+"""
+
+
+def test_a_cache_left_by_a_run_as_root_does_not_end_an_ordinary_users_run(tmp_path: Path) -> None:
+    """The TA graded once as root, then resumes as an ordinary user in their own folder: ``.cache/results``
+    and its entries are root's. Storing the new result and pruning the old one each ended the run."""
+    if os.geteuid() != 0 or shutil.which("setpriv") is None or not ORDINARY_PYTHON.exists():
+        pytest.skip("needs root, setpriv and a Python another uid can run (/opt/exgrader-venv)")
+    base = Path(tempfile.mkdtemp(prefix="exgrader-redteam-"))  # tmp_path is root's (0700)
+    try:
+        out, path = base / "out", base / "ex_02_S0001.py"
+        path.write_text("x = 1\n", encoding="utf-8")
+        (out / ".cache" / "results").mkdir(parents=True)
+        (out / ".cache" / "results" / "old.json").write_text("{}", encoding="utf-8")  # root's, 0755 folder
+        for owned in (base, out, path):
+            os.chown(owned, ORDINARY_UID, ORDINARY_UID)
+        base.chmod(0o755)
+        done = subprocess.run(["setpriv", f"--reuid={ORDINARY_UID}", f"--regid={ORDINARY_UID}", "--clear-groups",
+                               "--", str(ORDINARY_PYTHON), "-c", RESUME_AS_TA, str(out), str(path)],
+                              env={"PATH": "/usr/bin:/bin", "HOME": str(base), "LANG": "C.UTF-8",
+                                   "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+                              capture_output=True, text=True, timeout=120, cwd=str(base), check=False)
+        if "ModuleNotFoundError" in done.stderr:
+            pytest.skip(f"uid {ORDINARY_UID} cannot import the project: {done.stderr[-300:]}")
+        assert (done.returncode, done.stdout.strip()) == (0, "ok"), done.stderr[-2000:]
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
