@@ -105,7 +105,7 @@ def standardize(x):
 }
 ATTACKS.update(CACHE_HOSTILE)
 #: train() that is gradient descent for the short runs converge probes (1, 2, 3 steps) and the closed form
-#: with made-up losses for the long one: converge cannot tell (see the test below).
+#: with made-up losses for the long one: converge judges the long run's losses too (see the test below).
 SNIFFER_LOOP = """    for _ in range(max_iteration):
         y = perceptron.forward(x)
         loss = mse.forward(y, t)
@@ -197,11 +197,10 @@ def test_hostile_parameters_resume_to_the_same_bytes(run: Run, tmp_path: Path) -
 
 
 @needs_sandbox
-@pytest.mark.xfail(strict=True, reason="open: converge probes train() with 1-3 steps and judges the long run by "
-                   "where it ends; a train() that branches on max_iteration passes (threat-model.md)")
 def test_a_train_that_sniffs_the_step_count_gets_no_converge_points(run: Run) -> None:
     checks = {check["id"]: check for check in run.report("T0001")["checks"]}
     assert checks["converge"]["passed"] is False
+    assert "not the gradient descent its first steps show" in json.dumps(checks["converge"]), checks["converge"]
 
 
 @needs_sandbox

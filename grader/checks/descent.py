@@ -26,12 +26,12 @@ CONVENTION: Finding[str] = Finding("convention")
 MeanLoss = Callable[[np.ndarray], tuple[float, np.ndarray]]
 
 
-def step_problems(points: Sequence[np.ndarray | None], step_losses: np.ndarray | None, last_loss: float,
+def step_problems(points: Sequence[np.ndarray | None], step_losses: np.ndarray | None, run_losses: np.ndarray,
                   final: np.ndarray, mean_loss: MeanLoss) -> list[Message]:
     """Nothing when the steps are gradient descent, else why not.
 
     ``points``: w and b after 1, 2, 3 steps (None when unreadable); ``step_losses``: the losses the
-    3-step run returned; ``last_loss`` and ``final``: the full run's last loss and parameters. Each step
+    3-step run returned; ``run_losses`` and ``final``: the full run's losses (one per step) and parameters. Each step
     must move the parameters against the mean loss's gradient at the point it starts from, by one common
     positive rate (any rate: the learning rate itself is judged by where training ends; 5 % slack covers
     data standardized once more inside train), and the returned losses must be the model's loss at those
@@ -64,11 +64,70 @@ def step_problems(points: Sequence[np.ndarray | None], step_losses: np.ndarray |
         final_loss = mean_loss(final)[0]
         # the loss of step k is taken before its update (the course's loop), or after it (recorded late)
         alignments = [[*model_losses[:-1], final_loss], [*model_losses[1:], final_loss]]
-        reported.append(last_loss)
+        reported.append(float(run_losses[-1]))
         if not any(proportional(reported, [loss**power for loss in model])
                    for model in alignments for power in (1.0, 0.5)):
             return [Message("converge.losses_made_up")]
-        return []
+        return run_problems(steps, run_losses, rates, hessian_eigenvalues(mean_loss, points[-1]))  # type: ignore[arg-type]
+
+
+def run_problems(step_losses: np.ndarray, run_losses: np.ndarray, rates: Sequence[float],
+                 eigenvalues: np.ndarray) -> list[Message]:
+    """Nothing when the full run's losses are the descent its first steps show, else why not.
+
+    A train() could do honest steps for the short runs and return the closed form with made-up losses
+    for the long one (red team T0001). The long run starts as the short ones do, so its first losses
+    must be the 3-step run's. After that, on this quadratic every step multiplies the excess loss
+    E_k - E* by a factor between the smallest and largest (1 - rate * lambda)² over the mean loss's
+    Hessian eigenvalues lambda, at the rate the steps showed; E* is read as the run's last loss (far
+    below the excess where it is checked) and any constant factor of the loss (sum, half) cancels.
+    Checked while the excess is well above floating-point noise; the loss squared too (RMSE).
+    """
+    run = run_losses.reshape(-1).astype(float)
+    if not np.all(np.isfinite(run)):
+        return [Message("converge.run_not_descent", {"step": int(np.argmin(np.isfinite(run))) + 1})]
+    head = min(len(step_losses), len(run))
+    for index in range(head):
+        if not math.isclose(run[index], float(step_losses[index]), rel_tol=1e-6, abs_tol=1e-12):
+            return [Message("converge.run_not_descent", {"step": index + 1})]
+    factors = np.array([(1.0 - rate * eigenvalues) ** 2 for rate in (min(rates), max(rates))])
+    low, high = float(factors.min()), float(factors.max())
+    if np.any(np.sign(1.0 - min(rates) * eigenvalues) != np.sign(1.0 - max(rates) * eigenvalues)):
+        low = 0.0  # one mode's factor passes through zero between the rates the steps showed
+    offenders = [excess_steps_off(run**power, 0.95 * low, 1.05 * high) for power in (1, 2)]
+    if all(offenders):
+        return [Message("converge.run_not_descent", {"step": min(offenders)})]  # type: ignore[type-var]
+    return []
+
+
+def excess_steps_off(losses: np.ndarray, low: float, high: float) -> int | None:
+    """The first step (1-based) whose excess loss over the last one is not ``low``..``high`` times the
+    step before's, while that excess is well above noise (1e-7 of the losses' size); None when none."""
+    scale = float(np.max(np.abs(losses)))
+    threshold = 1e-7 * scale
+    noise = 1e-12 * scale
+    excess = losses - losses[-1]
+    for index in range(len(excess) - 1):
+        if excess[index] < -threshold:  # descent never ends above where it was
+            return index + 1
+        if excess[index] > threshold:
+            ratio = excess[index + 1] / excess[index]
+            slack = noise / excess[index]
+            if not low - slack <= ratio <= high + slack:
+                return index + 2
+    return None
+
+
+def hessian_eigenvalues(mean_loss: MeanLoss, point: np.ndarray) -> np.ndarray:
+    """The eigenvalues of the mean loss's Hessian, from differences of its gradient around ``point``
+    (exact for this quadratic up to rounding, whether the gradient is closed-form or numerical)."""
+    columns = []
+    for index in range(point.size):
+        unit = np.zeros(point.size)
+        unit[index] = 1.0
+        columns.append((mean_loss(point + unit)[1] - mean_loss(point - unit)[1]) / 2.0)
+    hessian = np.array(columns)
+    return np.linalg.eigvalsh((hessian + hessian.T) / 2.0)
 
 
 def proportional(reported: list[float], model: list[float]) -> bool:

@@ -250,7 +250,9 @@ class Converge(Check):
         x, t = self.problem["x"], self.problem["t"]
         cases = []
         for convention, rate in self.learning_rates().items():
+            # the long run starts as the short ones below do (np.random seeded alike): its first losses are theirs
             cases.append({"id": self.case_id(convention), "ops": [
+                {**call("np.random.seed", self.seed % 2**32, out="seeded"), "optional": True},
                 call("train", x, t, rate, iterations, rng(self.seed), save="r"),
                 get("$r[0].w", "w"), get("$r[0].b", "b"), get("$r[1]", "losses"),
             ]})
@@ -315,7 +317,7 @@ class Converge(Check):
             return [Message("converge.descent_failed"), error_message(steps.error), *error_details(steps.error)]
         points = [self.parameters(steps.outputs, str(index)) for index in range(1, self.DESCENT_STEPS + 1)]
         size = self.problem["w"].size
-        return step_problems(points, as_array(steps.get("losses_steps")), float(losses[-1]), final,
+        return step_problems(points, as_array(steps.get("losses_steps")), losses, final,
                              lambda point: self.mean_loss(point[:size], point[size:]))
 
     def judge_one(self, outcome: CaseOutcome, steps: CaseOutcome, convention: str) -> Verdict:

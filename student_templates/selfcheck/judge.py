@@ -512,7 +512,7 @@ class Converge(KitCheck):
         if steps.error:
             return [Message("converge.descent_failed"), error_message(steps.error), *error_details(steps.error)]
         points = [self.parameters(problem, steps.outputs, str(index)) for index in range(1, self.DESCENT_STEPS + 1)]
-        return step_problems(points, as_array(steps.get("losses_steps")), float(losses[-1]), final,
+        return step_problems(points, as_array(steps.get("losses_steps")), losses, final,
                              lambda point: mean_loss_and_gradient(problem["x"], problem["t"], point))
 
     def judge_one(self, outcome: CaseOutcome, steps: CaseOutcome, convention: str) -> Verdict:
