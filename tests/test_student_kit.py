@@ -492,3 +492,18 @@ def test_the_selfcheck_agrees_with_grade_on_the_verdict_variants(kit: Path, tmp_
     verdicts, words, output = compare_with_grade(kit, sorted(folder.iterdir()), tmp_path / "graded")
     assert not verdicts, "\n".join(verdicts) + "\n" + output[-3000:]
     assert not words, "\n".join(words)
+
+
+def test_the_selfcheck_fails_a_train_that_sniffs_the_step_count_as_grade_does(kit: Path, tmp_path: Path) -> None:
+    """Red team T0001: honest steps for 1-3 iterations, the closed form with made-up losses for the long
+    run. The kit's converge restates the grader's, so it fails the file with grade's sentence."""
+    from test_redteam import ATTACKS
+
+    folder = tmp_path / "sniffer"
+    folder.mkdir()
+    (folder / "ex_02_T0001.py").write_text(ATTACKS["T0001"], encoding="utf-8")
+    assert grade_main([str(folder), "--out", str(tmp_path / "graded"), "--jobs", "1"]) == 0
+    report = json.loads((tmp_path / "graded" / "reports" / "T0001.json").read_text("utf-8"))
+    assert [check["id"] for check in report["checks"] if not check["passed"]] == ["converge"], report
+    verdicts, words, output = compare_with_grade(kit, [folder / "ex_02_T0001.py"], tmp_path / "graded")
+    assert not verdicts and not words, "\n".join([*verdicts, *words]) + "\n" + output[-3000:]
