@@ -68,11 +68,13 @@ def step_problems(points: Sequence[np.ndarray | None], step_losses: np.ndarray |
         if not any(proportional(reported, [loss**power for loss in model])
                    for model in alignments for power in (1.0, 0.5)):
             return [Message("converge.losses_made_up")]
-        return run_problems(steps, run_losses, rates, hessian_eigenvalues(mean_loss, points[-1]))  # type: ignore[arg-type]
+        last = points[-1]
+        predicted = descent_excess(mean_loss, last, sum(rates) / len(rates), run_losses.size)  # type: ignore[arg-type]
+        return run_problems(steps, run_losses, rates, hessian_eigenvalues(mean_loss, last), predicted)  # type: ignore[arg-type]
 
 
 def run_problems(step_losses: np.ndarray, run_losses: np.ndarray, rates: Sequence[float],
-                 eigenvalues: np.ndarray) -> list[Message]:
+                 eigenvalues: np.ndarray, predicted: np.ndarray) -> list[Message]:
     """Nothing when the full run's losses are the descent its first steps show, else why not.
 
     A train() could do honest steps for the short runs and return the closed form with made-up losses
@@ -81,7 +83,9 @@ def run_problems(step_losses: np.ndarray, run_losses: np.ndarray, rates: Sequenc
     E_k - E* by a factor between the smallest and largest (1 - rate * lambda)² over the mean loss's
     Hessian eigenvalues lambda, at the rate the steps showed; E* is read as the run's last loss (far
     below the excess where it is checked) and any constant factor of the loss (sum, half) cancels.
-    Checked while the excess is well above floating-point noise; the loss squared too (RMSE).
+    And the excess must be a constant multiple of ``predicted``, the grader's own descent from the
+    3-step run's point at the steps' rate. Checked while the excess is well above floating-point noise;
+    the loss squared too (RMSE).
     """
     run = run_losses.reshape(-1).astype(float)
     if not np.all(np.isfinite(run)):
@@ -94,7 +98,8 @@ def run_problems(step_losses: np.ndarray, run_losses: np.ndarray, rates: Sequenc
     low, high = float(factors.min()), float(factors.max())
     if np.any(np.sign(1.0 - min(rates) * eigenvalues) != np.sign(1.0 - max(rates) * eigenvalues)):
         low = 0.0  # one mode's factor passes through zero between the rates the steps showed
-    offenders = [excess_steps_off(run**power, 0.95 * low, 1.05 * high) for power in (1, 2)]
+    offenders = [excess_steps_off(run**power, 0.95 * low, 1.05 * high)
+                 or descent_misfit(run**power, predicted) for power in (1, 2)]
     if all(offenders):
         return [Message("converge.run_not_descent", {"step": min(offenders)})]  # type: ignore[type-var]
     return []
@@ -118,16 +123,59 @@ def excess_steps_off(losses: np.ndarray, low: float, high: float) -> int | None:
     return None
 
 
-def hessian_eigenvalues(mean_loss: MeanLoss, point: np.ndarray) -> np.ndarray:
-    """The eigenvalues of the mean loss's Hessian, from differences of its gradient around ``point``
-    (exact for this quadratic up to rounding, whether the gradient is closed-form or numerical)."""
+def descent_excess(mean_loss: MeanLoss, start: np.ndarray, rate: float, count: int) -> np.ndarray:
+    """The grader's own gradient descent from ``start`` at ``rate``: the excess of the mean loss over its
+    minimum at ``start`` and after each of ``count`` steps (the minimum found by one Newton step, exact
+    on this quadratic)."""
+    hessian = hessian_matrix(mean_loss, start)
+    optimum = start - np.linalg.lstsq(hessian, mean_loss(start)[1], rcond=None)[0]
+    floor = mean_loss(optimum)[0]
+    point, excess = start, []
+    for _ in range(count + 1):
+        loss, gradient = mean_loss(point)
+        excess.append(loss - floor)
+        point = point - rate * gradient
+    return np.array(excess)
+
+
+def descent_misfit(losses: np.ndarray, predicted: np.ndarray, tolerance: float = 0.25) -> int | None:
+    """The first step (1-based) where the excess loss over the last one is not one constant multiple of
+    ``predicted`` (the grader's own descent from the 3-step run's point, so step 4 on, or step 3 on for a
+    loss recorded after its update), while the prediction is well above noise; None when it is, within
+    ``tolerance``, for either alignment. A made-up sequence that merely shrinks is not this one (it is off
+    by 45 % and more), while data standardized again inside train (ddof=1: rates for w and b that differ
+    by 1/N) drifts from the prediction by about 4 % over the steps checked."""
+    excess = losses - losses[-1]
+    significant = int(np.argmax(predicted <= 1e-7 * float(predicted[0]))) if np.any(
+        predicted <= 1e-7 * float(predicted[0])) else predicted.size
+    firsts = []
+    for offset in (3, 2):  # losses[offset + j] is the loss at the point j steps after the 3-step run's
+        count = min(significant, len(excess) - offset - 1)
+        if count < 1:
+            return None
+        ratios = excess[offset:offset + count] / predicted[:count]
+        bad = np.flatnonzero(~(np.abs(ratios / ratios[0] - 1.0) <= tolerance))
+        if not bad.size:
+            return None
+        firsts.append(int(bad[0]) + offset + 1)
+    return max(firsts)
+
+
+def hessian_matrix(mean_loss: MeanLoss, point: np.ndarray) -> np.ndarray:
+    """The mean loss's Hessian, from differences of its gradient around ``point`` (exact for this
+    quadratic up to rounding, whether the gradient is closed-form or numerical)."""
     columns = []
     for index in range(point.size):
         unit = np.zeros(point.size)
         unit[index] = 1.0
         columns.append((mean_loss(point + unit)[1] - mean_loss(point - unit)[1]) / 2.0)
     hessian = np.array(columns)
-    return np.linalg.eigvalsh((hessian + hessian.T) / 2.0)
+    return (hessian + hessian.T) / 2.0
+
+
+def hessian_eigenvalues(mean_loss: MeanLoss, point: np.ndarray) -> np.ndarray:
+    """The eigenvalues of the mean loss's Hessian around ``point``."""
+    return np.linalg.eigvalsh(hessian_matrix(mean_loss, point))
 
 
 def proportional(reported: list[float], model: list[float]) -> bool:
