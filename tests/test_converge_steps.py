@@ -110,13 +110,14 @@ def judge_run(check: Converge, points: list[np.ndarray], losses: np.ndarray, ste
 @pytest.mark.parametrize("name", ["stand-in", "advertising.csv"])
 @pytest.mark.parametrize("gradient_factor", [1.0, 0.5])
 @pytest.mark.parametrize("after", [False, True])
-@pytest.mark.parametrize("loss", ["mean", "sum", "half", "root"])
+@pytest.mark.parametrize("loss", ["mean", "sum", "half", "root", "float32"])
 def test_an_honest_long_run_is_the_descent_its_first_steps_show(name: str, gradient_factor: float, after: bool,
                                                                 loss: str, shared_data: Callable[[str], Path]) -> None:
     check = converge_check(data_file(name, shared_data))
     x, t = check.problem["x"], check.problem["t"]
     points, losses = descend(x, t, check.learning_rates()["mean"] * gradient_factor, check.iterations, after)
-    shown = {"mean": losses, "sum": losses * len(x), "half": losses / 2, "root": np.sqrt(losses)}[loss]
+    shown = {"mean": losses, "sum": losses * len(x), "half": losses / 2, "root": np.sqrt(losses),
+             "float32": losses.astype(np.float32).astype(float)}[loss]
     assert judge_run(check, points, shown, shown[:3]) == []
 
 

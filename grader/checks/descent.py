@@ -107,10 +107,11 @@ def run_problems(step_losses: np.ndarray, run_losses: np.ndarray, rates: Sequenc
 
 def excess_steps_off(losses: np.ndarray, low: float, high: float) -> int | None:
     """The first step (1-based) whose excess loss over the last one is not ``low``..``high`` times the
-    step before's, while that excess is well above noise (1e-7 of the losses' size); None when none."""
+    step before's, while that excess is well above noise (1e-5 of the losses' size: a loss kept in
+    float32 is still judged, with its rounding as slack); None when none."""
     scale = float(np.max(np.abs(losses)))
-    threshold = 1e-7 * scale
-    noise = 1e-12 * scale
+    threshold = 1e-5 * scale
+    noise = 1e-7 * scale
     excess = losses - losses[-1]
     for index in range(len(excess) - 1):
         if excess[index] < -threshold:  # descent never ends above where it was
@@ -146,8 +147,8 @@ def descent_misfit(losses: np.ndarray, predicted: np.ndarray, tolerance: float =
     by 45 % and more), while data standardized again inside train (ddof=1: rates for w and b that differ
     by 1/N) drifts from the prediction by about 4 % over the steps checked."""
     excess = losses - losses[-1]
-    significant = int(np.argmax(predicted <= 1e-7 * float(predicted[0]))) if np.any(
-        predicted <= 1e-7 * float(predicted[0])) else predicted.size
+    below_noise = predicted <= 1e-5 * float(predicted[0])  # as in excess_steps_off: float32 losses too
+    significant = int(np.argmax(below_noise)) if np.any(below_noise) else predicted.size
     firsts = []
     for offset in (3, 2):  # losses[offset + j] is the loss at the point j steps after the 3-step run's
         count = min(significant, len(excess) - offset - 1)
