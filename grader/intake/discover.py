@@ -210,7 +210,7 @@ class _UnnamedFiles:
 
 
 class OwnerRoster(Protocol):
-    """What discovery needs of a roster to know whose a Moodle folder is (``lms.RosterIndex``)."""
+    """What discovery needs of a roster to know whose a Moodle folder is (``grader.intake.roster.RosterIndex``)."""
 
     def owner_id(self, owner: MoodleOwner) -> str | None:
         """The id of the participant who owns the folder, when the roster knows them."""
