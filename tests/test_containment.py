@@ -46,6 +46,10 @@ SANDBOX = launcher.bwrap_works()
 needs_sandbox = pytest.mark.skipif(not SANDBOX, reason="bubblewrap is missing or cannot create namespaces here "
                                    "(install the 'bubblewrap' package); the unsandboxed fallback is tested below")
 UNPRIVILEGED_UID = 60100  # the TA's stand-in for test_unprivileged_grader (children use 61000 and up)
+#: pytest-xdist: one worker runs, one after another, the tests whose grader runs as UNPRIVILEGED_UID (its
+#: processes limit counts every process of that uid on the machine) and those whose hostile daemons would
+#: show in test_leftover_processes_are_gone_after_grading's look at every process of the machine
+ONE_AT_A_TIME = pytest.mark.xdist_group("uid-and-daemons")
 
 
 @dataclass
@@ -453,6 +457,7 @@ def test_a_grader_started_with_sigint_ignored_hands_on_a_fresh_signal_state(tmp_
     assert not graded.failed("D1"), graded.message("D1", "load")
 
 
+@ONE_AT_A_TIME
 @needs_sandbox
 def test_leftover_processes_are_gone_after_grading(next_run: Graded) -> None:
     for pid in filter(str.isdigit, os.listdir("/proc")):
@@ -695,6 +700,7 @@ SITES_PROBE = corpus.correct_with(
     "    raise RuntimeError('SITES ' + repr(_sites))\n")
 
 
+@ONE_AT_A_TIME
 @needs_sandbox
 @pytest.mark.parametrize("grader_uid", ["root", "ordinary user"])
 def test_a_runtime_under_tmp_is_out_of_the_students_tmp(tmp_runtime: Path, grader_uid: str) -> None:
@@ -768,6 +774,7 @@ def unprivileged_env(home: Path) -> dict[str, str]:
             "EXGRADER_QUIET": "1", corpus.CANARY_VARIABLE: "SECRET-environment"}
 
 
+@ONE_AT_A_TIME
 def test_unprivileged_grader(tmp_path: Path) -> None:
     """As root, grade a hostile class as an ordinary uid (user namespace, same uid for worker and child):
     killing the worker costs only the killer, nothing leaks, nothing survives for the next student."""

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import cheap_per_worker
 from submissions import CLASS, ROOT, ROSTER
 
 from grader.assignment import Assignment
@@ -44,6 +45,7 @@ TEMPLATE_FILES = {"ex_02_template.py", "perceptron.py", "gradient_method.py"}
 
 
 @pytest.fixture(scope="module")
+@cheap_per_worker
 def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     kit, archive = build(tmp_path_factory.mktemp("out"))
     assert archive.is_file()
