@@ -4,11 +4,16 @@ Shared test setup: access to the real data in ../shared/data/, and which tests r
 
 from __future__ import annotations
 
+import fcntl
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
 import pytest
+from submissions import CLASS, ROSTER
+
+from grader.cli import main as grade_main
 
 PROJECT_ROOT: Path = Path(__file__).resolve().parent.parent
 SHARED_DATA_DIR: Path = PROJECT_ROOT.parent / "shared" / "data"
@@ -36,11 +41,55 @@ def shared_data() -> Callable[[str], Path]:
     return shared_data_path
 
 
-def cheap_per_worker(fixture: F) -> F:
-    """Mark a module- or session-scoped fixture as cheap enough to be made once per pytest-xdist worker: its
-    tests are then not kept together (a kit built in a second, a class graded once through a lock)."""
-    fixture._cheap_per_worker = True  # type: ignore[attr-defined]
+def spread_across_workers(fixture: F) -> F:
+    """Mark a module- or session-scoped fixture whose tests need not share a pytest-xdist worker: it is cheap
+    to make once per worker (a kit built in a second), or made once for the whole run (``once_per_run``)."""
+    fixture._spread_across_workers = True  # type: ignore[attr-defined]
     return fixture
+
+
+def once_per_run(tmp_path_factory: pytest.TempPathFactory, name: str, make: Callable[[Path], None]) -> Path:
+    """The folder ``name`` made by ``make(folder)`` once for the whole test run: the pytest-xdist workers share
+    one temporary root, and the first to get there makes it while the other waits (a lock file)."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # popen-gw0/ and popen-gw1/ are in this run's own folder
+    folder, done = root / name, root / f"{name}.done"
+    with open(root / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed
+        if not done.exists():
+            make(folder)
+            done.touch()
+    return folder
+
+
+@pytest.fixture(scope="session")
+@spread_across_workers
+def graded_example_class(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """examples/class graded as the README shows (its roster, two jobs, reports in Japanese), once for the
+    whole run: the golden scenarios read it, and the student kit is compared with it. Read only."""
+    def make(out: Path) -> None:
+        assert grade_main([str(CLASS), "--out", str(out), "--roster", str(ROSTER), "--jobs", "2"]) == 0
+
+    return once_per_run(tmp_path_factory, "graded-example-class", make)
+
+
+@pytest.fixture(scope="session")
+@spread_across_workers
+def graded_variants(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The golden verdict variants (tests/test_verdict_variants.py) and the file without machine learning,
+    in one folder graded with two jobs, once for the whole run: ``(folder, out)``. Read only."""
+    from test_verdict_variants import VARIANTS, variant_text
+
+    def make(root: Path) -> None:
+        folder = root / "class"
+        folder.mkdir(parents=True)
+        for variant_id in [*VARIANTS, "V31"]:
+            (folder / f"ex_02_{variant_id}.py").write_text(variant_text(variant_id), encoding="utf-8")
+        assert grade_main([str(folder), "--out", str(root / "out"), "--jobs", "2"]) == 0
+
+    root = once_per_run(tmp_path_factory, "graded-variants", make)
+    return root / "class", root / "out"
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -67,7 +116,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         for name, definitions in (info.name2fixturedefs.items() if info is not None else ()):
             definition = definitions[-1]
             if (definition.scope != "function" and definition.baseid  # ours: pytest's own have no baseid
-                    and not getattr(definition.func, "_cheap_per_worker", False)):
+                    and not getattr(definition.func, "_spread_across_workers", False)):
                 nodes.append(f"{definition.baseid}::{name}")
         if nodes:
             nodes_of[index] = nodes

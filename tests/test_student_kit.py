@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import cheap_per_worker
-from submissions import CLASS, ROOT, ROSTER
+from conftest import spread_across_workers
+from submissions import CLASS, ROOT
 
 from grader.assignment import Assignment
 from grader.cli import main as grade_main
@@ -45,7 +45,7 @@ TEMPLATE_FILES = {"ex_02_template.py", "perceptron.py", "gradient_method.py"}
 
 
 @pytest.fixture(scope="module")
-@cheap_per_worker
+@spread_across_workers
 def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     kit, archive = build(tmp_path_factory.mktemp("out"))
     assert archive.is_file()
@@ -302,13 +302,6 @@ def utf8(raw: bytes) -> bool:
 
 
 # --- self-check == grader --------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def graded_class(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("graded")
-    assert grade_main([str(CLASS), "--out", str(out), "--roster", str(ROSTER), "--jobs", "2"]) == 0
-    return out
-
-
 def compare_with_grade(kit: Path, files: list[Path], graded: Path) -> tuple[list[str], list[str], str]:
     """Run the kit on ``files`` (copied into its scripts/) and compare each check with grade's report in
     ``graded``: verdicts that differ, first lines of failure messages that differ, and the kit's output."""
@@ -331,12 +324,12 @@ def compare_with_grade(kit: Path, files: list[Path], graded: Path) -> tuple[list
     return verdicts, words, output
 
 
-def test_the_selfcheck_agrees_with_grade_check_by_check(kit: Path, graded_class: Path) -> None:
+def test_the_selfcheck_agrees_with_grade_check_by_check(kit: Path, graded_example_class: Path) -> None:
     """The example class (both conventions, each single bug, a notebook, Shift_JIS, top-level scripts, a
     syntax error): the kit's verdict of every check of every file is grade's, and so is its first sentence."""
     files = sorted(path for path in CLASS.rglob("ex_02_*") if path.is_file())
     assert len(files) >= 20
-    verdicts, words, output = compare_with_grade(kit, files, graded_class)
+    verdicts, words, output = compare_with_grade(kit, files, graded_example_class)
     assert not verdicts, "\n".join(verdicts) + "\n" + output
     assert not words, "\n".join(words)
     shift_jis = [path.name for path in files if not utf8(path.read_bytes())]
@@ -490,17 +483,11 @@ def test_files_share_one_process_and_still_run_as_in_a_fresh_one(kit: Path) -> N
     assert pids["ex_02_K0001"] == pids["ex_02_K0002"] != pids["ex_02_K0003"] == pids["ex_02_K0004"], pids
 
 
-def test_the_selfcheck_agrees_with_grade_on_the_verdict_variants(kit: Path, tmp_path: Path) -> None:
+def test_the_selfcheck_agrees_with_grade_on_the_verdict_variants(kit: Path, graded_variants: tuple[Path, Path]) -> None:
     """Issue 16: the golden variants students really write (other libraries, bias shapes, per-axis losses,
     DataFrames, the correct-in-substance table) and the file without machine learning: the kit says what
-    grade says, check by check."""
-    from test_verdict_variants import VARIANTS, variant_text
-
-    folder = tmp_path / "variants"
-    folder.mkdir()
-    for variant_id in [*VARIANTS, "V31"]:
-        (folder / f"ex_02_{variant_id}.py").write_text(variant_text(variant_id), encoding="utf-8")
-    assert grade_main([str(folder), "--out", str(tmp_path / "graded"), "--jobs", "2"]) == 0
-    verdicts, words, output = compare_with_grade(kit, sorted(folder.iterdir()), tmp_path / "graded")
+    grade says, check by check (grade's reports: the variants graded once for the run, in conftest)."""
+    folder, graded = graded_variants
+    verdicts, words, output = compare_with_grade(kit, sorted(folder.iterdir()), graded)
     assert not verdicts, "\n".join(verdicts) + "\n" + output[-3000:]
     assert not words, "\n".join(words)
