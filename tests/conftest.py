@@ -117,7 +117,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             definition = definitions[-1]
             if (definition.scope != "function" and definition.baseid  # ours: pytest's own have no baseid
                     and not getattr(definition.func, "_spread_across_workers", False)):
-                nodes.append(f"{definition.baseid}::{name}")
+                module = definition.baseid.rpartition("/")[2].removesuffix(".py")
+                nodes.append(f"{module}.{name}")  # no "::" nor "/": xdist reads the group off the test's id
         if nodes:
             nodes_of[index] = nodes
             for node in nodes:
