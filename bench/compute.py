@@ -24,8 +24,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from grader.assignment import Assignment
 from grader.copydetect import similarity
-from grader.grade import DEFAULT_TEMPLATES, grade_submission
+from grader.grade import grade_submission
 from grader.intake.decode import decode_submission
 from grader.intake.definitions import definitions_only
 from grader.intake.discover import Submission
@@ -135,7 +136,8 @@ def result_bytes(plan: Plan, submissions: Sequence[Submission], count: int = 20)
 def fingerprint_bytes(submissions: Sequence[Submission], count: int = 200) -> int:
     """Bytes copy detection keeps per student (its fingerprint) until the pairs are found: the other
     per-student state that a class-level result needs, in the copy-detection process."""
-    template = similarity.template_windows(path.read_text(encoding="utf-8") for path in DEFAULT_TEMPLATES)
+    template = similarity.template_windows(path.read_text(encoding="utf-8")
+                                           for path in Assignment.default().templates)
     sources = [decode_submission(item.path, item.kind).source or "" for item in submissions]
     similarity.fingerprint("warm", sources[0], template)
     gc.collect()

@@ -249,8 +249,8 @@ def verdicts(report: dict[str, Any]) -> dict[str, Any]:
         goals["10x_nbclient"] = {"ratio": ratio, "met": ratio >= 10.0}
     # Per submission: what each further submission costs. The steady state says it from one run; the
     # marginal cost between two class sizes says it including everything that grows with the class
-    # (the results, the CSV, copy detection, the summary). The fixed start-up (~1 s: imports, the plan,
-    # the workers' preload) is a cost per run, not per submission; the amortized figures show it.
+    # (the results, the CSV, copy detection, the summary). The fixed start-up (imports, the plan, the
+    # workers' preload) is a cost per run, not per submission; the amortized figures show it.
     steady = report["overhead_ms"][str(first["n"])]["steady_ms"]
     marginal = report["overhead_ms"].get("marginal", {}).get("overhead_ms")
     goals["overhead_30ms"] = {"n": first["n"], "steady_ms": steady, "marginal_ms": marginal,

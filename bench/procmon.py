@@ -4,8 +4,8 @@
 background thread: the sum of RSS over the tree, the sum of PSS (proportional set size: shared pages
 such as the zygote's copy-on-write numpy/pandas pages counted once, split between the processes that
 share them) every ``pss_every`` samples, the peak RSS of each process (its ``VmHWM``) by role, and the
-CPU time of each process including its reaped children. The cost is about 0.3 ms per sample, i.e.
-well under 1 % of one core at 20 Hz.
+CPU time of each process including its reaped children. A sample reads a few /proc files per process,
+cheap enough to take at 20 Hz beside the run it measures.
 
 Roles: ``grader`` (the root), ``bwrap`` (the sandbox's own processes), ``zygote`` (a warm worker:
 runs ``zygote.py`` and its parent is not itself a zygote), ``runner`` (a fork of a zygote: one job's own

@@ -10,7 +10,7 @@ that a noisy machine hits them alike:
 
 - ``plain``: as the zygote does today;
 - ``freeze``: ``gc.collect(); gc.freeze()`` after the preload (the child's garbage collections then
-  skip the ~300k inherited objects, and do not dirty their pages);
+  skip the objects inherited from the preload, and do not dirty their pages);
 - ``warm``: the parent runs a warm-up job first on a built-in stand-in module (no student code): the
   case interpreter, protocol encode/decode, ``np.errstate``, ``warnings``, lazy numpy imports and
   caches are then initialized once in the parent instead of once in every child;

@@ -5,13 +5,14 @@ engine stay as they are."""
 from __future__ import annotations
 
 import functools
+import importlib
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from grader.checks.base import Check, load_check_class
+from grader.checks.base import Check, DependencyError, judging_order, load_check_class
 from grader.i18n import Catalogue, engine_catalogue, flatten
 
 ASSIGNMENTS_DIR = Path(__file__).with_name("assignments")
@@ -42,8 +43,13 @@ class Assignment:
     #: The name the course's data file has beside a submission (``data/<name>``), or "" when the
     #: assignment uses no data file: ``--data`` is then neither read nor required.
     data_file: str = ""
+    #: The data file ``--data`` defaults to (relative to the project in the file) and the function that reads
+    #: it (``"module:function"``): the CLI reads ``--data`` with it before grading, so a wrong file is one
+    #: clear line instead of every student's failed check.
+    data_default: Path | None = None
+    data_reader: str = ""
     #: The functions and classes a solution defines: how a file named without the student id is told
-    #: apart from a helper module in the same Moodle folder (``lms.find_unnamed``).
+    #: apart from a helper module in the same Moodle folder (``grader.intake.unnamed.find_unnamed``).
     defines: tuple[str, ...] = ()
     #: The code handed out to students (copy detection subtracts it) and the instructor's solution (whose
     #: code copy detection does not count as evidence), from the assignment file's ``templates`` and
@@ -63,11 +69,14 @@ class Assignment:
             CheckSpec(check_id, float(spec["points"]), spec["class"], dict(spec.get("params", {})))
             for check_id, spec in data.get("checks", {}).items()
         )
+        validate_dependencies(path, checks)
         return cls(id=meta["id"], file_prefix=meta.get("file_prefix", f"{meta['id']}_"), title=meta["title"],
                    limits=dict(data.get("limits", {})), checks=checks,
                    messages=flatten(data.get("messages", {})), path=path,
                    unavailable_libraries=tuple(meta.get("unavailable_libraries", ())),
                    data_file=str(meta.get("data_file", "")), defines=tuple(meta.get("defines", ())),
+                   data_default=PROJECT_ROOT / meta["data_default"] if meta.get("data_default") else None,
+                   data_reader=str(meta.get("data_reader", "")),
                    templates=tuple(PROJECT_ROOT / item for item in meta.get("templates", ())),
                    references=tuple(PROJECT_ROOT / item for item in meta.get("references", ())),
                    kit=dict(data.get("kit", {})))
@@ -83,6 +92,13 @@ class Assignment:
     @classmethod
     def default(cls) -> Assignment:
         return cls.named(default_name())
+
+    def read_data(self, path: Path) -> None:
+        """Read ``path`` as this assignment's data file; raises what the reader raises (FileNotFoundError,
+        ValueError with a ``missing`` list of columns, OSError). Nothing to read without a reader."""
+        if self.data_reader:
+            module_name, _, function = self.data_reader.partition(":")
+            getattr(importlib.import_module(module_name), function)(path)
 
     @property
     def max_points(self) -> float:
@@ -105,6 +121,20 @@ class Assignment:
         """Instantiate the checks; ``extra_params`` (e.g. the data file) reaches every check."""
         return [load_check_class(spec.check_class)(spec.id, {**(extra_params or {}), **spec.params}, seed)
                 for spec in self.checks]
+
+
+class InvalidAssignment(ValueError):
+    """An assignment file whose checks cannot be judged together; the message names the file and checks."""
+
+
+def validate_dependencies(path: Path, checks: tuple[CheckSpec, ...]) -> None:
+    """Every finding a check needs is provided by exactly one check of the file (or by the engine), and no
+    checks need each other's findings in a circle: the checks can then be judged in some order, whatever
+    their order in the file."""
+    try:
+        judging_order([(spec.id, load_check_class(spec.check_class)) for spec in checks])
+    except DependencyError as exc:
+        raise InvalidAssignment(f"{path}: {exc}") from None
 
 
 class UnknownAssignment(KeyError):
@@ -147,4 +177,6 @@ def only(assignment: Assignment, check_ids: list[str]) -> Assignment:
     unknown = set(check_ids) - set(assignment.check_ids)
     if unknown:
         raise KeyError(f"unknown check ids {sorted(unknown)}")
-    return replace(assignment, checks=tuple(spec for spec in assignment.checks if spec.id in check_ids))
+    checks = tuple(spec for spec in assignment.checks if spec.id in check_ids)
+    validate_dependencies(assignment.path, checks)
+    return replace(assignment, checks=checks)

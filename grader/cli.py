@@ -22,18 +22,18 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from grader.assignment import Assignment, UnknownAssignment, available, default_name
+from grader.assignment import PROJECT_ROOT, Assignment, UnknownAssignment, available, default_name
 from grader.grade import ClassResult, GradeOptions, grade_class
 from grader.i18n import DEFAULT_LANGUAGE, LANGUAGES, Catalogue
 from grader.intake.discover import DiscoveryError
 from grader.intake.manual import ManualError, forget, read_manual, remembered, render_error
 from grader.outputs import escape
 from grader.outputs.exports import EXPORTS
-from grader.outputs.report import ERROR, GRADED, MISSING, SubmissionResult, points
+from grader.outputs.report import points
 from grader.outputs.worksheet import WorksheetError, read_worksheet
+from grader.results import Status, SubmissionResult
 from grader.run.sandbox import launcher
 from grader.run.sandbox.launcher import Isolation
-from reference.data import DEFAULT_DATA_PATH, MissingColumnError, load_xt
 
 USAGE_ERROR = 2
 GRADER_ERROR = 3
@@ -105,10 +105,10 @@ def export_list(text: str) -> tuple[str, ...]:
     return names
 
 
-def build_parser(catalogue: Catalogue, lang: str, assignment: str | None = None) -> Parser:
+def build_parser(catalogue: Catalogue, lang: str, assignment: Assignment | None = None) -> Parser:
     text = lambda key: catalogue.text(key, lang)  # noqa: E731
-    parser = Parser(prog="grade", description=catalogue.text("cli.description", lang,
-                                                             assignment=assignment or default_name()))
+    assignment = assignment or Assignment.default()
+    parser = Parser(prog="grade", description=catalogue.text("cli.description", lang, assignment=assignment.id))
     parser.catalogue, parser.lang = catalogue, lang
     parser.add_argument("path", type=Path, help=text("cli.help_path"))
     parser.add_argument("--assignment", default=default_name(), choices=available(), metavar="NAME",
@@ -116,7 +116,10 @@ def build_parser(catalogue: Catalogue, lang: str, assignment: str | None = None)
                                             names=", ".join(available())))
     parser.add_argument("--out", type=Path, default=Path("results"), help=text("cli.help_out"))
     parser.add_argument("--roster", type=Path, help=text("cli.help_roster"))
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA_PATH, help=text("cli.help_data"))
+    data_default: Path | str = assignment.data_default or "-"
+    if isinstance(data_default, Path) and data_default.is_relative_to(PROJECT_ROOT):
+        data_default = data_default.relative_to(PROJECT_ROOT)  # as the README writes it
+    parser.add_argument("--data", type=Path, help=catalogue.text("cli.help_data", lang, default=data_default))
     parser.add_argument("--jobs", type=positive_int, default=max(1, min(os.cpu_count() or 1, 8)),
                         help=text("cli.help_jobs"))
     parser.add_argument("--timeout", type=positive_float, help=text("cli.help_timeout"))
@@ -136,8 +139,8 @@ def build_parser(catalogue: Catalogue, lang: str, assignment: str | None = None)
 
 
 def summary_lines(result: ClassResult, assignment: Assignment, catalogue: Catalogue, lang: str) -> list[str]:
-    graded = [item for item in result.results if item.status == GRADED]
-    missing = sum(1 for item in result.results if item.status == MISSING)
+    graded = [item for item in result.results if item.status == Status.GRADED]
+    missing = sum(1 for item in result.results if item.status == Status.MISSING)
     lines = [catalogue.text("cli.summary_header", lang, graded=len(graded), missing=missing)]
     if graded:
         mean = sum(item.total for item in graded) / len(graded)
@@ -158,7 +161,7 @@ def summary_lines(result: ClassResult, assignment: Assignment, catalogue: Catalo
     lines.append(catalogue.text("resume.counts", lang, reused=result.reused, graded=result.graded_now))
     if result.pairs:
         lines.append(catalogue.text("similarity.cli_pairs", lang, count=len(result.pairs)))
-    errors = [item.student_id for item in result.results if item.status == ERROR]
+    errors = [item.student_id for item in result.results if item.status == Status.ERROR]
     if errors:  # last, where the eye lands: these are not grades
         lines.append(catalogue.text("cli.grader_errors", lang, count=len(errors), students=", ".join(errors),
                                     code=GRADER_ERROR))
@@ -184,7 +187,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                              names=", ".join(available())), file=sys.stderr)
         return USAGE_ERROR
     catalogue = assignment.catalogue()
-    args = build_parser(catalogue, lang, assignment.id).parse_args(argv)
+    args = build_parser(catalogue, lang, assignment).parse_args(argv)
 
     def fail(key: str, **params: object) -> int:
         print(catalogue.text(key, lang, **params), file=sys.stderr)
@@ -192,14 +195,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if not args.path.exists():
         return fail("cli.path_missing", path=args.path)
+    if args.data is None:
+        args.data = assignment.data_default
     try:
-        if assignment.data_file:  # an assignment without data neither needs nor reads --data
-            load_xt(args.data)
+        if assignment.data_file and args.data is not None:  # an assignment without data ignores --data
+            assignment.read_data(args.data)
     except FileNotFoundError:
-        return fail("cli.data_missing", path=args.data)
-    except MissingColumnError as exc:
-        return fail("cli.data_columns", path=args.data, missing=", ".join(exc.missing))
+        return fail("cli.data_missing", path=args.data, name=assignment.data_file)
     except (ValueError, OSError) as exc:
+        missing = getattr(exc, "missing", None)  # the reader names the columns it could not find
+        if isinstance(missing, list):
+            return fail("cli.data_columns", path=args.data, missing=", ".join(map(str, missing)))
         return fail("cli.data_unreadable", path=args.data, detail=str(exc))
     if args.roster and not args.roster.is_file():
         return fail("cli.roster_missing", path=args.roster)
@@ -243,7 +249,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def progress(done: int, total: int, result: SubmissionResult, reused: bool) -> None:
         mark = f"  {reused_mark}" if reused else ""
-        score = catalogue.text("summary.status_error", lang) if result.status == ERROR \
+        score = catalogue.text("summary.status_error", lang) if result.status == Status.ERROR \
             else f"{points(result.total)}/{points(result.max)}"
         print(f"[{done}/{total}] {escape.terminal(result.student_id)}  {score}{mark}", file=sys.stderr, flush=True)
 
@@ -277,7 +283,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(catalogue.text("cli.written", lang, out=args.out), file=sys.stderr)
     print(catalogue.text("tools.written_extra", lang, files=", ".join(f"{args.out}/{name}" for name in result.written)),
           file=sys.stderr)
-    if any(item.status == ERROR for item in result.results):
+    if any(item.status == Status.ERROR for item in result.results):
         print(catalogue.text("cli.grader_errors_exit", lang, code=GRADER_ERROR), file=sys.stderr)
         return GRADER_ERROR
     return 0

@@ -38,24 +38,11 @@ from grader.outputs import worksheet
 from grader.outputs.atomic import remove_stale_temporaries, write_atomic
 from grader.outputs.cache import ResultCache, run_key
 from grader.outputs.exports import clear_exports, write_exports, write_worksheet
-from grader.outputs.report import (
-    ERROR,
-    GRADED,
-    MISSING,
-    SubmissionResult,
-    points,
-    scores_csv,
-    write_student,
-)
+from grader.outputs.report import points, scores_csv, write_student
 from grader.outputs.summary import summarize, to_html, to_markdown
-from grader.results import CheckResult, Verdict
+from grader.results import CheckResult, Status, SubmissionResult, Verdict
 from grader.run.engine import Plan, Runner, RunnerLost, execute, judge
 from grader.run.sandbox.launcher import Isolation, SandboxSettings, WorkerLost, WorkerPool
-
-#: The code students of the default assignment start from, and its instructor's solution (copy detection
-#: subtracts the first and does not count the second as evidence; each assignment file names its own).
-DEFAULT_TEMPLATES = Assignment.default().templates
-DEFAULT_REFERENCES = Assignment.default().references
 
 
 @dataclass(frozen=True)
@@ -110,12 +97,12 @@ def grade_submission(plan: Plan, submission: Submission, runner: Runner,
         result = _grade_submission(plan, submission, runner, extra_warnings)
     except Exception as exc:
         summary = Message(INTERNAL_ERROR, {"error": f"{type(exc).__name__}: {exc}"})
-        return cleaned(SubmissionResult(submission.student_id, ERROR, submission.source,
+        return cleaned(SubmissionResult(submission.student_id, Status.ERROR, submission.source,
                                         failed_everywhere(plan, summary), plan.assignment.max_points,
                                         [*submission.warnings, *extra_warnings, summary]))
     faults = [check.verdict.summary for check in result.checks if check.verdict.summary.key == INTERNAL_ERROR]
     if faults:
-        result.status = ERROR
+        result.status = Status.ERROR
         result.warnings.append(faults[0])
     return cleaned(result)
 
@@ -138,7 +125,7 @@ def _grade_submission(plan: Plan, submission: Submission, runner: Runner,
                       extra_warnings: list[Message]) -> SubmissionResult:
     decoded = decode_submission(submission.path, submission.kind)
     warnings = [*submission.warnings, *decoded.warnings, *extra_warnings]
-    result = SubmissionResult(submission.student_id, GRADED, submission.source, [], plan.assignment.max_points,
+    result = SubmissionResult(submission.student_id, Status.GRADED, submission.source, [], plan.assignment.max_points,
                               warnings)
     if decoded.error is not None or decoded.source is None:
         result.checks = failed_everywhere(plan, decoded.error or Message("report.decode_error"))
@@ -174,7 +161,7 @@ def isolation_warnings(settings: SandboxSettings) -> list[Message]:
 
 
 def missing_result(plan: Plan, student_id: str) -> SubmissionResult:
-    return SubmissionResult(student_id, MISSING, "", [CheckResult(spec.id, False, 0.0, spec.points,
+    return SubmissionResult(student_id, Status.MISSING, "", [CheckResult(spec.id, False, 0.0, spec.points,
                                                                   Verdict.fail(Message("report.missing")))
                                                       for spec in plan.assignment.checks],
                             plan.assignment.max_points)
@@ -275,8 +262,7 @@ def grade_class(options: GradeOptions, catalogue: Catalogue, progress: Progress 
         names = SubmissionNames(assignment.file_prefix)
         discovery = discover_all(options.path, scratch / "input",
                                  roster=RosterIndex(entries) if entries is not None else None, names=names)
-        discovery = merge(discovery, find_unnamed(options.path, scratch / "lms", discovery, entries, names,
-                                                          assignment.defines))
+        discovery = merge(discovery, find_unnamed(discovery, entries, names, assignment.defines))
         discovery.warnings[:0] = roster.warnings if roster else []
         if sheet is not None:
             remember(options.out, sheet.path, sheet.max_points)
@@ -312,7 +298,7 @@ def grade_class(options: GradeOptions, catalogue: Catalogue, progress: Progress 
 
         def finish(submission: Submission, result: SubmissionResult, from_cache: bool) -> None:
             key = keys[submission.student_id]
-            if not from_cache and key is not None and result.status != ERROR:
+            if not from_cache and key is not None and result.status != Status.ERROR:
                 # a grader fault is not kept: the next run (with the grader fixed) grades it again
                 cache.store(key, result, submission)  # before the report: a report never lacks its entry
             result = replace(apply_manual(result, sheet), sandbox=sandbox_line)
@@ -358,7 +344,7 @@ def grade_class(options: GradeOptions, catalogue: Catalogue, progress: Progress 
                  *(unknown_students(sheet, [result.student_id for result in results]) if sheet else []),
                  *(Message("manual.no_submission", {"student_id": result.student_id,
                                                     "points": points(result.manual.points)})
-                   for result in results if result.status == MISSING and result.manual is not None),
+                   for result in results if result.status == Status.MISSING and result.manual is not None),
                  *export_warnings, *similarity_warnings]
         summary = summarize(title, assignment.check_ids, results, catalogue, options.lang, pairs, sources,
                             options.similarity_threshold, notes)
@@ -382,8 +368,8 @@ def _grade_pending(plan: Plan, settings: SandboxSettings, options: GradeOptions,
     """
     stopping = threading.Event()
     # One grading thread per worker: a thread never waits for a worker, so the time limit a submission's
-    # budget counts (engine.execute) is its own. (Two per worker gained ~2 % and let one student's slow
-    # job eat into another's budget.)
+    # budget counts (engine.execute) is its own. (Two per worker gained nothing beyond the noise and let one
+    # student's slow job eat into another's budget: docs/benchmark.md.)
     executor = ThreadPoolExecutor(max_workers=max(1, options.jobs))
     with WorkerPool(settings, max(1, options.jobs), scratch / "workers") as pool:
         runner = sandbox_runner(pool, stopping)

@@ -29,9 +29,6 @@ class Message:
     key: str
     params: Mapping[str, Any] = field(default_factory=dict)
 
-    def to_json(self) -> dict[str, Any]:
-        return {"key": self.key, "params": dict(self.params)}
-
 
 class Catalogue:
     """Maps keys to ``{"ja": ..., "en": ...}`` templates; renders :class:`Message` objects."""

@@ -35,7 +35,11 @@ import numpy as np
 
 from grader.assignment import with_kit
 from grader.checks.base import Check
-from grader.checks.training import Converge
+from grader.checks.mse import MseBackward, MseForward
+from grader.checks.ops import call, ref
+from grader.checks.perceptron import BackwardStep, Forward
+from grader.checks.scaling import Normalize, Standardize
+from grader.checks.training import Converge, Gradcheck
 from grader.i18n import DEFAULT_LANGUAGE, LANGUAGES
 from grader.run.sandbox.protocol import encode
 from reference.data import DEFAULT_DATA_PATH, FEATURES, TARGET, MissingColumnError, load_xt
@@ -116,22 +120,17 @@ def check_inputs(check: Check, cases: list[dict[str, Any]]) -> dict[str, Any]:
     """What each case of a grader check gives the student's code, by case id (inputs, never answers)."""
     if not cases:  # load: judged from the load report alone
         return {}
-    if check.id in ("normalize", "standardize"):
-        return {case_id: {"x": x} for case_id, x in check._inputs.items()}  # type: ignore[attr-defined]
-    if check.id == "forward":
-        return {case_id: dict(zip("xwb", data, strict=True))
-                for case_id, data in check._inputs.items()}  # type: ignore[attr-defined]
-    if check.id in ("grad_w", "grad_b", "grad_x", "update"):
-        return dict(check._inputs)  # type: ignore[attr-defined]
-    if check.id in ("mse_forward", "mse_backward"):
-        return {case_id: dict(zip("yt", data, strict=True))
-                for case_id, data in check._inputs.items()}  # type: ignore[attr-defined]
-    if check.id == "gradcheck":
-        labels = [op["out"] for op in cases[0]["ops"] if str(op.get("out", "")).startswith("E_")]
-        probes = [[label, name, list(index), sign]
-                  for label, (name, index, sign) in zip(labels, check.probes, strict=True)]  # type: ignore[attr-defined]
-        return {cases[0]["id"]: {"x": check.x, "t": check.t, "w": check.w, "b": check.b,  # type: ignore[attr-defined]
-                                 "h": check.h, "lr": check.lr, "probes": probes}}  # type: ignore[attr-defined]
+    if isinstance(check, Normalize | Standardize):
+        return {case_id: {"x": x} for case_id, x in check.inputs.items()}
+    if isinstance(check, Forward):
+        return {case_id: dict(zip("xwb", data, strict=True)) for case_id, data in check.inputs.items()}
+    if isinstance(check, BackwardStep):
+        return dict(check.inputs)
+    if isinstance(check, MseForward | MseBackward):
+        return {case_id: dict(zip("yt", data, strict=True)) for case_id, data in check.inputs.items()}
+    if isinstance(check, Gradcheck):
+        probes = [[label, name, list(index), sign] for label, name, index, sign in check.probes]
+        return {cases[0]["id"]: {**check.point._asdict(), "h": check.h, "lr": check.lr, "probes": probes}}
     if isinstance(check, Converge):
         problem = check.problem
         return {check.case_id(f"{name}{suffix}"): {"x": problem["x"], "t": problem["t"], "lr": rate,
@@ -147,14 +146,11 @@ def gradient_method_suite() -> tuple[list[dict[str, Any]], dict[str, Any]]:
     x = rng.uniform(0, 1, 50)
     y = 2.5 * x - 0.7 + rng.normal(0, 0.1, 50)
     cases = [
-        {"id": "df/0", "ops": [{"op": "call", "fn": "df", "args": [value], "out": f"d{index}"}
-                               for index, value in enumerate(xs)]},
+        {"id": "df/0", "ops": [call("df", value, out=f"d{index}") for index, value in enumerate(xs)]},
         {"id": "gradient_descent/0", "ops": [
-            {"op": "call", "fn": "__selfcheck_derivative__", "save": "derivative", "label": "df"},
-            {"op": "call", "fn": "gradient_descent", "args": [{"__ref__": "derivative"}, 3.0, 0.1, 100],
-             "out": "result"}]},
-        {"id": "fit_line/0", "ops": [{"op": "call", "fn": "fit_line", "args": [encode(x), encode(y), 0.5, 3000],
-                                      "out": "result"}]},
+            call("__selfcheck_derivative__", save="derivative", label="df"),
+            call("gradient_descent", ref("derivative"), 3.0, 0.1, 100, out="result")]},
+        {"id": "fit_line/0", "ops": [call("fit_line", x, y, 0.5, 3000, out="result")]},
     ]
     inputs = {"df": {"df/0": {"xs": xs}}, "gradient_descent": {"gradient_descent/0": {"x0": 3.0, "lr": 0.1,
                                                                                       "steps": 100}},
@@ -290,7 +286,7 @@ def build(out: Path, data_file: Path = DEFAULT_DATA_PATH, templates: Path = TEMP
     try:
         load_xt(data_file)
     except FileNotFoundError:
-        raise KitError("cli.data_missing", path=str(data_file)) from None
+        raise KitError("cli.data_missing", path=str(data_file), name=KIT_ASSIGNMENT.data_file) from None
     except MissingColumnError as exc:
         raise KitError("cli.data_columns", path=str(data_file), missing=", ".join(exc.missing)) from None
     except (ValueError, OSError) as exc:

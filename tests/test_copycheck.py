@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from grader.assignment import Assignment
 from grader.copydetect import copycheck
 from grader.copydetect.copycheck import BackgroundPairs, compute, decoded_sources, pairs_from_json, pairs_to_json
 from grader.copydetect.similarity import read_template, similar_pairs
-from grader.grade import DEFAULT_REFERENCES, DEFAULT_TEMPLATES
 from grader.intake.discover import Submission
 from reference.data import DEFAULT_DATA_PATH
 
@@ -38,11 +38,11 @@ def submissions(tmp_path: Path) -> list[Submission]:
 
 
 def templates() -> list[str]:
-    return [text for text in (read_template(path) for path in DEFAULT_TEMPLATES) if text is not None]
+    return [text for text in (read_template(path) for path in Assignment.default().templates) if text is not None]
 
 
 def references() -> list[str]:
-    return [text for text in (read_template(path) for path in DEFAULT_REFERENCES) if text is not None]
+    return [text for text in (read_template(path) for path in Assignment.default().references) if text is not None]
 
 
 def test_the_background_process_finds_the_pairs_the_grader_would(tmp_path: Path) -> None:

@@ -216,8 +216,42 @@ def test_files_named_without_an_id_are_told_apart_by_what_this_assignment_define
     discovery = discover_all(root, tmp_path / "scratch", names=names)
     assert discovery.submissions == []
     entries = [RosterEntry("G4001", "G4001", participant="1234567", name="山田 太郎")]
-    found = find_unnamed(root, tmp_path / "lms", discovery, entries, names,
-                             Assignment.named("gradient_method").defines)
+    found = find_unnamed(discovery, entries, names, Assignment.named("gradient_method").defines)
     assert [(item.student_id, Path(item.source).name) for item in found.submissions] == [("G4001", "演習3.py")]
     text = CATALOGUE.render(found.submissions[0].warnings[0], "en")
     assert "gradient_method_<student id>.py" in text
+
+
+def test_the_data_file_is_read_and_defaulted_as_the_assignment_file_says(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch,
+                                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """``--data`` defaults to the assignment's ``data_default`` and is read with its ``data_reader`` before
+    grading: a missing or wrong file is one line naming the assignment's data file, and nothing is graded."""
+    assignments = tmp_path / "assignments"
+    assignments.mkdir()
+    for name in available():
+        shutil.copyfile(ASSIGNMENTS_DIR / f"{name}.toml", assignments / f"{name}.toml")
+    text = (ASSIGNMENTS_DIR / "gradient_method.toml").read_text(encoding="utf-8")
+    own = text.replace('id = "gradient_method"', 'id = "own_data"').replace(
+        'file_prefix = "gradient_method_"', 'file_prefix = "own_data_"').replace(
+        'data_file = "advertising.csv"', 'data_file = "heights.csv"').replace(
+        'data_default = "data/advertising.csv"', f'data_default = "{tmp_path.name}/absent_heights.csv"').replace(
+        'data_reader = "reference.data:load_xt"', 'data_reader = "numpy:loadtxt"')
+    assert own.count("heights.csv") == 2 and "numpy:loadtxt" in own
+    (assignments / "own_data.toml").write_text(own, encoding="utf-8")
+    monkeypatch.setattr(assignment_module, "ASSIGNMENTS_DIR", assignments)
+    monkeypatch.setattr(assignment_module, "PROJECT_ROOT", tmp_path.parent)
+    folder = tmp_path / "class"
+    folder.mkdir()
+    out = tmp_path / "out"
+    assert grade_main([str(folder), "--out", str(out), "--assignment", "own_data", "--lang", "en"]) == 2
+    error = capsys.readouterr().err
+    assert "absent_heights.csv" in error and "give the course's heights.csv with --data" in error
+    wrong = tmp_path / "wrong.csv"
+    wrong.write_text("TV,Radio,Newspaper,Sales\n1,2,3,4\n", encoding="utf-8")  # a header: not numbers for loadtxt
+    assert grade_main([str(folder), "--out", str(out), "--assignment", "own_data", "--lang", "en",
+                       "--data", str(wrong)]) == 2
+    assert "wrong.csv" in capsys.readouterr().err
+    assert not out.exists()
+    assert grade_main([str(folder), "--out", str(out), "--lang", "en", "--data", str(tmp_path / "x.csv")]) == 2
+    assert "give the course's advertising.csv with --data" in capsys.readouterr().err

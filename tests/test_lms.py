@@ -14,12 +14,10 @@ import pytest
 from grader.cli import main
 from grader.i18n import LANGUAGES, Catalogue, Message
 from grader.intake.discover import DiscoveryError, MoodleOwner, discover_all, moodle_owner
-from grader.intake.manual import ManualPoints
 from grader.intake.roster import RosterEntry, RosterIndex, participant_key, read_roster_entries
 from grader.intake.unnamed import MESSAGE_KEYS, LmsFindings, find_unnamed, merge
 from grader.outputs.exports import gradescope_results, moodle_csv
-from grader.outputs.report import GRADED, MISSING, SubmissionResult
-from grader.results import CheckResult, Verdict
+from grader.results import CheckResult, ManualPoints, Status, SubmissionResult, Verdict
 
 SOLUTIONS = Path(__file__).parent / "fixtures" / "solutions"
 CATALOGUE = Catalogue.load_engine()
@@ -44,7 +42,7 @@ def roster(path: Path, rows: list[tuple[str, ...]], header: str = "student_id,pa
 
 def find(root: Path, tmp_path: Path, entries: list[RosterEntry] | None) -> LmsFindings:
     discovery = discover_all(root, tmp_path / "scratch")
-    return find_unnamed(root, tmp_path / "scratch-lms", discovery, entries)
+    return find_unnamed(discovery, entries)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -143,7 +141,7 @@ def test_without_roster_unnamed_files_are_reported_not_dropped(tmp_path: Path) -
     root = lms_class(tmp_path / "class")
     discovery = discover_all(root, tmp_path / "scratch")
     assert any(source.endswith("ex_02.py") for source in discovery.ignored)
-    findings = find_unnamed(root, tmp_path / "s", discovery, None)
+    findings = find_unnamed(discovery, None)
     merged = merge(discovery, findings)
     assert [submission.student_id for submission in merged.submissions] == ["S0003"]
     assert {warning.key for warning in findings.warnings} == {"lms.no_roster"}
@@ -160,7 +158,7 @@ def test_zip_download_is_resolved_and_extracted_safely(tmp_path: Path) -> None:
         zf.writestr("../" + folder("悪い 人", "105") + "/x.py", "print('escape')\n")
     entries = read_roster_entries(roster(tmp_path / "roster.csv", ROSTER_ROWS)).entries
     discovery = discover_all(archive, tmp_path / "scratch")
-    findings = find_unnamed(archive, tmp_path / "scratch", discovery, entries)
+    findings = find_unnamed(discovery, entries)
     merged = merge(discovery, findings)
     assert [submission.student_id for submission in merged.submissions] == [
         "S0001", "S0002", "S0003", "S0004", "S0005"]
@@ -204,7 +202,7 @@ def test_named_submission_wins_over_a_roster_match(tmp_path: Path) -> None:
 # Exports
 
 
-def result(student_id: str, scores: list[float], status: str = GRADED) -> SubmissionResult:
+def result(student_id: str, scores: list[float], status: Status = Status.GRADED) -> SubmissionResult:
     checks = [CheckResult(f"c{index}", score > 0, score, 1.0,
                           Verdict(score > 0, Message("check.passed") if score > 0 else Message("report.missing")))
               for index, score in enumerate(scores)]
@@ -212,7 +210,7 @@ def result(student_id: str, scores: list[float], status: str = GRADED) -> Submis
 
 
 def test_moodle_csv_uses_roster_spelling_and_leaves_out_unknown_students() -> None:
-    results = [result("B2201", [1, 0.5]), result("X9", [1, 1]), result("B2202", [0, 0], MISSING)]
+    results = [result("B2201", [1, 0.5]), result("X9", [1, 1]), result("B2202", [0, 0], Status.MISSING)]
     entries = [RosterEntry("B2202", "b2202"), RosterEntry("B2201", "b2201")]
     text, warnings = moodle_csv(results, "ex_02", entries)
     assert list(csv.reader(io.StringIO(text))) == [["student_id", "ex_02"], ["b2202", "0"], ["b2201", "1.5"]]

@@ -11,7 +11,8 @@ import pytest
 
 from grader.cli import main
 from grader.i18n import LANGUAGES, Catalogue
-from grader.intake.manual import MESSAGE_KEYS, ManualError, ManualPoints, read_manual, remembered, render_error
+from grader.intake.manual import MESSAGE_KEYS, ManualError, read_manual, remembered, render_error
+from grader.results import ManualPoints
 
 SOLUTIONS = Path(__file__).parent / "fixtures" / "solutions"
 CATALOGUE = Catalogue.load_engine()

@@ -20,8 +20,13 @@ from pathlib import Path
 
 import pytest
 
+from grader.assignment import Assignment
 from grader.cli import main as grade_main
+from grader.outputs.report import check_message
+from grader.run.engine import LIMIT_MESSAGES, Plan, execute, judge, plain_error
 from grader.run.sandbox import launcher
+from grader.run.sandbox.protocol import Limit
+from reference.data import DEFAULT_DATA_PATH
 
 SOLUTIONS = Path(__file__).parent / "fixtures" / "solutions"
 CORRECT = (SOLUTIONS / "ex_02_S0001.py").read_text(encoding="utf-8")
@@ -172,3 +177,49 @@ def test_a_huge_file_gets_no_definitions_only_fallback(run: Run) -> None:
     report = run.report("D0001")
     assert (report["status"], report["total"]) == ("graded", 0)
     assert "too long" in report["checks"][0]["message"], report["checks"][0]
+
+
+#: What a child may put where its error names the sandbox limit it hit. Only a kind of the protocol's closed
+#: set (``protocol.Limit``) is kept; the old message-key ``note`` and every forgery are dropped, whatever
+#: their type or size, and the run goes on.
+FORGED_LIMITS = {
+    "unknown kind": {"limit": "no_such_kind"}, "a message key": {"limit": "containment.memory"},
+    "the kind's name": {"limit": "MEMORY"}, "a list": {"limit": ["memory"]}, "a dict": {"limit": {"memory": 1}},
+    "huge": {"limit": "memory" * 200_000}, "a number": {"limit": 7}, "null": {"limit": None},
+    "an old note": {"note": "containment.memory"}, "a note naming another key": {"note": "check.passed"},
+    "forged params": {"limit": "nope", "note_params": {"memory_mb": "{0.__class__}"}},
+}
+MEMORY_SENTENCE = "the memory limit while grading is"
+
+
+def judged_with_error(fields: dict) -> str:
+    """Every check's message after a child that reports ``fields`` in each case's error (not sandboxed:
+    this is about what the grader makes of what the child says)."""
+    plan = Plan.create(Assignment.named("ex_02"), seed=0, data_file=DEFAULT_DATA_PATH)
+    error = {"type": "MemoryError", "message": "", "fn": "normalize", **fields}
+    lines = [LOADED, *(json.dumps({"case": case["id"], "outputs": {}, "error": error}) for case in plan.cases),
+             json.dumps({"done": True})]
+    execution = execute(plan, lambda job: {"results": list(lines)}, "ex_02_F0001", "x = 1\n", "x = 1\n")
+    catalogue = Assignment.named("ex_02").catalogue()
+    return "\n".join(check_message(result, catalogue, "en") for result in judge(plan, execution))
+
+
+@pytest.mark.parametrize("fields", list(FORGED_LIMITS.values()), ids=list(FORGED_LIMITS))
+def test_a_forged_limit_from_the_child_is_dropped(fields: dict) -> None:
+    text = judged_with_error(fields)
+    assert "MemoryError" in text  # the student's own error is still told
+    assert "containment" not in text and MEMORY_SENTENCE not in text and "no_such_kind" not in text
+    assert "__class__" not in text and len(text) < 100_000
+
+
+def test_a_limit_of_the_closed_set_gets_the_graders_sentence() -> None:
+    """The positive control of the test above; and every kind has its sentence in both languages, with
+    every placeholder filled from the job's limits."""
+    assert MEMORY_SENTENCE in judged_with_error({"limit": "memory"})
+    catalogue = Assignment.named("ex_02").catalogue()
+    limits = Plan.create(Assignment.named("ex_02"), seed=0, data_file=DEFAULT_DATA_PATH).limits
+    for kind in Limit:
+        error = plain_error({"type": "OSError", "limit": kind.value}, limits)
+        assert error["note"] == LIMIT_MESSAGES[kind]
+        for lang in ("ja", "en"):
+            assert catalogue.text(error["note"], lang, **error["note_params"])

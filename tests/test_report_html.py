@@ -15,9 +15,8 @@ import pytest
 from test_summary import CHROMIUM, chromium, needs_chromium
 
 from grader.i18n import LANGUAGES, Catalogue, Message
-from grader.intake.manual import ManualPoints
-from grader.outputs.report import MISSING, SubmissionResult, to_html, to_json, to_markdown
-from grader.results import CheckResult, Verdict
+from grader.outputs.report import to_html, to_json, to_markdown
+from grader.results import CheckResult, ManualPoints, Status, SubmissionResult, Verdict
 
 CATALOGUE = Catalogue.load_engine()
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
@@ -28,7 +27,7 @@ def hostile_result() -> SubmissionResult:
               CheckResult("normalize", False, 0.0, 2.0, Verdict.fail(
                   Message("check.raised", {"name": "normalize", "type": "ValueError", "message": HOSTILE}),
                   [Message("check.traceback_line", {"line": 3, "function": "normalize", "code": HOSTILE})]))]
-    result = SubmissionResult("S0001", "graded", f"dir/{HOSTILE}.py", checks, 3.0,
+    result = SubmissionResult("S0001", Status.GRADED, f"dir/{HOSTILE}.py", checks, 3.0,
                               [Message("decode.magics_dropped", {"count": 1, "first": HOSTILE})],
                               output=HOSTILE + "\n" + "x" * 300, output_bytes=400)
     result.manual = ManualPoints(1.5, f"よく書けています\n{HOSTILE}")
@@ -62,7 +61,7 @@ def test_everything_the_student_wrote_is_escaped_and_nothing_is_fetched() -> Non
 
 
 def test_a_missing_student_gets_a_short_page() -> None:
-    result = SubmissionResult("S0009", MISSING, "", [CheckResult("load", False, 0.0, 1.0,
+    result = SubmissionResult("S0009", Status.MISSING, "", [CheckResult("load", False, 0.0, 1.0,
                                                                 Verdict.fail(Message("report.missing")))], 1.0)
     page = to_html(result, CATALOGUE, "ja", "ex_02")
     assert CATALOGUE.text("report.missing", "ja") in page and "load" not in page

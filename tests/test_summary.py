@@ -16,17 +16,15 @@ import pytest
 
 from grader.copydetect.similarity import Pair, Passage
 from grader.i18n import LANGUAGES, Catalogue, Message
-from grader.intake.manual import ManualPoints
-from grader.outputs.report import GRADED, MISSING, SubmissionResult
 from grader.outputs.summary import HISTOGRAM_COLOR, histogram_svg, summarize, to_html, to_markdown
-from grader.results import CheckResult, Verdict
+from grader.results import CheckResult, ManualPoints, Status, SubmissionResult, Verdict
 
 CATALOGUE = Catalogue.load_engine()
 CHECKS = ["load", "normalize", "converge"]
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 
 
-def result(student_id: str, passed: list[bool], status: str = GRADED, message: str = "") -> SubmissionResult:
+def result(student_id: str, passed: list[bool], status: Status = Status.GRADED, message: str = "") -> SubmissionResult:
     checks = []
     for check_id, ok in zip(CHECKS, passed, strict=True):
         verdict = Verdict.ok() if ok else Verdict.fail(Message("check.raised", {
@@ -37,7 +35,7 @@ def result(student_id: str, passed: list[bool], status: str = GRADED, message: s
 
 def class_summary(lang: str = "en"):
     results = [result("S0001", [True, True, True]), result("S0002", [True, False, True], message=HOSTILE),
-               result("S0003", [True, False, False], message=HOSTILE), result("S0004", [False] * 3, MISSING)]
+               result("S0003", [True, False, False], message=HOSTILE), result("S0004", [False] * 3, Status.MISSING)]
     results[0].manual = ManualPoints(2, "<b>TA</b>")
     sources = {"S0002": "def normalize(x):\n    return '<script>'\n", "S0003": "def normalize(y):\n    return 1\n"}
     pairs = [Pair("S0002", "S0003", 44, 0.9, (Passage(1, 2, 1, 2),))]
@@ -135,7 +133,7 @@ def test_a_wide_class_fits_a_1200px_window(tmp_path: Path) -> None:
     results = []
     for number in range(30):
         items = [CheckResult(check_id, number % 3 != 0, 1.0, 1.0, Verdict.ok()) for check_id in checks]
-        results.append(SubmissionResult(f"B{number:04d}_with_a_long_suffix", GRADED, "x.py", items, 24.0))
+        results.append(SubmissionResult(f"B{number:04d}_with_a_long_suffix", Status.GRADED, "x.py", items, 24.0))
     results[0].manual = ManualPoints(3, "")
     page = to_html(summarize("ex_02", checks, results, CATALOGUE, "ja", [], {}, 0.5), CATALOGUE, "ja")
     probe = tmp_path / "wide.html"
@@ -154,7 +152,7 @@ def test_a_wide_class_fits_a_1200px_window(tmp_path: Path) -> None:
 def test_one_cause_is_one_row_however_many_checks_it_failed() -> None:
     """A syntax error fails every check with the same sentence: one row naming all of them, not twelve."""
     syntax = Verdict.fail(Message("report.syntax_error", {"message": "expected ':'", "line": 3}))
-    broken = SubmissionResult("S0009", GRADED, "x.py", [CheckResult(check_id, False, 0.0, 2.0, syntax)
+    broken = SubmissionResult("S0009", Status.GRADED, "x.py", [CheckResult(check_id, False, 0.0, 2.0, syntax)
                                                          for check_id in CHECKS], 6.0)
     summary = summarize("ex_02", CHECKS, [broken, result("S0001", [True, False, True])], CATALOGUE, "ja", [], {}, 0.5)
     rows = [(checks, ids) for _, checks, ids in summary.failures]

@@ -21,10 +21,9 @@ from submissions import CLASS, ROSTER
 
 from grader.cli import main
 from grader.i18n import LANGUAGES, Catalogue, Message
-from grader.intake.manual import ManualPoints
 from grader.outputs import worksheet
-from grader.outputs.report import GRADED, MISSING, SubmissionResult, to_html
-from grader.results import CheckResult, Verdict
+from grader.outputs.report import to_html
+from grader.results import CheckResult, ManualPoints, Status, SubmissionResult, Verdict
 
 CATALOGUE = Catalogue.load_engine()
 FOLDER = re.compile(r"(?P<name>.+)_(?P<number>\d+)_assignsubmission_file_")
@@ -157,7 +156,8 @@ def test_an_unusable_worksheet_stops_before_grading_in_one_line(tmp_path: Path,
     assert len(err.splitlines()) == 1 and "columns found: student_id, ex_02" in err and "Identifier" in err
 
 
-def result(student_id: str, scores: list[float], status: str = GRADED, message: str = "bad") -> SubmissionResult:
+def result(student_id: str, scores: list[float], status: Status = Status.GRADED,
+           message: str = "bad") -> SubmissionResult:
     checks = [CheckResult(f"c{index}", score > 0, score, 1.0,
                           Verdict(score > 0, Message("check.passed") if score > 0 else
                                   Message("check.raised", {"name": "f", "type": "ValueError", "message": message})))
@@ -196,7 +196,7 @@ def test_hostile_text_is_escaped_in_comments_and_folder_names(tmp_path: Path) ->
     reports = tmp_path / "reports"
     reports.mkdir()
     (reports / "S1.html").write_text(to_html(item, CATALOGUE, "ja", "ex_02"), encoding="utf-8")
-    data, included = worksheet.feedback_zip([item, result("S2", [0], MISSING)],
+    data, included = worksheet.feedback_zip([item, result("S2", [0], Status.MISSING)],
                                             {"S1": worksheet.Participant("7", "../x_y/..")}, reports, "ex_02_")
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         assert archive.namelist() == ["x y_7_assignfeedback_file_/ex_02_S1_report.html"] and included == ["S1"]

@@ -2,23 +2,32 @@
 
 A check never runs student code itself. ``cases()`` is computed once per grading run (the inputs are
 the same for every student, drawn from the run's seed); ``judge()`` runs in the grader's process on
-decoded plain data. Checks that depend on a convention another check detected (the sum/mean chain
-factor, for example) read it from ``facts``, which the engine fills in the order of the assignment file.
+decoded plain data. The inputs are a function of the check's params and seed (cached properties both
+use), never state that ``cases()`` leaves behind: a fresh check object whose ``cases()`` never ran
+judges the same outcomes alike.
+
+A check that uses what another check found out about the same submission (converge trains with the
+gradient convention gradcheck detected) says so: ``needs`` and ``provides`` name typed
+:class:`Finding` keys, a providing check returns its findings with its verdict (:class:`Judgement`), and
+:func:`judge_checks` judges providers first whatever the order of the assignment file, which
+:func:`judging_order` checks when the file is loaded (a need nobody provides, two providers, a cycle).
 """
 
 from __future__ import annotations
 
 import importlib
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 import numpy as np
 
 from grader.i18n import Message
 from grader.results import Verdict
 from grader.run.sandbox.protocol import Failed, Opaque
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -34,18 +43,49 @@ class CaseOutcome:
         return self.outputs.get(name)
 
 
-@dataclass
-class Facts:
-    """What earlier checks found out about the submission, for later checks to use."""
+@dataclass(frozen=True)
+class Finding(Generic[T]):
+    """What one check (or the engine) establishes about a submission for other checks to use: a typed key,
+    named by ``provides`` of the check that finds it and ``needs`` of the checks that use it."""
 
-    values: dict[str, Any] = field(default_factory=dict)
-    load: Mapping[str, Any] = field(default_factory=dict)
+    name: str
+
+
+#: The child's load report (mode, error): provided by the engine, not by a check.
+LOAD_REPORT: Finding[Mapping[str, Any]] = Finding("load_report")
+ENGINE_FINDINGS: tuple[Finding[Any], ...] = (LOAD_REPORT,)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What a check is judged on: the outcomes of the cases and the findings it declared in ``needs``."""
+
+    outcomes: Mapping[str, CaseOutcome]
+    findings: Mapping[Finding[Any], Any] = field(default_factory=dict)
+
+    def get(self, finding: Finding[T]) -> T | None:
+        """The finding, or None when its provider found nothing; a finding not declared in ``needs`` is
+        a bug of the check (KeyError), so that every dependency shows in the declarations."""
+        if finding not in self.findings:
+            raise KeyError(f"{finding.name!r} is not among the check's needs")
+        return self.findings[finding]
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """A check's verdict and what it found (only findings it declared in ``provides``)."""
+
+    verdict: Verdict
+    findings: Mapping[Finding[Any], Any] = field(default_factory=dict)
 
 
 class Check:
-    """Base class: subclasses set ``id`` in the assignment file, override ``cases`` and ``judge``."""
+    """Base class: subclasses set ``id`` in the assignment file, override ``cases`` and ``judge`` (or
+    ``assess``, when they need or provide findings)."""
 
-    needs: ClassVar[tuple[str, ...]] = ()
+    #: Findings this check's judgement returns (in :class:`Judgement`), and findings it reads.
+    provides: ClassVar[tuple[Finding[Any], ...]] = ()
+    needs: ClassVar[tuple[Finding[Any], ...]] = ()
 
     def __init__(self, check_id: str, params: Mapping[str, Any], seed: int) -> None:
         self.id = check_id
@@ -59,8 +99,13 @@ class Check:
     def cases(self) -> list[dict[str, Any]]:
         return []
 
-    def judge(self, outcomes: Mapping[str, CaseOutcome], facts: Facts) -> Verdict:
+    def judge(self, outcomes: Mapping[str, CaseOutcome]) -> Verdict:
         raise NotImplementedError
+
+    def assess(self, evidence: Evidence) -> Judgement:
+        """What the engine calls: the verdict and the findings. A check that needs or provides findings
+        overrides this; the others judge the outcomes alone."""
+        return Judgement(self.judge(evidence.outcomes))
 
     def hint(self) -> Message:
         """The check's hint in the slides' terms: ``<id>.hint`` in the assignment file."""
@@ -87,6 +132,61 @@ def load_check_class(reference: str) -> type[Check]:
     if not (isinstance(cls, type) and issubclass(cls, Check)):
         raise TypeError(f"{reference} is not a Check")
     return cls
+
+
+class DependencyError(ValueError):
+    """Checks whose declared needs and provides cannot be met: a need nobody provides, two providers of
+    one finding, or a cycle. The message names the check ids."""
+
+
+def judging_order(declared: Sequence[tuple[str, type[Check]]]) -> list[int]:
+    """The indices of ``declared`` (check id, class) in an order that judges every provider before the
+    checks that need its finding, otherwise as given; :class:`DependencyError` when there is none."""
+    providers: dict[Finding[Any], list[str]] = {}
+    for check_id, cls in declared:
+        for finding in cls.provides:
+            providers.setdefault(finding, []).append(check_id)
+    problems = [f"finding {finding.name!r} is provided by more than one check: {', '.join(ids)}"
+                for finding, ids in providers.items() if len(ids) > 1]
+    problems += [f"check {check_id!r} needs {finding.name!r}, which no check provides"
+                 for check_id, cls in declared for finding in cls.needs
+                 if finding not in providers and finding not in ENGINE_FINDINGS]
+    if problems:
+        raise DependencyError("; ".join(problems))
+    provider_of = {finding: ids[0] for finding, ids in providers.items()}
+    order: list[int] = []
+    judged: set[str] = set()
+    while len(order) < len(declared):
+        ready = next((index for index, (_, cls) in enumerate(declared) if index not in order
+                      and {provider_of[finding] for finding in cls.needs if finding in provider_of} <= judged),
+                     None)
+        if ready is None:
+            waiting = [check_id for index, (check_id, _) in enumerate(declared) if index not in order]
+            raise DependencyError(f"checks {', '.join(waiting)} need each other's findings (a cycle)")
+        order.append(ready)
+        judged.add(declared[ready][0])
+    return order
+
+
+def judge_checks(checks: Sequence[Check], outcomes: Mapping[str, CaseOutcome],
+                 load: Mapping[str, Any]) -> list[Verdict]:
+    """Every check's verdict, in the order of ``checks``, each judged after the checks whose findings it
+    needs. A check that raises (a bug of the grader, not the student's) fails with ``check.internal_error``
+    and the others go on; so does one that returns a finding it did not declare."""
+    known: dict[Finding[Any], Any] = {LOAD_REPORT: load}
+    verdicts: dict[int, Verdict] = {}
+    for index in judging_order([(check.id, type(check)) for check in checks]):
+        check = checks[index]
+        try:
+            judgement = check.assess(Evidence(outcomes, {finding: known.get(finding) for finding in check.needs}))
+            undeclared = [finding.name for finding in judgement.findings if finding not in check.provides]
+            if undeclared:
+                raise KeyError(f"{check.id} returned findings it does not provide: {undeclared}")
+            known.update(judgement.findings)
+            verdicts[index] = judgement.verdict
+        except Exception as exc:  # a check bug must not cost the class its grades: fail loudly, go on
+            verdicts[index] = Verdict.fail(Message("check.internal_error", {"error": f"{type(exc).__name__}: {exc}"}))
+    return [verdicts[index] for index in range(len(checks))]
 
 
 def error_message(error: Mapping[str, Any]) -> Message:
@@ -157,13 +257,9 @@ def first_error(outcomes: list[CaseOutcome]) -> Verdict | None:
 def error_details(error: Mapping[str, Any]) -> list[Message]:
     """The student's own frames, then the sandbox limit the error came from, if any."""
     details = [Message("check.traceback_line", frame) for frame in error.get("traceback", []) or []]
-    if error.get("note"):  # validated by the engine: a containment.* key with its limits
+    if error.get("note"):  # the engine's sentence for a limit of the protocol's closed set
         details.append(Message(str(error["note"]), dict(error.get("note_params", {}))))
     return details
-
-
-def failed_output(value: Any) -> bool:
-    return isinstance(value, Failed)
 
 
 def as_array(value: Any) -> np.ndarray | None:

@@ -14,8 +14,13 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from grader.checks.base import Finding
 from grader.checks.compare import fmt
 from grader.i18n import Message
+
+#: The convention of the student's gradient chain, "mean" (the gradient of the mean loss) or "sum" (N times
+#: it, the batch sum the slides allow): gradcheck finds it, converge trains with the learning rate for it.
+CONVENTION: Finding[str] = Finding("convention")
 
 #: (loss, gradient) of the mean loss at w and b flattened together
 MeanLoss = Callable[[np.ndarray], tuple[float, np.ndarray]]

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from grader.checks.base import CaseOutcome, Check, Facts, as_array, describe_type
+from grader.checks.base import CaseOutcome, Check, as_array, describe_type
 from grader.checks.compare import Tolerance, fmt
 from grader.checks.ops import call, let, ref
 from grader.i18n import Message
@@ -54,7 +54,7 @@ class Df(Check):
         return [{"id": self.case_id(0), "ops": [call("df", x, out=f"d{index}")
                                                for index, x in enumerate(self.points())]}]
 
-    def judge(self, outcomes: Mapping[str, CaseOutcome], facts: Facts) -> Verdict:
+    def judge(self, outcomes: Mapping[str, CaseOutcome]) -> Verdict:
         mine = self.mine(outcomes)
         error = self.stopped(mine)
         if error:
@@ -110,7 +110,7 @@ class GradientDescent(Check):
             history.append(float(x))
         return history
 
-    def judge(self, outcomes: Mapping[str, CaseOutcome], facts: Facts) -> Verdict:
+    def judge(self, outcomes: Mapping[str, CaseOutcome]) -> Verdict:
         mine = self.mine(outcomes)
         error = self.stopped(mine)
         if error:
@@ -200,7 +200,7 @@ class _FitLineCheck(Check):
     def tolerance(self) -> Tolerance:
         return Tolerance(self.params.get("rtol", 1e-9), self.params.get("atol", 1e-12))
 
-    def judge(self, outcomes: Mapping[str, CaseOutcome], facts: Facts) -> Verdict:
+    def judge(self, outcomes: Mapping[str, CaseOutcome]) -> Verdict:
         error = self.stopped(self.mine(outcomes))
         if error:
             return error

@@ -23,11 +23,24 @@ def rng(seed: int) -> dict[str, int]:
     return {"__rng__": seed}
 
 
-def call(fn: str, *args: Any, label: str | None = None, save: str | None = None, out: str | None = None) -> dict:
-    op: dict[str, Any] = {"op": "call", "fn": fn, "args": [value(arg) for arg in args]}
-    for key, item in (("label", label), ("save", save), ("out", out)):
-        if item:
-            op[key] = item
+#: The fields of a call besides ``op`` and ``fn``.
+CALL_FIELDS = frozenset({"args", "label", "save", "out", "optional"})
+
+
+def call(fn: str, *args: Any, **fields: Any) -> dict[str, Any]:
+    """A call of ``fn`` (a student's name, or ``$saved.method``): positional ``args`` go right after
+    ``fn``; ``label``, ``save``, ``out``, ``optional`` (or ``args=[...]`` to place them later) follow in
+    the order given, those that are None or False left out. The order is kept on purpose: the cases'
+    JSON is the run's cases key, which the resume cache and the student kit's plan.json depend on."""
+    unknown = set(fields) - CALL_FIELDS
+    if unknown or (args and "args" in fields):
+        raise TypeError(f"call({fn!r}): unexpected fields {sorted(unknown) or ['args']}")
+    op: dict[str, Any] = {"op": "call", "fn": fn}
+    if args:
+        op["args"] = [value(arg) for arg in args]
+    for key, item in fields.items():
+        if item is not None and item is not False:
+            op[key] = [value(arg) for arg in item] if key == "args" else item
     return op
 
 

@@ -8,24 +8,27 @@ so that a shape bug (``g.sum()`` instead of ``g.sum(axis=0)``) shows.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 
-from grader.checks.base import CaseOutcome, Check, Facts, as_array, describe_type
+from grader.checks.base import CaseOutcome, Check, as_array, describe_type
 from grader.checks.compare import Tolerance, explain, first_match, matches
+from grader.checks.ops import assign, call, get, rng
 from grader.i18n import Message
 from grader.results import Verdict
-from grader.run.sandbox.protocol import Failed, encode
+from grader.run.sandbox.protocol import Failed
 
 
 def construct(input_dim: int, output_dim: int, learning_rate: float, seed: int) -> dict[str, Any]:
-    return {"op": "call", "fn": "Perceptron", "args": [input_dim, output_dim, learning_rate, {"__rng__": seed}],
-            "save": "p", "label": "Perceptron"}
+    """``p = Perceptron(input_dim, output_dim, learning_rate, rng)``, the generator seeded for the case."""
+    return call("Perceptron", input_dim, output_dim, learning_rate, rng(seed), save="p", label="Perceptron")
 
 
 def set_parameters(w: np.ndarray, b: np.ndarray) -> list[dict[str, Any]]:
-    return [{"op": "set", "path": "$p.w", "value": encode(w)}, {"op": "set", "path": "$p.b", "value": encode(b)}]
+    """The grader's own w and b in place of the student's initialisation."""
+    return [assign("$p.w", w), assign("$p.b", b)]
 
 
 def broadcasts_to(shape: tuple[int, ...], target: tuple[int, ...]) -> bool:
@@ -38,27 +41,29 @@ def broadcasts_to(shape: tuple[int, ...], target: tuple[int, ...]) -> bool:
 class Forward(Check):
     """y = x @ w + b with the grader's w and b, for one and for several outputs."""
 
-    def cases(self) -> list[dict[str, Any]]:
-        self._inputs: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-        cases = []
+    @cached_property
+    def inputs(self) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """``(x, w, b)`` per case id, drawn from the check's seed for each shape ``(k, d, m)``."""
+        inputs = {}
         for index, (k, d, m) in enumerate(self.params.get("shapes", [[5, 3, 1], [4, 3, 3], [1, 2, 2]])):
-            rng = self.rng(index)
-            x, w, b = rng.normal(size=(k, d)), rng.normal(size=(d, m)), rng.normal(size=m)
-            case_id = self.case_id(index)
-            self._inputs[case_id] = (x, w, b)
-            cases.append({"id": case_id, "ops": [construct(d, m, 0.1, index), *set_parameters(w, b),
-                                                  {"op": "call", "fn": "$p.forward", "label": "Perceptron.forward",
-                                                   "args": [encode(x)], "out": "y"}]})
-        return cases
+            generator = self.rng(index)
+            inputs[self.case_id(index)] = (generator.normal(size=(k, d)), generator.normal(size=(d, m)),
+                                           generator.normal(size=m))
+        return inputs
 
-    def judge(self, outcomes: Mapping[str, CaseOutcome], facts: Facts) -> Verdict:
+    def cases(self) -> list[dict[str, Any]]:
+        return [{"id": case_id, "ops": [construct(w.shape[0], w.shape[1], 0.1, index), *set_parameters(w, b),
+                                        call("$p.forward", label="Perceptron.forward", args=[x], out="y")]}
+                for index, (case_id, (x, w, b)) in enumerate(self.inputs.items())]
+
+    def judge(self, outcomes: Mapping[str, CaseOutcome]) -> Verdict:
         mine = self.mine(outcomes)
         error = self.stopped(mine)
         if error:
             return error
         tolerance = Tolerance(self.params.get("rtol", 1e-9), self.params.get("atol", 1e-12))
         for outcome in mine:
-            x, w, b = self._inputs[outcome.case_id]
+            x, w, b = self.inputs[outcome.case_id]
             expected = x @ w + b
             obtained = as_array(outcome.get("y"))
             if not matches(obtained, expected, tolerance):
@@ -72,51 +77,54 @@ class BackwardStep(Check):
     """Shared by grad_w, grad_b, grad_x and update: forward(x), then backward(g) once, then read back
     the returned gradient, w, b, and the optional g_w, g_b."""
 
-    def cases(self) -> list[dict[str, Any]]:
-        self._inputs: dict[str, dict[str, Any]] = {}
-        cases = []
+    @cached_property
+    def inputs(self) -> dict[str, dict[str, Any]]:
+        """x, w, b, the upstream gradient g and the learning rate per case id, drawn from the check's seed
+        for each shape ``(k, d, m)``."""
         learning_rate = float(self.params.get("learning_rate", 0.1))
+        inputs = {}
         for index, (k, d, m) in enumerate(self.params.get("shapes", [[4, 3, 1], [5, 3, 2]])):
-            rng = self.rng(index)
-            data = {"x": rng.normal(size=(k, d)), "w": rng.normal(size=(d, m)), "b": rng.normal(size=m),
-                    "g": rng.normal(size=(k, m)), "lr": learning_rate}
-            case_id = self.case_id(index)
-            self._inputs[case_id] = data
+            generator = self.rng(index)
+            inputs[self.case_id(index)] = {"x": generator.normal(size=(k, d)), "w": generator.normal(size=(d, m)),
+                                           "b": generator.normal(size=m), "g": generator.normal(size=(k, m)),
+                                           "lr": learning_rate}
+        return inputs
+
+    def cases(self) -> list[dict[str, Any]]:
+        cases = []
+        for index, (case_id, data) in enumerate(self.inputs.items()):
+            d, m = data["w"].shape
             cases.append({"id": case_id, "ops": [
-                construct(d, m, learning_rate, index), *set_parameters(data["w"], data["b"]),
-                {"op": "call", "fn": "$p.forward", "label": "Perceptron.forward", "args": [encode(data["x"])]},
-                {"op": "call", "fn": "$p.backward", "label": "Perceptron.backward", "args": [encode(data["g"])],
-                 "out": "g_x"},
-                {"op": "get", "path": "$p.w", "out": "w_after"},
-                {"op": "get", "path": "$p.b", "out": "b_after"},
-                {"op": "get", "path": "$p.g_w", "out": "g_w", "optional": True},
-                {"op": "get", "path": "$p.g_b", "out": "g_b", "optional": True},
+                construct(d, m, data["lr"], index), *set_parameters(data["w"], data["b"]),
+                call("$p.forward", label="Perceptron.forward", args=[data["x"]]),
+                call("$p.backward", label="Perceptron.backward", args=[data["g"]], out="g_x"),
+                get("$p.w", "w_after"), get("$p.b", "b_after"),
+                get("$p.g_w", "g_w", optional=True), get("$p.g_b", "g_b", optional=True),
             ]})
         return cases
 
     def tolerance(self) -> Tolerance:
         return Tolerance(self.params.get("rtol", 1e-7), self.params.get("atol", 1e-10))
 
-    def judge(self, outcomes: Mapping[str, CaseOutcome], facts: Facts) -> Verdict:
+    def judge(self, outcomes: Mapping[str, CaseOutcome]) -> Verdict:
         mine = self.mine(outcomes)
         error = self.stopped(mine)
         if error:
             return error
+        notes: list[Message] = []
         for outcome in mine:
-            verdict = self.judge_one(self._inputs[outcome.case_id], outcome, facts)
+            data = self.inputs[outcome.case_id]
+            verdict = self.judge_one(data, outcome)
             if not verdict.passed:
                 verdict.hint = verdict.hint or self.hint()
-                k, d = self._inputs[outcome.case_id]["x"].shape
-                verdict.details.insert(0, Message("check.step_shapes", {
-                    "k": k, "d": d, "m": self._inputs[outcome.case_id]["g"].shape[1]}))
+                k, d = data["x"].shape
+                verdict.details.insert(0, Message("check.step_shapes", {"k": k, "d": d, "m": data["g"].shape[1]}))
                 return verdict
-        return Verdict.ok(Message("check.passed_examples", {"count": len(mine)}), self.notes(facts))
+            notes = verdict.details  # what the last case says about every case (the convention it took)
+        return Verdict.ok(Message("check.passed_examples", {"count": len(mine)}), notes)
 
-    def judge_one(self, data: dict[str, Any], outcome: CaseOutcome, facts: Facts) -> Verdict:
+    def judge_one(self, data: dict[str, Any], outcome: CaseOutcome) -> Verdict:
         raise NotImplementedError
-
-    def notes(self, facts: Facts) -> list[Message]:
-        return []
 
     @staticmethod
     def accepted(data: dict[str, Any], name: str) -> list[np.ndarray]:
@@ -140,7 +148,7 @@ class BackwardStep(Check):
 class _ParameterGradient(BackwardStep):
     parameter = "w"
 
-    def judge_one(self, data: dict[str, Any], outcome: CaseOutcome, facts: Facts) -> Verdict:
+    def judge_one(self, data: dict[str, Any], outcome: CaseOutcome) -> Verdict:
         value, inferred = self.reported_or_inferred(data, outcome, self.parameter)
         obtained = as_array(value)
         candidates = self.accepted(data, self.parameter)
@@ -150,12 +158,7 @@ class _ParameterGradient(BackwardStep):
             details = [Message("check.inferred_from_update", {"name": name})] if inferred else []
             details += explain(name, obtained, candidates[0], self.tolerance(), describe_type(value))
             return Verdict.fail(Message(f"{self.id}.wrong"), details)
-        facts.values[f"{self.id}.convention"] = ("sum", "mean")[form]
-        return Verdict.ok()
-
-    def notes(self, facts: Facts) -> list[Message]:
-        convention = facts.values.get(f"{self.id}.convention")
-        return [Message(f"convention.{convention}")] if convention else []
+        return Verdict.ok(details=[Message(f"convention.{('sum', 'mean')[form]}")])
 
 
 class GradW(_ParameterGradient):
@@ -167,7 +170,7 @@ class GradB(_ParameterGradient):
 
 
 class GradX(BackwardStep):
-    def judge_one(self, data: dict[str, Any], outcome: CaseOutcome, facts: Facts) -> Verdict:
+    def judge_one(self, data: dict[str, Any], outcome: CaseOutcome) -> Verdict:
         expected = data["g"] @ data["w"].T
         obtained = as_array(outcome.get("g_x"))
         if matches(obtained, expected, self.tolerance()):
@@ -181,7 +184,7 @@ class GradX(BackwardStep):
 
 
 class Update(BackwardStep):
-    def judge_one(self, data: dict[str, Any], outcome: CaseOutcome, facts: Facts) -> Verdict:
+    def judge_one(self, data: dict[str, Any], outcome: CaseOutcome) -> Verdict:
         for name in ("w", "b"):
             after = as_array(outcome.get(f"{name}_after"))
             steps = self.accepted(data, name)

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 
-from grader.checks.base import CaseOutcome, Check, Facts, as_array, describe_type
+from grader.checks.base import CaseOutcome, Check, as_array, describe_type
 from grader.checks.compare import Tolerance, explain, first_match
 from grader.checks.inputs import fixed_scaling_arrays, scaling_arrays
+from grader.checks.ops import call, get, let, ref
 from grader.i18n import Message
 from grader.results import Verdict
-from grader.run.sandbox.protocol import encode
 from reference.perceptron import normalize, standardize
 
 
@@ -20,32 +21,35 @@ class _ScalingCheck(Check):
     """One case per array: call the function, read the result and the input afterwards."""
 
     function_name = ""
+    #: The note saying which of the accepted forms the answers took (standardize: the ddof), if any.
+    form_note = ""
 
-    def inputs(self) -> list[np.ndarray]:
+    @cached_property
+    def inputs(self) -> dict[str, np.ndarray]:
+        """Each case's x by case id: the spec's fixed arrays, then ``examples`` drawn from the seed."""
         count = int(self.params.get("examples", 25))
-        return fixed_scaling_arrays() + scaling_arrays(count, self.seed)
+        arrays = fixed_scaling_arrays() + scaling_arrays(count, self.seed)
+        return {self.case_id(index): x for index, x in enumerate(arrays)}
+
+    @cached_property
+    def accepted(self) -> dict[str, list[np.ndarray]]:
+        """The accepted answers per case id, computed once per run (not once per student)."""
+        return {case_id: self.expected(x) for case_id, x in self.inputs.items()}
 
     def cases(self) -> list[dict[str, Any]]:
-        self._inputs = {}
-        self._expected: dict[str, list[np.ndarray]] = {}
         cases = []
-        for index, x in enumerate(self.inputs()):
-            case_id = self.case_id(index)
-            self._inputs[case_id] = x
-            self._expected[case_id] = self.expected(x)  # once per run, not once per student
-            ops = [{"op": "let", "save": "x", "value": encode(x)},
-                   {"op": "call", "fn": self.function_name, "args": [{"__ref__": "x"}], "out": "y", "save": "y"},
-                   {"op": "get", "path": "$x", "out": "x_after"}]
+        for index, (case_id, x) in enumerate(self.inputs.items()):
+            ops = [let("x", x), call(self.function_name, ref("x"), out="y", save="y"), get("$x", "x_after")]
             if index == 0:  # a DataFrame (or Series) returned: its values, to say whether only the type is wrong
-                ops.append({"op": "call", "fn": "$y.to_numpy", "label": f"{self.function_name}(x).to_numpy",
-                            "out": "y_values", "optional": True})
+                ops.append(call("$y.to_numpy", label=f"{self.function_name}(x).to_numpy", out="y_values",
+                                optional=True))
             cases.append({"id": case_id, "ops": ops})
         return cases
 
     def expected(self, x: np.ndarray) -> list[np.ndarray]:
         raise NotImplementedError
 
-    def judge(self, outcomes: Mapping[str, CaseOutcome], facts: Facts) -> Verdict:
+    def judge(self, outcomes: Mapping[str, CaseOutcome]) -> Verdict:
         mine = self.mine(outcomes)
         error = self.stopped(mine)
         if error:
@@ -53,9 +57,9 @@ class _ScalingCheck(Check):
         tolerance = Tolerance(self.params.get("rtol", 1e-7), self.params.get("atol", 1e-9))
         forms: set[int] = set()
         for outcome in mine:
-            x = self._inputs[outcome.case_id]
+            x = self.inputs[outcome.case_id]
             obtained = as_array(outcome.get("y"))
-            candidates = self._expected[outcome.case_id]
+            candidates = self.accepted[outcome.case_id]
             form = first_match(obtained, candidates, tolerance)
             if form is None:
                 details = [Message("check.example_input", {"shape": str(x.shape), "x": np.array2string(
@@ -71,11 +75,9 @@ class _ScalingCheck(Check):
                 return Verdict.fail(Message("check.input_modified", {"name": self.function_name}),
                                     hint=self.hint())
             forms.add(form)
-        facts.values[f"{self.id}.forms"] = sorted(forms)
-        return Verdict.ok(Message("check.passed_examples", {"count": len(mine)}), self.form_notes(forms))
-
-    def form_notes(self, forms: set[int]) -> list[Message]:
-        return []
+        notes = [Message(self.form_note, {"ddof": ", ".join(str(form) for form in sorted(forms))})] \
+            if self.form_note else []
+        return Verdict.ok(Message("check.passed_examples", {"count": len(mine)}), notes)
 
 
 class Normalize(_ScalingCheck):
@@ -87,9 +89,7 @@ class Normalize(_ScalingCheck):
 
 class Standardize(_ScalingCheck):
     function_name = "standardize"
+    form_note = "standardize.ddof"
 
     def expected(self, x: np.ndarray) -> list[np.ndarray]:
-        return [standardize(x, ddof=0), standardize(x, ddof=1)]
-
-    def form_notes(self, forms: set[int]) -> list[Message]:
-        return [Message("standardize.ddof", {"ddof": ", ".join(str(form) for form in sorted(forms))})]
+        return [standardize(x, ddof=0), standardize(x, ddof=1)]  # form i is ddof=i

@@ -6,23 +6,23 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from functools import cached_property
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from grader.checks.base import (
     CaseOutcome,
     Check,
-    Facts,
+    Evidence,
+    Judgement,
     Verdict,
     as_array,
     describe_type,
     error_details,
     error_message,
-    load_verdict,
 )
 from grader.checks.compare import Tolerance, explain, fmt
-from grader.checks.descent import step_problems
+from grader.checks.descent import CONVENTION, step_problems
 from grader.checks.ops import call, get, ref, rng
 from grader.checks.perceptron import construct, set_parameters
 from grader.i18n import Message
@@ -30,6 +30,15 @@ from grader.run.sandbox.protocol import Failed
 from reference.data import load_xt
 from reference.least_squares import least_squares, least_squares_loss
 from reference.perceptron import standardize
+
+
+class LossPoint(NamedTuple):
+    """Where gradcheck compares gradients: the data and the perceptron's parameters."""
+
+    x: np.ndarray
+    t: np.ndarray
+    w: np.ndarray
+    b: np.ndarray
 
 
 class Gradcheck(Check):
@@ -43,26 +52,43 @@ class Gradcheck(Check):
     wrote, and whether that loss is the mean or the sum is mse_forward's verdict, not this one's. A loss
     that does not move with w and b (a constant, zero gradients) passes nothing (issue 11.5)."""
 
-    def cases(self) -> list[dict[str, Any]]:
-        rng = self.rng()
+    provides = (CONVENTION,)
+
+    @cached_property
+    def point(self) -> LossPoint:
+        """Where the gradient is checked: data x, t and parameters w, b drawn from the check's seed."""
+        generator = self.rng()
         n, d = self.params.get("samples", 8), self.params.get("inputs", 3)
-        self.h = float(self.params.get("step", 1e-5))
-        self.lr = float(self.params.get("learning_rate", 0.01))
-        self.x, self.t = rng.normal(size=(n, d)), rng.normal(size=(n, 1))
-        self.w, self.b = rng.normal(size=(d, 1)), rng.normal(size=1)
-        ops: list[dict[str, Any]] = [construct(d, 1, self.lr, 0),
-                                     call("MeanSquaredError", label="MeanSquaredError", save="mse")]
-        self.probes: list[tuple[str, tuple[int, ...], int]] = []
-        for name, shape in (("w", self.w.shape), ("b", self.b.shape)):
-            for index in np.ndindex(*shape):
-                for sign in (1, -1):
-                    w, b = self.w.copy(), self.b.copy()
-                    (w if name == "w" else b)[index] += sign * self.h
-                    label = f"E_{name}{'_'.join(map(str, index))}_{'p' if sign > 0 else 'm'}"
-                    self.probes.append((name, index, sign))
-                    ops += [*set_parameters(w, b), *self.loss_ops(out=label)]
-        ops += [*set_parameters(self.w, self.b), *self.loss_ops(),
-                call("$mse.backward", label="MeanSquaredError.backward", save="g"),
+        x, t = generator.normal(size=(n, d)), generator.normal(size=(n, 1))
+        return LossPoint(x, t, generator.normal(size=(d, 1)), generator.normal(size=1))
+
+    @property
+    def h(self) -> float:
+        """The step of the central differences."""
+        return float(self.params.get("step", 1e-5))
+
+    @property
+    def lr(self) -> float:
+        """The perceptron's learning rate (a chain that updates without g_w is read from the change of w)."""
+        return float(self.params.get("learning_rate", 0.01))
+
+    @cached_property
+    def probes(self) -> list[tuple[str, str, tuple[int, ...], int]]:
+        """``(output label, parameter, index, sign)``: the loss at the point moved by ±h in one element."""
+        return [(f"E_{name}{'_'.join(map(str, index))}_{'p' if sign > 0 else 'm'}", name, index, sign)
+                for name, shape in (("w", self.point.w.shape), ("b", self.point.b.shape))
+                for index in np.ndindex(*shape) for sign in (1, -1)]
+
+    def cases(self) -> list[dict[str, Any]]:
+        point = self.point
+        ops: list[dict[str, Any]] = [construct(point.x.shape[1], 1, self.lr, 0),
+                                     call("MeanSquaredError", args=[], label="MeanSquaredError", save="mse")]
+        for label, name, index, sign in self.probes:
+            w, b = point.w.copy(), point.b.copy()
+            (w if name == "w" else b)[index] += sign * self.h
+            ops += [*set_parameters(w, b), *self.loss_ops(out=label)]
+        ops += [*set_parameters(point.w, point.b), *self.loss_ops(),
+                call("$mse.backward", args=[], label="MeanSquaredError.backward", save="g"),
                 call("$p.backward", ref("g"), label="Perceptron.backward"),
                 get("$p.w", "w_after"), get("$p.b", "b_after"),
                 get("$p.g_w", "g_w", optional=True), get("$p.g_b", "g_b", optional=True)]
@@ -70,13 +96,12 @@ class Gradcheck(Check):
 
     def loss_ops(self, out: str | None = None) -> list[dict[str, Any]]:
         """E = mse.forward(p.forward(x), t) with the student's own two functions."""
-        return [call("$p.forward", self.x, label="Perceptron.forward", save="y"),
-                call("$mse.forward", ref("y"), self.t, label="MeanSquaredError.forward", out=out)]
+        return [call("$p.forward", self.point.x, label="Perceptron.forward", save="y"),
+                call("$mse.forward", ref("y"), self.point.t, label="MeanSquaredError.forward", out=out)]
 
     def numerical_gradient(self, outputs: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray] | None:
-        gradient = {"w": np.zeros_like(self.w), "b": np.zeros_like(self.b)}
-        for name, index, sign in self.probes:
-            label = f"E_{name}{'_'.join(map(str, index))}_{'p' if sign > 0 else 'm'}"
+        gradient = {"w": np.zeros_like(self.point.w), "b": np.zeros_like(self.point.b)}
+        for label, name, index, sign in self.probes:
             value = as_array(outputs.get(label))
             if value is None or value.size != 1:
                 return None
@@ -87,7 +112,7 @@ class Gradcheck(Check):
         value = outputs.get(f"g_{name}")
         if isinstance(value, Failed):
             after = as_array(outputs.get(f"{name}_after"))
-            before = self.w if name == "w" else self.b
+            before = self.point.w if name == "w" else self.point.b
             return None if after is None or after.shape != before.shape else (before - after) / self.lr
         array = as_array(value)
         return None if array is None else array.reshape(-1)
@@ -95,53 +120,56 @@ class Gradcheck(Check):
     def mean_loss_gradient(self) -> tuple[np.ndarray, np.ndarray]:
         """The grader's own gradient of the mean loss mean((x @ w + b - t)²) at the case's w, b: the
         yardstick for the chain's convention, computed here and never from the student's loss."""
-        residual = self.x @ self.w + self.b - self.t
-        n = self.x.shape[0]
-        return 2.0 / n * self.x.T @ residual, 2.0 / n * residual.sum(axis=0)
+        x, t, w, b = self.point
+        residual = x @ w + b - t
+        return 2.0 / len(x) * x.T @ residual, 2.0 / len(x) * residual.sum(axis=0)
 
     def common_factor(self, parts: Mapping[str, np.ndarray], reference: Mapping[str, np.ndarray],
                       tolerance: Tolerance) -> float | None:
         """1 or N when every part equals that multiple of the reference (mean or batch-sum convention)."""
-        n = float(self.x.shape[0])
+        n = float(self.point.x.shape[0])
         for factor in (1.0, n):
             if all(tolerance.close(parts[name], factor * reference[name]) for name in parts):
                 return factor
         return None
 
-    def judge(self, outcomes: Mapping[str, CaseOutcome], facts: Facts) -> Verdict:
+    def assess(self, evidence: Evidence) -> Judgement:
+        verdict, convention = self.judge_chain(evidence.outcomes)
+        return Judgement(verdict, {} if convention is None else {CONVENTION: convention})
+
+    def judge_chain(self, outcomes: Mapping[str, CaseOutcome]) -> tuple[Verdict, str | None]:
+        """The verdict, and the convention of the chain when it is the true gradient or N times it (also
+        when the loss itself is off: converge then still trains with the right learning rate)."""
         mine = self.mine(outcomes)
         error = self.stopped(mine)
         if error:
-            return error
+            return error, None
         outputs = mine[0].outputs
         numerical = self.numerical_gradient(outputs)
         if numerical is None:
-            return Verdict.fail(Message("gradcheck.loss_not_scalar"), hint=self.hint())
+            return Verdict.fail(Message("gradcheck.loss_not_scalar"), hint=self.hint()), None
         parts = {"w": self.chain_gradient(outputs, "w"), "b": self.chain_gradient(outputs, "b")}
-        if any(part is None for part in parts.values()) or parts["w"].size != self.w.size \
-                or parts["b"].size != self.b.size:
+        if any(part is None for part in parts.values()) or parts["w"].size != self.point.w.size \
+                or parts["b"].size != self.point.b.size:
             shown = [describe_type(outputs.get("g_w")), describe_type(outputs.get("g_b"))]
             return Verdict.fail(Message("gradcheck.no_gradient", {"g_w": shown[0], "g_b": shown[1]}),
-                                hint=self.hint())
+                                hint=self.hint()), None
         fd = {"w": numerical[0].reshape(-1), "b": numerical[1].reshape(-1)}
         true = dict(zip(("w", "b"), (part.reshape(-1) for part in self.mean_loss_gradient()), strict=True))
-        n = self.x.shape[0]
+        n = self.point.x.shape[0]
         tolerance = Tolerance(self.params.get("rtol", 1e-5), self.params.get("atol", 1e-8))
         if all(np.all(np.abs(fd[name]) <= tolerance.atol) for name in fd):
             # a loss that does not move with w and b checks nothing, whatever the chain says
-            return Verdict.fail(Message("gradcheck.constant_loss"), hint=self.hint())
+            return Verdict.fail(Message("gradcheck.constant_loss"), hint=self.hint()), None
         chain_factor = self.common_factor(parts, true, tolerance)
         loss_factor = self.common_factor(fd, true, tolerance)
-        if chain_factor is not None:
-            # the convention converge trains with: read from the chain against the grader's own gradient
-            convention = "mean" if chain_factor == 1.0 else "sum"
-            facts.values["chain_factor"] = chain_factor
-            facts.values["convention"] = convention
-            if loss_factor is not None:
-                details = [Message(f"convention.{convention}")]
-                if loss_factor != 1.0:  # a summed loss is mse_forward's failure, not the chain's
-                    details.append(Message("gradcheck.loss_is_sum", {"n": n}))
-                return Verdict.ok(Message("gradcheck.passed", {"factor": fmt(chain_factor)}), details)
+        # the convention converge trains with: read from the chain against the grader's own gradient
+        convention = None if chain_factor is None else "mean" if chain_factor == 1.0 else "sum"
+        if chain_factor is not None and loss_factor is not None:
+            details = [Message(f"convention.{convention}")]
+            if loss_factor != 1.0:  # a summed loss is mse_forward's failure, not the chain's
+                details.append(Message("gradcheck.loss_is_sum", {"n": n}))
+            return Verdict.ok(Message("gradcheck.passed", {"factor": fmt(chain_factor)}), details), convention
         details: list[Message] = []
         if chain_factor is not None:
             details.append(Message("gradcheck.chain_right", {"factor": fmt(chain_factor)}))
@@ -158,13 +186,13 @@ class Gradcheck(Check):
             details.append(Message("gradcheck.ratio", {"name": name, "ratio": ratio, "n": n}))
             details += explain(f"dE/d{name}", parts[name], reference_factor * fd[name], tolerance)
         summary = "gradcheck.loss_mismatch" if chain_factor is not None else "gradcheck.wrong"
-        return Verdict.fail(Message(summary), details, self.chain_hint(parts, true, tolerance))
+        return Verdict.fail(Message(summary), details, self.chain_hint(parts, true, tolerance)), convention
 
     def chain_hint(self, parts: Mapping[str, np.ndarray], true: Mapping[str, np.ndarray],
                    tolerance: Tolerance) -> Message:
         """The hint for the factor the chain is off by: half (the 2 of the square left out), 1/N (divided
         by N twice), or anything else (the chain rule itself)."""
-        n = float(self.x.shape[0])
+        n = float(self.point.x.shape[0])
         for factors, key in (((0.5, 0.5 * n), "gradcheck.hint_two"), ((1.0 / n,), "gradcheck.hint")):
             for factor in factors:
                 if all(tolerance.close(parts[name], factor * true[name]) for name in parts):
@@ -174,7 +202,10 @@ class Gradcheck(Check):
 
 class Converge(Check):
     """``train`` on the standardized course data must reach least squares; the learning rate is the
-    one for the convention gradcheck detected (lr for the mean, lr / N for the sum)."""
+    one for the convention gradcheck detected (lr for the mean, lr / N for the sum; both, and either
+    may pass, when gradcheck could not tell)."""
+
+    needs = (CONVENTION,)
 
     @cached_property
     def problem(self) -> dict[str, Any]:
@@ -237,8 +268,10 @@ class Converge(Check):
             cases.append({"id": self.case_id(f"{convention}_steps"), "ops": ops})
         return cases
 
-    def judge(self, outcomes: Mapping[str, CaseOutcome], facts: Facts) -> Verdict:
-        convention = facts.values.get("convention")
+    def assess(self, evidence: Evidence) -> Judgement:
+        return Judgement(self.judge(evidence.outcomes, evidence.get(CONVENTION)))
+
+    def judge(self, outcomes: Mapping[str, CaseOutcome], convention: str | None = None) -> Verdict:
         conventions = [convention] if convention else list(self.learning_rates())
         verdicts = [self.judge_one(outcomes[self.case_id(name)], outcomes[self.case_id(f"{name}_steps")], name)
                     for name in conventions]
@@ -325,9 +358,3 @@ class Converge(Check):
             return Verdict.fail(Message("converge.no_training"), [context, *problem], self.hint())
         return Verdict.ok(Message("converge.passed", {"loss": fmt(float(losses[-1]))}), [context])
 
-
-class Load(Check):
-    """The file's top-level code ran to the end within the limits (judged from the load report)."""
-
-    def judge(self, outcomes: Mapping[str, CaseOutcome], facts: Facts) -> Verdict:
-        return load_verdict(facts.load, self.hint())

@@ -16,8 +16,9 @@ import threading
 #: ``[0] * 10 ** 10``). The sandbox's limits remain the real guard; these just avoid obvious traps.
 _MAX_EXPONENT = 1000
 _MAX_REPEAT = 100_000
-#: Longest source the fallback parses, in characters (a full solution is ~10,000). Parsing happens in the
-#: grader's own process, holding the GIL: an 8 MB file of small functions took 15 s and 2 GB there.
+#: Longest source the fallback parses, in characters (many times a full solution). Parsing happens in the
+#: grader's own process, holding the GIL, where a huge file of small functions costs seconds and gigabytes
+#: (docs/benchmark.md, "Figures behind limits").
 MAX_SOURCE_CHARS = 512 * 1024
 
 
@@ -90,12 +91,12 @@ class _Filter:
             if index == 0 and _is_docstring(node):
                 body.append(node)
                 continue
-            kept = self.statement(node, top_level=True)
+            kept = self.statement(node)
             if kept is not None:
                 body.append(kept)
         return ast.Module(body=body, type_ignores=tree.type_ignores)
 
-    def statement(self, node: ast.stmt, *, top_level: bool) -> ast.stmt | None:
+    def statement(self, node: ast.stmt) -> ast.stmt | None:
         """The statement to keep in place of ``node``, or None to drop it."""
         if isinstance(node, ast.Import | ast.ImportFrom):
             self._bind_import(node)
@@ -158,7 +159,7 @@ class _Filter:
         return ast.copy_location(kept, node)
 
     def _block(self, statements: list[ast.stmt]) -> list[ast.stmt] | None:
-        kept = [stmt for stmt in (self.statement(s, top_level=False) for s in statements) if stmt is not None]
+        kept = [stmt for stmt in (self.statement(s) for s in statements) if stmt is not None]
         if not kept or all(isinstance(stmt, ast.Pass) for stmt in kept):
             return None
         return kept

@@ -33,7 +33,7 @@ from grader.i18n import Message, engine_catalogue
 from grader.intake.decode import MAX_FILE_BYTES
 from grader.intake.untrusted import display_name
 
-KINDS = ("py", "ipynb")
+_KIND_OF_SUFFIX = {".py": "py", ".ipynb": "ipynb"}
 
 #: Caps on what a zip may make us do; an LMS download of .py files is far below all of them.
 MAX_ZIP_MEMBERS = 50_000
@@ -103,6 +103,8 @@ class Discovery:
     ignored: list[str] = field(default_factory=list)
     #: Problems not tied to one kept submission: unsafe zip members, skipped symlinks, ...
     warnings: list[Message] = field(default_factory=list)
+    #: Files of Moodle owner folders that hold no correctly named file, for :mod:`grader.intake.unnamed`.
+    unnamed: list[UnnamedFile] = field(default_factory=list)
 
 
 class DiscoveryError(Exception):
@@ -153,6 +155,58 @@ def moodle_owner(parts: Sequence[str]) -> tuple[MoodleOwner, str, str] | None:
     if match and match["rest"]:
         return MoodleOwner(match["name"].strip(), match["number"]), match["rest"], "/".join(parts)
     return None
+
+
+@dataclass(frozen=True)
+class UnnamedFile:
+    """A ``.py``/``.ipynb`` in a Moodle owner folder whose name carries no student id (``課題2.py``, or an
+    old flat ``<owner>_file_<name>``): only the roster can say whose it is (:mod:`grader.intake.unnamed`).
+
+    Discovery finds these in its own walk, so the input is read once: ``path`` is the file in the TA's
+    folder, or (``extracted``) discovery's copy of a zip member; None when the member could not be read,
+    ``unreadable`` saying why."""
+
+    parts: tuple[str, ...]
+    owner: MoodleOwner
+    #: The file's name as uploaded (for an old flat download, what follows the owner).
+    uploaded: str
+    #: The owner's folder (for an old flat download, the file itself).
+    folder: str
+    kind: str
+    mtime: float
+    path: Path | None = None
+    extracted: bool = False
+    unreadable: str = ""
+
+    @property
+    def source(self) -> str:
+        return "/".join(self.parts)
+
+
+@dataclass
+class _UnnamedFiles:
+    """What discovery's walk gathers for :class:`UnnamedFile`: the files, and the owner folders that hold
+    a correctly named file (those discovery grades; their other files are nobody's business)."""
+
+    names: SubmissionNames
+    found: list[UnnamedFile] = field(default_factory=list)
+    named_folders: set[str] = field(default_factory=set)
+
+    def see(self, parts: tuple[str, ...], mtime: float) -> UnnamedFile | None:
+        """The unnamed file at ``parts`` (a regular file, names as shown), or None when it is none."""
+        owned = moodle_owner(parts)
+        if owned is None:
+            return None
+        owner, uploaded, folder = owned
+        if parts[-1] == uploaded and self.names.match(uploaded) is not None:
+            self.named_folders.add(folder)
+            return None
+        kind = _KIND_OF_SUFFIX.get(Path(unicodedata.normalize("NFKC", parts[-1])).suffix.lower())
+        return None if kind is None else UnnamedFile(parts, owner, uploaded, folder, kind, mtime)
+
+    def unclaimed(self) -> list[UnnamedFile]:
+        """The files of folders without a correctly named file."""
+        return [file for file in self.found if file.folder not in self.named_folders]
 
 
 class OwnerRoster(Protocol):
@@ -279,14 +333,15 @@ def discover_all(
     ignored: list[str] = []
     single = names.match(path.name)
     limits = _ZipLimits(max_members, [max_bytes], max_bytes)
+    unnamed = _UnnamedFiles(names)
     if stat.S_ISDIR(info.st_mode):
-        candidates, files = _walk_directory(path, Path(scratch), warnings, ignored, limits, names)
+        candidates, files = _walk_directory(path, Path(scratch), warnings, ignored, limits, names, unnamed)
     elif single is not None:
         student_id, kind = single
         candidates = [_Candidate(student_id, kind, _display(path.name), info.st_mtime)]
         files = {_display(path.name): path}
     elif path.suffix.lower() == ".zip" or zipfile.is_zipfile(path):
-        candidates, files = _extract_zip(path, Path(scratch), warnings, ignored, limits, names)
+        candidates, files = _extract_zip(path, Path(scratch), warnings, ignored, limits, names, unnamed=unnamed)
     else:
         raise DiscoveryError(Message("discover.not_a_submission", {"path": str(path), "prefix": names.prefix}))
 
@@ -295,6 +350,7 @@ def discover_all(
         submissions=_resolve_duplicates(candidates, files),
         ignored=sorted(ignored),
         warnings=warnings,
+        unnamed=unnamed.unclaimed(),
     )
 
 
@@ -308,10 +364,11 @@ def _reason(exc: BaseException) -> str:
 
 def _walk_directory(
     root: Path, scratch: Path, warnings: list[Message], ignored: list[str], limits: _ZipLimits,
-    names: SubmissionNames,
+    names: SubmissionNames, unnamed: _UnnamedFiles,
 ) -> tuple[list[_Candidate], dict[str, Path]]:
     """``os.walk`` without following links; symlinks and special files are reported, not read; a
-    student's zip in a Moodle folder is opened (:func:`_open_students_zip`)."""
+    student's zip in a Moodle folder is opened (:func:`_open_students_zip`); files named without an id
+    in Moodle folders go to ``unnamed``."""
     candidates: list[_Candidate] = []
     files: dict[str, Path] = {}
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
@@ -338,9 +395,11 @@ def _walk_directory(
                 warnings.append(Message("discover.symlink_skipped", {"source": source}))
                 continue
             matched = names.match(name)
-            if matched is None and stat.S_ISREG(info.st_mode) and _is_students_zip(_display_parts(full, root), 0):
-                _open_students_zip(full, _display_parts(full, root), 1, scratch, warnings, ignored, limits,
-                                   candidates, files, names)
+            shown = _display_parts(full, root)
+            if stat.S_ISREG(info.st_mode) and (file := unnamed.see(shown, info.st_mtime)) is not None:
+                unnamed.found.append(replace(file, path=full))
+            if matched is None and stat.S_ISREG(info.st_mode) and _is_students_zip(shown, 0):
+                _open_students_zip(full, shown, 1, scratch, warnings, ignored, limits, candidates, files, names)
                 continue
             if matched is None:
                 if names.near_miss(name):
@@ -352,8 +411,7 @@ def _walk_directory(
                 continue
             if source in files:  # two names that differ only past the length shown
                 source = f"{source} (#{len(files)})"
-            candidates.append(replace(_candidate(matched[0], matched[1], _display_parts(full, root), info.st_mtime),
-                                      source=source))
+            candidates.append(replace(_candidate(matched[0], matched[1], shown, info.st_mtime), source=source))
             files[source] = full
     return candidates, files
 
@@ -465,12 +523,15 @@ def _extract_zip(
     names: SubmissionNames,
     prefix: tuple[str, ...] = (),
     depth: int = 0,
+    unnamed: _UnnamedFiles | None = None,
 ) -> tuple[list[_Candidate], dict[str, Path]]:
     """Extract only the submission files, each to ``<fresh dir>/<n>/<file prefix><id>.<kind>``.
 
     The on-disk name is rebuilt from the validated id, never taken from the archive, so no member
     name can steer a write; the original name is kept as ``source`` for reports. ``prefix`` is where
     the archive itself lies (a student's zip in their Moodle folder), ``depth`` how deeply it is nested.
+    The class zip (given ``unnamed``) also yields the files its Moodle folders hold without an id
+    (:func:`_extract_unnamed`).
     """
     max_members, budget, max_bytes = limits.max_members, limits.budget, limits.max_bytes
     try:
@@ -498,6 +559,7 @@ def _extract_zip(
         root = Path(tempfile.mkdtemp(prefix="zip-", dir=scratch))
         candidates: list[_Candidate] = []
         files: dict[str, Path] = {}
+        pending: list[tuple[UnnamedFile, int, zipfile.ZipInfo]] = []
         for index, info in enumerate(members):
             name = decode_member_name(info)
             if info.is_dir() or name.endswith("/"):
@@ -513,6 +575,8 @@ def _extract_zip(
             if _is_symlink_member(info):
                 warnings.append(Message("discover.symlink_skipped", {"source": source}))
                 continue
+            if unnamed is not None and (file := unnamed.see(shown, _zip_mtime(info))) is not None:
+                pending.append((file, index, info))
             matched = names.match(parts[-1])
             if matched is None and _is_students_zip(shown, depth):
                 # the owner's folder pays for its zips too: nested ones cannot add up to the class's budget
@@ -554,7 +618,31 @@ def _extract_zip(
                 os.utime(target, (found.mtime, found.mtime))
             candidates.append(replace(found, source=source))
             files[source] = target
+        if unnamed is not None:
+            _extract_unnamed(zf, pending, root, unnamed, warnings, limits, archive)
     return candidates, files
+
+
+def _extract_unnamed(zf: zipfile.ZipFile, pending: Sequence[tuple[UnnamedFile, int, zipfile.ZipInfo]], root: Path,
+                     unnamed: _UnnamedFiles, warnings: list[Message], limits: _ZipLimits, archive: Path) -> None:
+    """Copy out the files named without an id, each to ``root/<n>/unnamed.<kind>`` (no member name
+    steers a write), once the whole zip is listed: only folders without a correctly named file need
+    them, and those files have been paid for first, so helper files never crowd out a submission."""
+    for file, index, info in pending:
+        if file.folder in unnamed.named_folders:
+            continue
+        folder_budget = _folder_budget(limits, file.parts, file.source, warnings)
+        if folder_budget is None:
+            continue
+        target = root / f"{index:06d}" / f"unnamed.{file.kind}"
+        target.parent.mkdir()
+        try:
+            folder_budget[0] -= _copy_member(zf, info, target, limits.budget, limits.max_bytes, archive)
+        except (zipfile.BadZipFile, RuntimeError, NotImplementedError, OSError, EOFError) as exc:
+            target.unlink(missing_ok=True)
+            unnamed.found.append(replace(file, unreadable=str(exc) or type(exc).__name__))
+            continue
+        unnamed.found.append(replace(file, path=target, extracted=True))
 
 
 def _folder_budget(limits: _ZipLimits, shown: Sequence[str], source: str,

@@ -25,6 +25,7 @@ from grader.i18n import Catalogue, Message
 from grader.intake.decode import decode_table_text
 from grader.intake.discover import normalize_student_id
 from grader.outputs.atomic import write_atomic
+from grader.results import ManualPoints
 
 #: Every message key this module can emit (tests check each exists in the catalogue).
 MESSAGE_KEYS = (
@@ -42,12 +43,6 @@ MESSAGE_KEYS = (
 )
 
 REMEMBERED = Path(".cache") / "manual.json"
-
-
-@dataclass(frozen=True)
-class ManualPoints:
-    points: float
-    comment: str
 
 
 @dataclass(frozen=True)

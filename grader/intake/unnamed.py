@@ -7,39 +7,20 @@ download whose students named their files correctly needs nothing more. What it 
 same way), so the owner is known from the folder; :func:`find_unnamed` maps that owner to a student id
 through the roster, by participant number first and by full name second.
 
-Zip handling reuses discover's member-name decoding, path validation and capped copying, so there is one
-implementation of the zip safety rules.
+Discovery's walk of the folder or zip already collected these files (:attr:`Discovery.unnamed`, zip
+members copied out under its safety rules and budgets), so this module reads only their first bytes and
+never walks the input or opens a zip itself.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import stat
-import tempfile
-import unicodedata
-import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from grader.i18n import Message
-from grader.intake.discover import (
-    MAX_EXTRACTED_BYTES,
-    Discovery,
-    MoodleOwner,
-    Submission,
-    SubmissionNames,
-    _copy_member,
-    _is_ignored_part,
-    _is_symlink_member,
-    _safe_parts,
-    _zip_mtime,
-    decode_member_name,
-    moodle_owner,
-)
+from grader.intake.discover import Discovery, MoodleOwner, Submission, SubmissionNames, UnnamedFile
 from grader.intake.roster import RosterEntry, RosterIndex
-from grader.intake.untrusted import display_name
 
 #: Every message key this module can emit (tests check each exists in the catalogue).
 MESSAGE_KEYS = (
@@ -54,22 +35,6 @@ MESSAGE_KEYS = (
     "lms.roster_bad_id",
 )
 
-_KINDS = {".py": "py", ".ipynb": "ipynb"}
-
-
-
-@dataclass(frozen=True)
-class _File:
-    parts: tuple[str, ...]
-    kind: str
-    mtime: float
-    path: Path | None = None  # a file in a folder
-    member: zipfile.ZipInfo | None = None  # or a zip member
-
-    @property
-    def source(self) -> str:
-        return unicodedata.normalize("NFC", "/".join(self.parts))
-
 
 @dataclass
 class LmsFindings:
@@ -79,39 +44,6 @@ class LmsFindings:
     warnings: list[Message] = field(default_factory=list)
     #: Sources this module graded or explained, which discovery may have listed as ignored (``<prefix>.py``).
     explained: set[str] = field(default_factory=set)
-
-
-def _kind(name: str) -> str | None:
-    return _KINDS.get(Path(unicodedata.normalize("NFKC", name)).suffix.lower())
-
-
-def _folder_files(root: Path) -> Iterator[_File]:
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        dirnames[:] = sorted(name for name in dirnames if not _is_ignored_part(name))
-        for name in sorted(filenames):
-            full = Path(dirpath) / name
-            kind = _kind(name)
-            if kind is None or _is_ignored_part(name):
-                continue
-            try:
-                info = full.lstat()
-            except OSError:
-                continue
-            if stat.S_ISREG(info.st_mode):  # names shown as the TA reads them (a CP932 folder decoded)
-                yield _File(tuple(display_name(part) for part in full.relative_to(root).parts), kind, info.st_mtime,
-                            path=full)
-
-
-def _zip_files(archive: zipfile.ZipFile) -> Iterator[_File]:
-    for info in archive.infolist():
-        name = decode_member_name(info)
-        parts = _safe_parts(name)
-        if info.is_dir() or name.endswith("/") or not parts or _is_symlink_member(info):
-            continue
-        kind = _kind(parts[-1])
-        if kind is None or any(_is_ignored_part(part) for part in parts):
-            continue
-        yield _File(parts, kind, _zip_mtime(info), member=info)
 
 
 _SNIFF_BYTES = 1 << 20
@@ -124,42 +56,36 @@ def contract_pattern(defines: Sequence[str]) -> re.Pattern[bytes]:
     return re.compile(rb"\b(?:def|class)\s+(?:" + names + rb")\b")
 
 
-def _contract_names(file: _File, archive: zipfile.ZipFile | None, contract: re.Pattern[bytes]) -> int:
+def _contract_names(file: UnnamedFile, contract: re.Pattern[bytes]) -> int:
     """How many of the contract's functions and classes the file's text defines (notebooks included)."""
+    if file.path is None:
+        return 0
     try:
-        if file.member is not None and archive is not None:
-            with archive.open(file.member) as stream:
-                head = stream.read(_SNIFF_BYTES)
-        elif file.path is not None:
-            with file.path.open("rb") as stream:
-                head = stream.read(_SNIFF_BYTES)
-        else:
-            return 0
-    except (OSError, zipfile.BadZipFile, RuntimeError, NotImplementedError, EOFError):
+        with file.path.open("rb") as stream:
+            head = stream.read(_SNIFF_BYTES)
+    except OSError:
         return 0
     return len(set(contract.findall(head)))
 
 
-def _ranked(members: list[tuple[_File, str]], archive: zipfile.ZipFile | None,
-            names: SubmissionNames, contract: re.Pattern[bytes]) -> list[tuple[_File, str]]:
+def _ranked(members: list[UnnamedFile], names: SubmissionNames, contract: re.Pattern[bytes]) -> list[UnnamedFile]:
     """The solution first: most of the contract defined, then named like the assignment, .py, newest."""
-    def preference(item: tuple[_File, str]) -> tuple[int, int, int, float, str]:
-        file, uploaded = item
-        return (-_contract_names(file, archive, contract), 0 if names.near_miss(uploaded) else 1,
+    def preference(file: UnnamedFile) -> tuple[int, int, int, float, str]:
+        return (-_contract_names(file, contract), 0 if names.near_miss(file.uploaded) else 1,
                 0 if file.kind == "py" else 1, -file.mtime, file.source)
 
     return sorted(members, key=preference)
 
 
-def find_unnamed(path: Path, scratch: Path, discovery: Discovery, roster: Sequence[RosterEntry] | None,
-                 names: SubmissionNames | None = None, defines: Sequence[str] | None = None) -> LmsFindings:
+def find_unnamed(discovery: Discovery, roster: Sequence[RosterEntry] | None, names: SubmissionNames | None = None,
+                 defines: Sequence[str] | None = None) -> LmsFindings:
     """Submissions in Moodle owner folders that discovery could not attribute, resolved via the roster.
 
-    A folder that holds a correctly named file is left to discovery. A folder whose files all lack the
-    id is resolved to a student by the roster; one file is graded (the one defining most of the
-    contract, then named most like the assignment, .py before .ipynb, newest) and the others are listed.
-    ``names`` and ``defines`` (the assignment's file prefix and what a solution defines) default to the
-    default assignment's.
+    Only folders without a correctly named file are here (discovery grades the others). Each is resolved
+    to a student by the roster; one file is graded (the one defining most of the contract, then named
+    most like the assignment, .py before .ipynb, newest) and the others are listed. ``names`` and
+    ``defines`` (the assignment's file prefix and what a solution defines) default to the default
+    assignment's.
     """
     if names is None or defines is None:
         from grader.assignment import Assignment  # the assignment module imports the checks: only when needed
@@ -167,50 +93,25 @@ def find_unnamed(path: Path, scratch: Path, discovery: Discovery, roster: Sequen
         default = Assignment.default()
         names = names or SubmissionNames(default.file_prefix)
         defines = default.defines if defines is None else defines
-    findings = LmsFindings()
-    path = Path(path)
-    archive: zipfile.ZipFile | None = None
-    if path.is_dir():
-        files = list(_folder_files(path))
-    elif path.is_file() and names.match(path.name) is None and zipfile.is_zipfile(path):
-        try:
-            archive = zipfile.ZipFile(path)
-        except (zipfile.BadZipFile, OSError, ValueError):
-            return findings  # discovery has already reported it
-        files = list(_zip_files(archive))
-    else:
-        return findings
-    try:
-        return _resolve(files, archive, scratch, discovery, roster, findings, names, contract_pattern(defines))
-    finally:
-        if archive is not None:
-            archive.close()
+    groups: dict[str, tuple[MoodleOwner, list[UnnamedFile]]] = {}
+    for file in discovery.unnamed:
+        groups.setdefault(file.folder, (file.owner, []))[1].append(file)
+    return _resolve(groups, discovery, roster, names, contract_pattern(defines))
 
 
-def _resolve(files: list[_File], archive: zipfile.ZipFile | None, scratch: Path, discovery: Discovery,
-             roster: Sequence[RosterEntry] | None, findings: LmsFindings, names: SubmissionNames,
+def _resolve(groups: dict[str, tuple[MoodleOwner, list[UnnamedFile]]], discovery: Discovery,
+             roster: Sequence[RosterEntry] | None, names: SubmissionNames,
              contract: re.Pattern[bytes]) -> LmsFindings:
-    groups: dict[str, tuple[MoodleOwner, list[tuple[_File, str]]]] = {}
-    for file in files:
-        found = moodle_owner(file.parts)
-        if found is None:
-            continue
-        owner, uploaded, folder = found
-        groups.setdefault(folder, (owner, []))[1].append((file, uploaded))
-
+    findings = LmsFindings()
     index = RosterIndex(roster or [])
     taken = {submission.student_id for submission in discovery.submissions}
     chosen: dict[str, Submission] = {}
-    budget = [MAX_EXTRACTED_BYTES]
-    extract_root: Path | None = None
     for folder in sorted(groups):
         owner, members = groups[folder]
-        named = [(file, uploaded) for file, uploaded in members if names.match(uploaded)]
-        if any(file.parts[-1] == uploaded for file, uploaded in named):
-            continue  # discovery graded this folder by its file name
+        named = [file for file in members if names.match(file.uploaded)]
         if named:  # an old flat download: ``<owner>_file_<prefix><id>.py`` carries the id after the prefix
-            file, uploaded = _ranked(named, archive, names, contract)[0]
-            student_id = names.match(uploaded)[0]  # type: ignore[index]  # named: every one matches
+            file = _ranked(named, names, contract)[0]
+            student_id = names.match(file.uploaded)[0]  # type: ignore[index]  # named: every one matches
             warnings: tuple[Message, ...] = ()
             resolved = index.resolve(owner) if roster is not None else None
             where = {"folder": folder, "name": owner.name, "participant": owner.participant, "source": file.source}
@@ -221,52 +122,43 @@ def _resolve(files: list[_File], archive: zipfile.ZipFile | None, scratch: Path,
                 student_id = resolved[0].student_id
             elif roster is not None and resolved is None and not index.may_claim(owner, student_id):
                 findings.warnings.append(Message("discover.claims_enrolled", {**where, "student_id": student_id}))
-                findings.explained.update(f.source for f, _ in members)
+                findings.explained.update(f.source for f in members)
                 continue
         else:
-            sources = ", ".join(sorted(file.source for file, _ in members))
+            sources = ", ".join(sorted(file.source for file in members))
             if roster is None:
                 findings.warnings.append(Message("lms.no_roster", {"source": sources}))
-                findings.explained.update(file.source for file, _ in members)
+                findings.explained.update(file.source for file in members)
                 continue
             resolved = index.resolve(owner)
             if resolved is None:
                 findings.warnings.append(Message("lms.unresolved", {
                     "source": sources, "name": owner.name, "participant": owner.participant}))
-                findings.explained.update(file.source for file, _ in members)
+                findings.explained.update(file.source for file in members)
                 continue
             entry, via = resolved
-            ranked = _ranked(members, archive, names, contract)
-            file, uploaded = ranked[0]
+            ranked = _ranked(members, names, contract)
+            file = ranked[0]
             student_id = entry.student_id
             warnings = (Message(via, {"source": file.source, "student_id": student_id, "name": owner.name,
                                       "participant": owner.participant, "prefix": names.prefix}),)
             if len(ranked) > 1:
                 warnings += (Message("lms.several_files", {"kept": file.source, "count": len(ranked) - 1,
-                                                           "ignored": ", ".join(f.source for f, _ in ranked[1:])}),)
+                                                           "ignored": ", ".join(f.source for f in ranked[1:])}),)
         if student_id in taken or student_id in chosen:
             findings.warnings.append(Message("lms.already_submitted", {"source": file.source,
                                                                        "student_id": student_id}))
             continue
-        if archive is not None and file.member is not None:
-            if extract_root is None:
-                scratch.mkdir(parents=True, exist_ok=True)
-                extract_root = Path(tempfile.mkdtemp(prefix="lms-", dir=scratch))
-            target = extract_root / f"{len(chosen):06d}" / names.file_name(student_id, file.kind)
-            target.parent.mkdir()
-            try:
-                _copy_member(archive, file.member, target, budget, MAX_EXTRACTED_BYTES, Path(archive.filename or ""))
-            except (zipfile.BadZipFile, RuntimeError, NotImplementedError, OSError, EOFError) as exc:
-                findings.warnings.append(Message("lms.member_unreadable", {"source": file.source,
-                                                                           "reason": str(exc) or type(exc).__name__}))
-                continue
-            local = target
-        else:
-            assert file.path is not None
-            local = file.path
+        if file.path is None:  # a zip member discovery could not copy out
+            findings.warnings.append(Message("lms.member_unreadable", {"source": file.source,
+                                                                       "reason": file.unreadable}))
+            continue
+        local = file.path
+        if file.extracted:  # discovery's copy, named as discovery names the files it extracts
+            local = file.path.rename(file.path.with_name(names.file_name(student_id, file.kind)))
         chosen[student_id] = Submission(student_id=student_id, path=local, source=file.source, kind=file.kind,
                                         mtime=file.mtime, warnings=warnings)
-        findings.explained.update(f.source for f, _ in members)
+        findings.explained.update(f.source for f in members)
     findings.submissions = [chosen[key] for key in sorted(chosen)]
     return findings
 

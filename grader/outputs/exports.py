@@ -20,7 +20,8 @@ from grader.i18n import Catalogue, Message
 from grader.intake.roster import RosterEntry
 from grader.outputs import worksheet
 from grader.outputs.atomic import write_atomic
-from grader.outputs.report import ERROR, GRADED, SubmissionResult, check_message, points
+from grader.outputs.report import check_message, points
+from grader.results import Status, SubmissionResult
 
 
 def moodle_csv(results: Sequence[SubmissionResult], assignment_id: str,
@@ -45,7 +46,7 @@ def moodle_csv(results: Sequence[SubmissionResult], assignment_id: str,
                      for result in sorted(results, key=lambda item: item.student_id)
                      if result.student_id not in enrolled]
     for identifier, result in rows:
-        if result.status == ERROR:  # a grader fault is no grade: Moodle keeps what it had
+        if result.status == Status.ERROR:  # a grader fault is no grade: Moodle keeps what it had
             warnings.append(Message("lms.grader_error_skipped", {"student_id": result.student_id}))
             continue
         writer.writerow([identifier, points(result.total)])
@@ -127,7 +128,7 @@ def write_exports(out: Path, requested: Sequence[str], results: Sequence[Submiss
         written.append("moodle_grades.csv")
     if "gradescope" in requested:
         for result in results:
-            if result.status == GRADED:
+            if result.status == Status.GRADED:
                 data = gradescope_results(result, catalogue, lang)
                 write_atomic(out / "gradescope" / result.student_id / "results.json",
                              json.dumps(data, ensure_ascii=False, indent=2) + "\n")

@@ -16,49 +16,16 @@ import csv
 import io
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from grader.i18n import Catalogue, Message
 from grader.outputs import escape
 from grader.outputs.atomic import write_atomic
-from grader.results import CheckResult
+from grader.results import CheckResult, Status, SubmissionResult
 
-if TYPE_CHECKING:
-    from grader.intake.manual import ManualPoints
-
-#: The status of a result (scores.csv, reports, summary): a submission judged, a roster entry without a
-#: submission, or a submission the grader itself failed on (a grader fault: never a student's zero,
-#: never in the class statistics, and ``grade`` exits with GRADER_ERROR_EXIT so that a script notices).
-GRADED = "graded"
-MISSING = "missing"
 #: The summary of a failure caused by an earlier check's (grader/checks/failures.py): grouped under that check.
 CONSEQUENCE = "check.because_of"
-ERROR = "error"
-STATUSES = (GRADED, MISSING, ERROR)
-
-
-@dataclass
-class SubmissionResult:
-    student_id: str
-    status: str
-    source: str
-    checks: list[CheckResult]
-    max: float
-    warnings: list[Message] = field(default_factory=list)
-    output: str = ""
-    output_bytes: int = 0
-    #: Points a TA gave by hand, and the most they could be (None: not counted in ``max``).
-    manual: ManualPoints | None = None
-    manual_max: float | None = None
-    #: Which sandbox ran the code (bubblewrap version and path, or none): the run's provenance, in the
-    #: Markdown report (the JSON report's keys are fixed by the contract).
-    sandbox: str = ""
-
-    @property
-    def total(self) -> float:
-        return sum(check.score for check in self.checks) + (self.manual.points if self.manual else 0.0)
 
 
 def points(value: float) -> int | float:
@@ -79,7 +46,7 @@ def to_json(result: SubmissionResult, catalogue: Catalogue, lang: str) -> dict[s
     data: dict[str, Any] = {
         "student_id": result.student_id,
         "status": result.status,
-        "total": None if result.status == ERROR else points(result.total),  # not judged: no score, not 0
+        "total": None if result.status == Status.ERROR else points(result.total),  # not judged: no score, not 0
         "max": points(result.max),
         "source": result.source,
         "warnings": [catalogue.render(warning, lang) for warning in result.warnings],
@@ -109,7 +76,7 @@ def manual_lines(result: SubmissionResult, catalogue: Catalogue, lang: str) -> l
 
 def shown_total(result: SubmissionResult) -> str | int | float:
     """A grader fault has no total: it is not the student's zero."""
-    return "–" if result.status == ERROR else points(result.total)
+    return "–" if result.status == Status.ERROR else points(result.total)
 
 
 def detail_sections(checks: Sequence[CheckResult]) -> list[list[CheckResult]]:
@@ -150,9 +117,9 @@ def to_markdown(result: SubmissionResult, catalogue: Catalogue, lang: str, title
         return escape.render(catalogue, message, lang, str)
     lines = [f"# {text('report.title', title=title, student_id=result.student_id)}", ""]
     lines.append(f"- {text('report.score', total=shown_total(result), max=points(result.max))}")
-    if result.status == ERROR:
+    if result.status == Status.ERROR:
         lines += [f"- {text('report.grader_error')}"]
-    if result.status == MISSING:
+    if result.status == Status.MISSING:
         lines += [f"- {text('report.missing')}", ""]
         lines += manual_lines(result, catalogue, lang)
         return "\n".join(lines)
@@ -200,7 +167,7 @@ def scores_csv(results: Sequence[SubmissionResult], check_ids: Sequence[str], *,
     for result in sorted(results, key=lambda item: item.student_id):
         scores = {check.id: points(check.score) for check in result.checks}
         extra = [points(result.manual.points) if result.manual else ""] if manual else []
-        if result.status == ERROR:  # not judged: empty cells, never a zero a spreadsheet would add up
+        if result.status == Status.ERROR:  # not judged: empty cells, never a zero a spreadsheet would add up
             writer.writerow([result.student_id, "", points(result.max), result.status, *("" for _ in check_ids),
                              *extra])
             continue
@@ -256,9 +223,9 @@ def to_html(result: SubmissionResult, catalogue: Catalogue, lang: str, title: st
            f"<title>{heading}</title>", f"<style>{_HTML_STYLE}</style>", "</head>", "<body>",
            f"<h1>{heading}</h1>",
            f'<p class="score">{text("report.score", total=shown_total(result), max=points(result.max))}</p>']
-    if result.status == ERROR:
+    if result.status == Status.ERROR:
         out.append(f"<p>{text('report.grader_error')}</p>")
-    if result.status == MISSING:
+    if result.status == Status.MISSING:
         out.append(f"<p>{text('report.missing')}</p>")
     else:
         out.append(f"<p>{text('report.file_label')}: <code>{escape.html(result.source)}</code></p>")
@@ -278,7 +245,7 @@ def to_html(result: SubmissionResult, catalogue: Catalogue, lang: str, title: st
                        f'<td class="num">{points(check.score)} / {points(check.max)}</td></tr>')
         out.append("</table></div>")
     out += _manual_html(result, catalogue, lang)
-    sections = detail_sections(result.checks) if result.status != MISSING else []
+    sections = detail_sections(result.checks) if result.status != Status.MISSING else []
     if sections:
         out.append(f"<h2>{text('report.details')}</h2>")
         for checks in sections:

@@ -26,7 +26,8 @@ from urllib.parse import quote
 from grader.copydetect.similarity import Pair, passage_text
 from grader.i18n import Catalogue, Message
 from grader.outputs import escape
-from grader.outputs.report import CONSEQUENCE, ERROR, GRADED, SubmissionResult, points, shown_total
+from grader.outputs.report import CONSEQUENCE, points, shown_total
+from grader.results import Status, SubmissionResult
 
 TOP_FAILURES = 10
 HISTOGRAM_COLOR = "#1f77b4"
@@ -50,14 +51,14 @@ class ClassSummary:
 
     @property
     def graded(self) -> list[SubmissionResult]:
-        return [result for result in self.results if result.status == GRADED]
+        return [result for result in self.results if result.status == Status.GRADED]
 
 
 def summarize(title: str, check_ids: Sequence[str], results: Sequence[SubmissionResult], catalogue: Catalogue,
               lang: str, pairs: Sequence[Pair], sources: Mapping[str, str], threshold: float,
               notes: Sequence[Message] = ()) -> ClassSummary:
     ordered = sorted(results, key=lambda item: item.student_id)
-    graded = [result for result in ordered if result.status == GRADED]
+    graded = [result for result in ordered if result.status == Status.GRADED]
     rates = {check_id: (sum(1 for result in graded for check in result.checks if check.id == check_id
                             and check.passed), len(graded)) for check_id in check_ids}
     order = {check_id: index for index, check_id in enumerate(check_ids)}
@@ -126,7 +127,7 @@ def _report_link(student_id: str, extension: str = "md") -> str:
 
 
 def _status(result: SubmissionResult, text: Callable[[str], str]) -> str:
-    return text({GRADED: "summary.status_graded", ERROR: "summary.status_error"}.get(result.status,
+    return text({Status.GRADED: "summary.status_graded", Status.ERROR: "summary.status_error"}.get(result.status,
                                                                                      "summary.status_missing"))
 
 
@@ -236,7 +237,7 @@ def to_html(summary: ClassSummary, catalogue: Catalogue, lang: str) -> str:
         for check_id in summary.check_ids:
             passed = marks.get(check_id)
             cells.append('<span class="ok">✓</span>' if passed else '<span class="ng">✗</span>'
-                         if result.status == GRADED else "")
+                         if result.status == Status.GRADED else "")
         if manual:
             cells.append("" if result.manual is None else str(points(result.manual.points)))
         out.append("<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>")
@@ -313,7 +314,7 @@ def to_markdown(summary: ClassSummary, catalogue: Catalogue, lang: str) -> str:
         cells = [f"[{result.student_id}]({_report_link(result.student_id)})",
                  _status(result, lambda key: catalogue.text(key, lang)),
                  _total(result),
-                 *("" if result.status != GRADED else "✓" if marks.get(check_id) else "✗"
+                 *("" if result.status != Status.GRADED else "✓" if marks.get(check_id) else "✗"
                    for check_id in summary.check_ids)]
         if manual:
             cells.append("" if result.manual is None else str(points(result.manual.points)))

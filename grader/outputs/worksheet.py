@@ -36,8 +36,8 @@ from grader.i18n import Catalogue, Message
 from grader.intake.discover import moodle_owner
 from grader.intake.roster import RosterEntry, participant_key
 from grader.outputs import escape
-from grader.outputs.report import GRADED, MISSING, SubmissionResult, check_message, points
-from grader.results import CheckResult
+from grader.outputs.report import check_message, points
+from grader.results import CheckResult, Status, SubmissionResult
 
 #: Every message key this module can emit (tests check each exists in the catalogue).
 MESSAGE_KEYS = (
@@ -189,7 +189,7 @@ def comment_html(result: SubmissionResult, catalogue: Catalogue, lang: str, feed
     message can quote the student's code or output), lines joined with ``<br>``. Failed checks that
     share their message (one exception failing four checks) share one line."""
     lines = [catalogue.text("worksheet.comment_score", lang, total=points(result.total), max=points(result.max))]
-    if result.status == MISSING:
+    if result.status == Status.MISSING:
         lines.append(catalogue.text("worksheet.comment_missing", lang))
     else:
         # one line per cause: checks failed by the same sentence (one exception in backward) share it
@@ -251,7 +251,7 @@ def fill(worksheet: Worksheet, results: Sequence[SubmissionResult], owners: Mapp
             unmatched.append(row[worksheet.identifier].strip() if worksheet.identifier < len(row) else "?")
             continue
         seen.add(result.student_id)
-        if result.status not in (GRADED, MISSING):
+        if result.status not in (Status.GRADED, Status.MISSING):
             warnings.append(Message("worksheet.left_unchanged", {"student_id": result.student_id,
                                                                  "status": result.status}))
             continue
@@ -262,12 +262,12 @@ def fill(worksheet: Worksheet, results: Sequence[SubmissionResult], owners: Mapp
             warnings.append(Message("worksheet.above_max", {"student_id": result.student_id,
                                                             "total": points(result.total), "max": points(maximum)}))
         if worksheet.comments is not None:
-            feedback = feedback_name(result, prefix) if result.status == GRADED else None
+            feedback = feedback_name(result, prefix) if result.status == Status.GRADED else None
             row[worksheet.comments] = comment_html(result, catalogue, lang, feedback)
     if unmatched:
         warnings.append(Message("worksheet.unmatched", {"count": len(unmatched), "rows": ", ".join(unmatched)}))
     for result in sorted(results, key=lambda item: item.student_id):
-        if result.student_id not in seen and result.status == GRADED:
+        if result.student_id not in seen and result.status == Status.GRADED:
             warnings.append(Message("worksheet.not_in_worksheet", {"student_id": result.student_id}))
 
     buffer = io.StringIO()
@@ -307,7 +307,7 @@ def feedback_zip(results: Sequence[SubmissionResult], owners: Mapping[str, Parti
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for result in sorted(results, key=lambda item: item.student_id):
             participant = owners.get(result.student_id)
-            if result.status != GRADED or participant is None:
+            if result.status != Status.GRADED or participant is None:
                 continue
             if not (_SAFE_ID.fullmatch(result.student_id) and re.fullmatch(r"[0-9]+", participant.number)):
                 continue  # never the case for ids discovery or the roster accepted; a path part is at stake

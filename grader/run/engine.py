@@ -18,10 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from grader.assignment import Assignment
-from grader.checks.base import CaseOutcome, Check, Facts
+from grader.checks.base import CaseOutcome, Check, judge_checks
 from grader.checks.failures import relate
-from grader.i18n import Message, engine_catalogue
-from grader.results import CheckResult, Verdict
+from grader.results import CheckResult
 from grader.run.sandbox import protocol
 from grader.run.sandbox.launcher import TMP_MB
 
@@ -84,21 +83,25 @@ class Execution:
     attempts: int = 0
 
 
-def crash_note(answer: Mapping[str, Any]) -> str | None:
-    """The containment message explaining why a job ended early, when the sandbox knows it."""
-    if answer.get("limit") == "tmp_files":
-        return "containment.tmp_files"
-    if answer.get("limit") == "results":
-        return "containment.results"
+#: The sentence for each limit the sandbox may report (grader/messages/containment.toml): the grader's
+#: choice, rendered with the job's limits; the child only names a kind of the protocol's closed set.
+LIMIT_MESSAGES: dict[protocol.Limit, str] = {kind: f"containment.{kind.value}" for kind in protocol.Limit}
+
+
+def crash_limit(answer: Mapping[str, Any]) -> protocol.Limit | None:
+    """The limit that ended a job early, when the worker (or the grader, for a lost worker) knows it."""
+    if answer.get("limit") in (protocol.Limit.TMP_FILES, protocol.Limit.RESULTS):
+        return protocol.Limit(answer["limit"])
     if answer.get("lost"):
-        return "containment.worker_killed"
+        return protocol.Limit.WORKER_KILLED
     return None
 
 
-def with_note_params(error: Any, limits: Mapping[str, Any]) -> Any:
+def plain_error(error: Any, limits: Mapping[str, Any]) -> Any:
     """A child's error as plain data the reports can always render. The child is not trusted: its
-    ``note`` is kept only when it names a containment sentence (given the limits to show), an unknown
-    key is dropped rather than rendered, and its traceback frames become ``{line, function, code}``."""
+    ``limit`` is kept only when it is a kind of the protocol's closed set, and becomes the grader's
+    sentence for it (``note``, with the limits to show as ``note_params``); anything else sent there is
+    dropped. Its traceback frames become ``{line, function, code}``."""
     if error is None:
         return None
     if not isinstance(error, dict):
@@ -115,9 +118,11 @@ def with_note_params(error: Any, limits: Mapping[str, Any]) -> Any:
             {"line": frame.get("line") if isinstance(frame.get("line"), int) else "?",
              "function": str(frame.get("function", "?"))[:100], "code": str(frame.get("code", ""))[:200]}
             for frame in frames[-protocol.MAX_FRAMES:] if isinstance(frame, dict)]
-    note = str(error.get("note") or "")
-    if note.startswith("containment.") and note in engine_catalogue():
-        cleaned["note"] = note
+    limit = error.get("limit")
+    if isinstance(limit, str) and limit in LIMIT_MESSAGES:
+        kind = protocol.Limit(limit)
+        cleaned["limit"] = kind.value  # kept: a load error goes back to the child in the next job, and returns
+        cleaned["note"] = LIMIT_MESSAGES[kind]
         cleaned["note_params"] = {"tmp_mb": TMP_MB, **{key: value for key, value in limits.items()
                                                        if isinstance(value, int | float)}}
     return cleaned
@@ -217,9 +222,9 @@ def execute(plan: Plan, runner: Runner, module_name: str, source: str,
         lines = _parse_lines(answer)
         received_bytes += sum(len(line) for line in answer.get("results", []) if isinstance(line, str))
         if not lines or "load" not in lines[0]:
-            failure = with_note_params({"type": "timeout" if answer.get("timed_out") else "crash",
+            failure = plain_error({"type": "timeout" if answer.get("timed_out") else "crash",
                                         "message": exit_description(answer), "seconds": budget,
-                                        "note": crash_note(answer)}, plan.limits)
+                                        "limit": crash_limit(answer)}, plan.limits)
             if mode == "full":
                 mode, load_error = "definitions", failure
                 continue
@@ -231,34 +236,34 @@ def execute(plan: Plan, runner: Runner, module_name: str, source: str,
         if not execution.load:
             load = dict(lines[0]["load"]) if isinstance(lines[0]["load"], dict) else {}
             if load.get("needs_definitions") and mode == "full":  # asked for them: run again with them
-                mode, load_error = "definitions", with_note_params(load.get("error"), plan.limits)
+                mode, load_error = "definitions", plain_error(load.get("error"), plan.limits)
                 continue
             for key in ("error", "definitions_error"):
-                load[key] = with_note_params(load.get(key), plan.limits)
+                load[key] = plain_error(load.get(key), plan.limits)
             execution.load = load
         received = [line for line in lines[1:] if "case" in line]
         for line in received:
             case_id = str(line.get("case"))
             execution.outcomes[case_id] = CaseOutcome(case_id, _decode_outputs(line.get("outputs")),
-                                                      with_note_params(line.get("error"), plan.limits),
+                                                      plain_error(line.get("error"), plan.limits),
                                                       _number(line.get("seconds")) or 0.0)
         if any(line.get("done") for line in lines):
             break
         died_at = start + len(received)
         if died_at >= len(plan.cases):
             break
-        if answer.get("limit") == "results" or received_bytes > MAX_RESULT_BYTES:
+        if answer.get("limit") == protocol.Limit.RESULTS or received_bytes > MAX_RESULT_BYTES:
             # a flood (in one job, or spread over restarts): it would flood again, so no restart
-            flood = with_note_params({"type": "crash", "message": exit_description(answer),
-                                      "note": "containment.results"}, plan.limits)
+            flood = plain_error({"type": "crash", "message": exit_description(answer),
+                                      "limit": protocol.Limit.RESULTS}, plan.limits)
             for case in plan.cases[died_at:]:
                 execution.outcomes[case["id"]] = CaseOutcome(case["id"], {}, {**flood, "fn": case["id"].split("/")[0]})
             break
         case_id = plan.cases[died_at]["id"]
         kind = "CaseTimeout" if answer.get("timed_out") else "crash"
-        execution.outcomes[case_id] = CaseOutcome(case_id, {}, with_note_params(
+        execution.outcomes[case_id] = CaseOutcome(case_id, {}, plain_error(
             {"type": kind, "message": exit_description(answer), "fn": case_id.split("/")[0],
-             "note": crash_note(answer)}, plan.limits))
+             "limit": crash_limit(answer)}, plan.limits))
         start = died_at + 1
     for case in plan.cases:  # every case has an outcome, whatever happened
         execution.outcomes.setdefault(case["id"], CaseOutcome(case["id"], {}, {"type": "not_run", "message": ""}))
@@ -266,15 +271,10 @@ def execute(plan: Plan, runner: Runner, module_name: str, source: str,
 
 
 def judge(plan: Plan, execution: Execution) -> list[CheckResult]:
-    """Every check's verdict, in the assignment's order (later checks may use earlier facts)."""
-    facts = Facts(load=execution.load)
-    results = []
-    for spec, check in zip(plan.assignment.checks, plan.checks, strict=True):
-        try:
-            verdict = check.judge(execution.outcomes, facts)
-        except Exception as exc:  # a check bug must not cost the class its grades: fail loudly, go on
-            verdict = Verdict.fail(Message("check.internal_error", {"error": f"{type(exc).__name__}: {exc}"}))
-        results.append(CheckResult(spec.id, verdict.passed, spec.points if verdict.passed else 0.0,
-                                   spec.points, verdict))
+    """Every check's verdict, in the assignment's order; a check is judged after the checks whose findings
+    it needs (``grader/checks/base.py``), with the load report as the engine's own finding."""
+    verdicts = judge_checks(plan.checks, execution.outcomes, execution.load)
+    results = [CheckResult(spec.id, verdict.passed, spec.points if verdict.passed else 0.0, spec.points, verdict)
+               for spec, verdict in zip(plan.assignment.checks, verdicts, strict=True)]
     relate(results, execution.load)  # a failure repeating an earlier one names it instead (grader/checks/failures.py)
     return results

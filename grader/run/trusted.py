@@ -9,12 +9,9 @@ file in a child process and holds no solution (``student_templates/selfcheck/``)
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-from grader.assignment import Assignment, default_name, only
-from grader.checks.base import error_message
+from grader.assignment import Assignment, only
 from grader.checks.failures import syntax_error_verdicts
 from grader.i18n import Catalogue, Message
 from grader.intake.decode import decode_submission
@@ -23,8 +20,6 @@ from grader.outputs.report import check_message
 from grader.results import CheckResult
 from grader.run.engine import Plan, execute, judge
 from grader.run.inprocess import in_process_runner
-from grader.run.sandbox import child
-from reference.data import DEFAULT_DATA_PATH
 
 NOT_IMPLEMENTED = "common.not_implemented"
 
@@ -38,7 +33,7 @@ def plan_for(assignment_name: str, check_ids: tuple[str, ...] | None, seed: int 
     assignment = Assignment.named(assignment_name)
     if check_ids is not None:
         assignment = only(assignment, list(check_ids))
-    return Plan.create(assignment, seed=seed, data_file=DEFAULT_DATA_PATH if assignment.data_file else None)
+    return Plan.create(assignment, seed=seed, data_file=assignment.data_default if assignment.data_file else None)
 
 
 @functools.cache
@@ -69,45 +64,3 @@ def failure_text(result: CheckResult, catalogue: Catalogue, lang: str) -> str:
     if result.verdict.summary.key == NOT_IMPLEMENTED:
         return catalogue.render(result.verdict.summary, lang)
     return check_message(result, catalogue, lang)
-
-
-def check(path: Path, check_id: str, lang: str, *, assignment: str | None = None,
-          check_ids: tuple[str, ...] | None = None) -> None:
-    """Raise :class:`SelfCheckFailure` with the student-facing message when ``check_id`` fails (checks of
-    ``assignment``, by default the default assignment)."""
-    assignment = assignment or default_name()
-    result = grade_file(path.resolve(), assignment, check_ids)[check_id]
-    if not result.passed:
-        raise SelfCheckFailure(failure_text(result, catalogue_for(assignment), lang))
-
-
-def load_module(path: Path, lang: str) -> Any:
-    """Import a student's exercise file without letting its errors become a collection error."""
-    source = decode_submission(path, "py").source or ""
-    module, error = child.exec_source(f"selfcheck_{path.stem}", str(path), source, seconds=30)
-    if error:
-        message = Message("student.load_failed", {"file": path.name, "type": error["type"],
-                                                  "message": error["message"]})
-        raise SelfCheckFailure(catalogue_for(default_name()).render(message, lang))
-    return module
-
-
-def call(module: Any, name: str, lang: str, *args: Any) -> Any:
-    """Call a student function; 'not implemented', missing names and exceptions become one message."""
-    function: Callable[..., Any] | None = getattr(module, name, None)
-    if function is None:
-        missing = Message("check.missing_name", {"name": name})
-        raise SelfCheckFailure(catalogue_for(default_name()).render(missing, lang))
-    try:
-        return function(*args)
-    except Exception as exc:
-        error = {"fn": name, **child.describe_error(exc, getattr(module, "__file__", None))}
-        lines = [catalogue_for(default_name()).render(error_message(error), lang)]
-        if error["type"] != "NotImplementedError":
-            lines += [catalogue_for(default_name()).render(Message("check.traceback_line", frame), lang)
-                      for frame in error["traceback"]]
-        raise SelfCheckFailure("\n".join(lines)) from None
-
-
-def fail(key: str, lang: str, **params: Any) -> SelfCheckFailure:
-    return SelfCheckFailure(catalogue_for(default_name()).text(key, lang, **params))

@@ -22,20 +22,23 @@ import numpy as np
 
 from selfcheck import plan
 from selfcheck._vendor.base import (
+    LOAD_REPORT,
     CaseOutcome,
     Check,
-    Facts,
+    Evidence,
+    Judgement,
     Verdict,
     as_array,
     describe_type,
     error_details,
     error_message,
     first_error,
+    judge_checks,
     load_verdict,
 )
 from selfcheck._vendor.cells import cite_checks
 from selfcheck._vendor.compare import Tolerance, explain, first_match, fmt, matches
-from selfcheck._vendor.descent import step_problems
+from selfcheck._vendor.descent import CONVENTION, step_problems
 from selfcheck._vendor.failures import relate, syntax_error_verdicts
 from selfcheck._vendor.protocol import Failed
 from selfcheck.messages import Message
@@ -80,7 +83,7 @@ class KitCheck(Check):
 class _Scaling(KitCheck):
     function_name = ""
 
-    def judge(self, outcomes: Mapping[str, CaseOutcome], facts: Facts) -> Verdict:
+    def judge(self, outcomes: Mapping[str, CaseOutcome]) -> Verdict:
         mine = self.mine(outcomes)
         error = self.stopped(mine)
         if error:
@@ -167,7 +170,7 @@ class Standardize(_Scaling):
 
 # --- the perceptron's forward and one backward step ----------------------------------------------------
 class Forward(KitCheck):
-    def judge(self, outcomes: Mapping[str, CaseOutcome], facts: Facts) -> Verdict:
+    def judge(self, outcomes: Mapping[str, CaseOutcome]) -> Verdict:
         mine = self.mine(outcomes)
         error = self.stopped(mine)
         if error:
@@ -189,27 +192,25 @@ class _BackwardStep(KitCheck):
     def tolerance(self) -> Tolerance:
         return Tolerance(self.params.get("rtol", 1e-7), self.params.get("atol", 1e-10))
 
-    def judge(self, outcomes: Mapping[str, CaseOutcome], facts: Facts) -> Verdict:
+    def judge(self, outcomes: Mapping[str, CaseOutcome]) -> Verdict:
         mine = self.mine(outcomes)
         error = self.stopped(mine)
         if error:
             return error
+        notes: list[Message] = []
         for outcome in mine:
             data = self.data(outcome)
-            verdict = self.judge_one(data, numerical_step_gradients(data), outcome, facts)
+            verdict = self.judge_one(data, numerical_step_gradients(data), outcome)
             if not verdict.passed:
                 verdict.hint = verdict.hint or self.hint()
                 k, d = data["x"].shape
                 verdict.details.insert(0, Message("check.step_shapes", {"k": k, "d": d, "m": data["g"].shape[1]}))
                 return verdict
-        return Verdict.ok(Message("check.passed_examples", {"count": len(mine)}), self.notes(facts))
+            notes = verdict.details  # what the last case says about every case (the convention it took)
+        return Verdict.ok(Message("check.passed_examples", {"count": len(mine)}), notes)
 
-    def judge_one(self, data: dict[str, Any], numerical: dict[str, np.ndarray], outcome: CaseOutcome,
-                  facts: Facts) -> Verdict:
+    def judge_one(self, data: dict[str, Any], numerical: dict[str, np.ndarray], outcome: CaseOutcome) -> Verdict:
         raise NotImplementedError
-
-    def notes(self, facts: Facts) -> list[Message]:
-        return []
 
     @staticmethod
     def accepted(data: Mapping[str, Any], numerical: Mapping[str, np.ndarray], name: str) -> list[np.ndarray]:
@@ -230,7 +231,7 @@ class _BackwardStep(KitCheck):
 class _ParameterGradient(_BackwardStep):
     parameter = "w"
 
-    def judge_one(self, data, numerical, outcome, facts) -> Verdict:  # type: ignore[no-untyped-def]
+    def judge_one(self, data, numerical, outcome) -> Verdict:  # type: ignore[no-untyped-def]
         value, inferred = self.reported_or_inferred(data, outcome, self.parameter)
         candidates = self.accepted(data, numerical, self.parameter)
         form = first_match(as_array(value), candidates, self.tolerance())
@@ -239,12 +240,7 @@ class _ParameterGradient(_BackwardStep):
             details = [Message("check.inferred_from_update", {"name": name})] if inferred else []
             details += explain(name, as_array(value), candidates[0], self.tolerance(), describe_type(value))
             return Verdict.fail(Message(f"{self.id}.wrong"), details)
-        facts.values[f"{self.id}.convention"] = ("sum", "mean")[form]
-        return Verdict.ok()
-
-    def notes(self, facts: Facts) -> list[Message]:
-        convention = facts.values.get(f"{self.id}.convention")
-        return [Message(f"convention.{convention}")] if convention else []
+        return Verdict.ok(details=[Message(f"convention.{('sum', 'mean')[form]}")])
 
 
 class GradW(_ParameterGradient):
@@ -256,7 +252,7 @@ class GradB(_ParameterGradient):
 
 
 class GradX(_BackwardStep):
-    def judge_one(self, data, numerical, outcome, facts) -> Verdict:  # type: ignore[no-untyped-def]
+    def judge_one(self, data, numerical, outcome) -> Verdict:  # type: ignore[no-untyped-def]
         obtained = as_array(outcome.get("g_x"))
         if matches(obtained, numerical["x"], self.tolerance()):
             return Verdict.ok()
@@ -269,7 +265,7 @@ class GradX(_BackwardStep):
 
 
 class Update(_BackwardStep):
-    def judge_one(self, data, numerical, outcome, facts) -> Verdict:  # type: ignore[no-untyped-def]
+    def judge_one(self, data, numerical, outcome) -> Verdict:  # type: ignore[no-untyped-def]
         for name in ("w", "b"):
             after = as_array(outcome.get(f"{name}_after"))
             steps = self.accepted(data, numerical, name)
@@ -318,7 +314,7 @@ def slides_loss(y: np.ndarray, t: np.ndarray) -> float:
 class _Mse(KitCheck):
     output = "loss"
 
-    def judge(self, outcomes: Mapping[str, CaseOutcome], facts: Facts) -> Verdict:
+    def judge(self, outcomes: Mapping[str, CaseOutcome]) -> Verdict:
         mine = self.mine(outcomes)
         relevant = [outcome for outcome in mine if outcome.error and (self.output == "grad" or "loss" not in
                                                                       outcome.outputs)]
@@ -382,23 +378,29 @@ class Gradcheck(KitCheck):
     """The student's chain against the slides' mean loss (which decides the convention, as in the grader)
     and against central differences of the student's own loss."""
 
-    def judge(self, outcomes: Mapping[str, CaseOutcome], facts: Facts) -> Verdict:
+    provides = (CONVENTION,)
+
+    def assess(self, evidence: Evidence) -> Judgement:
+        verdict, convention = self.judge_chain(evidence.outcomes)
+        return Judgement(verdict, {} if convention is None else {CONVENTION: convention})
+
+    def judge_chain(self, outcomes: Mapping[str, CaseOutcome]) -> tuple[Verdict, str | None]:
         mine = self.mine(outcomes)
         error = self.stopped(mine)
         if error:
-            return error
+            return error, None
         data, outputs = self.data(mine[0]), mine[0].outputs
         numerical = {"w": np.zeros_like(data["w"]), "b": np.zeros_like(data["b"])}
         for label, name, index, sign in data["probes"]:
             value = as_array(outputs.get(label))
             if value is None or value.size != 1:
-                return Verdict.fail(Message("gradcheck.loss_not_scalar"), hint=self.hint())
+                return Verdict.fail(Message("gradcheck.loss_not_scalar"), hint=self.hint()), None
             numerical[name][tuple(index)] += sign * float(value.reshape(())) / (2 * data["h"])
         parts = {name: self.chain(data, outputs, name) for name in ("w", "b")}
         if any(part is None or part.size != data[name].size for name, part in parts.items()):
             shown = [describe_type(outputs.get("g_w")), describe_type(outputs.get("g_b"))]
             return Verdict.fail(Message("gradcheck.no_gradient", {"g_w": shown[0], "g_b": shown[1]}),
-                                hint=self.hint())
+                                hint=self.hint()), None
         fd = {name: numerical[name].reshape(-1) for name in numerical}
         size = data["w"].size
         gradient = mean_loss_and_gradient(data["x"], data["t"], np.concatenate([data["w"].ravel(),
@@ -407,17 +409,15 @@ class Gradcheck(KitCheck):
         n = data["x"].shape[0]
         tolerance = Tolerance(self.params.get("rtol", 1e-5), self.params.get("atol", 1e-8))
         if all(np.all(np.abs(fd[name]) <= tolerance.atol) for name in fd):
-            return Verdict.fail(Message("gradcheck.constant_loss"), hint=self.hint())
+            return Verdict.fail(Message("gradcheck.constant_loss"), hint=self.hint()), None
         chain_factor = common_factor(parts, true, n, tolerance)
         loss_factor = common_factor(fd, true, n, tolerance)
-        if chain_factor is not None:
-            convention = "mean" if chain_factor == 1.0 else "sum"
-            facts.values["convention"] = convention
-            if loss_factor is not None:
-                details = [Message(f"convention.{convention}")]
-                if loss_factor != 1.0:
-                    details.append(Message("gradcheck.loss_is_sum", {"n": n}))
-                return Verdict.ok(Message("gradcheck.passed", {"factor": fmt(chain_factor)}), details)
+        convention = None if chain_factor is None else "mean" if chain_factor == 1.0 else "sum"
+        if chain_factor is not None and loss_factor is not None:
+            details = [Message(f"convention.{convention}")]
+            if loss_factor != 1.0:
+                details.append(Message("gradcheck.loss_is_sum", {"n": n}))
+            return Verdict.ok(Message("gradcheck.passed", {"factor": fmt(chain_factor)}), details), convention
         details: list[Message] = []
         if chain_factor is not None:
             details.append(Message("gradcheck.chain_right", {"factor": fmt(chain_factor)}))
@@ -433,7 +433,7 @@ class Gradcheck(KitCheck):
             details.append(Message("gradcheck.ratio", {"name": name, "ratio": ratio, "n": n}))
             details += explain(f"dE/d{name}", parts[name], reference_factor * fd[name], tolerance)
         summary = "gradcheck.loss_mismatch" if chain_factor is not None else "gradcheck.wrong"
-        return Verdict.fail(Message(summary), details, self.chain_hint(parts, true, n, tolerance))
+        return Verdict.fail(Message(summary), details, self.chain_hint(parts, true, n, tolerance)), convention
 
     @staticmethod
     def chain_hint(parts: Mapping[str, np.ndarray], true: Mapping[str, np.ndarray], n: int,
@@ -467,9 +467,12 @@ class Converge(KitCheck):
     """``train`` must reach the least-squares solution of the data it is given, by gradient descent."""
 
     DESCENT_STEPS = 3
+    needs = (CONVENTION,)
 
-    def judge(self, outcomes: Mapping[str, CaseOutcome], facts: Facts) -> Verdict:
-        convention = facts.values.get("convention")
+    def assess(self, evidence: Evidence) -> Judgement:
+        return Judgement(self.judge(evidence.outcomes, evidence.get(CONVENTION)))
+
+    def judge(self, outcomes: Mapping[str, CaseOutcome], convention: str | None = None) -> Verdict:
         conventions = [convention] if convention else ["mean", "sum"]
         verdicts = [self.judge_one(outcomes[self.case_id(name)], outcomes[self.case_id(f"{name}_steps")], name)
                     for name in conventions]
@@ -551,8 +554,10 @@ class Converge(KitCheck):
 class Load(KitCheck):
     """The file's top-level code ran to the end (the same sentences as the grader's report)."""
 
-    def judge(self, outcomes: Mapping[str, CaseOutcome], facts: Facts) -> Verdict:
-        return load_verdict(facts.load, self.hint())
+    needs = (LOAD_REPORT,)
+
+    def assess(self, evidence: Evidence) -> Judgement:
+        return Judgement(load_verdict(evidence.get(LOAD_REPORT) or {}, self.hint()))
 
 
 # --- exercise 3 (gradient_method.py) --------------------------------------------------------------------
@@ -565,7 +570,7 @@ def scalar(value: Any) -> float | None:
 class Df(KitCheck):
     """df(x) against central differences of f(x) = (x - 1)²."""
 
-    def judge(self, outcomes: Mapping[str, CaseOutcome], facts: Facts) -> Verdict:
+    def judge(self, outcomes: Mapping[str, CaseOutcome]) -> Verdict:
         mine = self.mine(outcomes)
         error = first_error(mine)
         if error:
@@ -581,7 +586,7 @@ class Df(KitCheck):
 
 
 class GradientDescent(KitCheck):
-    def judge(self, outcomes: Mapping[str, CaseOutcome], facts: Facts) -> Verdict:
+    def judge(self, outcomes: Mapping[str, CaseOutcome]) -> Verdict:
         mine = self.mine(outcomes)
         error = first_error(mine)
         if error:
@@ -605,7 +610,7 @@ class GradientDescent(KitCheck):
 
 
 class FitLine(KitCheck):
-    def judge(self, outcomes: Mapping[str, CaseOutcome], facts: Facts) -> Verdict:
+    def judge(self, outcomes: Mapping[str, CaseOutcome]) -> Verdict:
         mine = self.mine(outcomes)
         error = first_error(mine)
         if error:
@@ -642,9 +647,9 @@ JUDGES: dict[str, type[KitCheck]] = {
 
 def judge_all(suite: str, load: Mapping[str, Any], outcomes: Mapping[str, CaseOutcome],
               cells: Sequence[tuple[int, int]] = ()) -> dict[str, Verdict]:
-    """Every check of the suite in the grader's order (gradcheck's convention feeds converge); a failure
-    that repeats an earlier one names it instead, a syntax error is told once, and a notebook's lines are
-    cited by cell, as in grade."""
+    """Every check of the suite, reported in the grader's order (gradcheck is judged before converge, which
+    needs its convention); a failure that repeats an earlier one names it instead, a syntax error is told
+    once, and a notebook's lines are cited by cell, as in grade."""
     check_ids = plan.check_ids(suite)
     if load.get("syntax_error"):
         error = load["error"]
@@ -652,15 +657,8 @@ def judge_all(suite: str, load: Mapping[str, Any], outcomes: Mapping[str, CaseOu
         verdicts = syntax_error_verdicts(check_ids, exc)
         return {result.id: result.verdict for result in cite_checks(
             [Result(check_id, False, verdicts[check_id]) for check_id in check_ids], cells)}
-    facts = Facts(load=dict(load))
-    results = []
-    for check_id in check_ids:
-        check = JUDGES[check_id](check_id, plan.params(check_id), plan.seed())
-        try:
-            verdict = check.judge(outcomes, facts)
-        except Exception as exc:  # a self-check bug must not look like the student's
-            error = f"{type(exc).__name__}: {exc}"
-            verdict = Verdict.fail(Message("check.internal_error", {"error": error}))
-        results.append(Result(check_id, verdict.passed, verdict))
+    checks = [JUDGES[check_id](check_id, plan.params(check_id), plan.seed()) for check_id in check_ids]
+    judged = judge_checks(checks, outcomes, dict(load))
+    results = [Result(check_id, verdict.passed, verdict) for check_id, verdict in zip(check_ids, judged, strict=True)]
     relate(results, load)
     return {result.id: result.verdict for result in cite_checks(results, cells)}

@@ -40,7 +40,7 @@ except ImportError:  # pragma: no cover - exercised inside the sandbox
 MAX_MESSAGE_CHARS = 600
 _PATH_PART = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[(-?\d+)\]")
 HIDDEN_MODULES = ("grader", "reference")  # the grader's own packages: never importable by a submission
-LIMITS: dict[str, Any] = {}  # the job's limits, for the notes that explain a limit the student hit
+LIMITS: dict[str, Any] = {}  # the job's limits: set in the sandbox only, where a limit can be hit
 # Bound before any student code runs, so that replacing json.dumps or os.write cannot garble the channel.
 _dumps = json.dumps
 _write = os.write
@@ -122,26 +122,26 @@ def run_op(op: dict[str, Any], module: types.ModuleType, refs: dict[str, Any], o
         raise ValueError(f"unknown op {kind!r}")
 
 
-def limit_note(exc: BaseException) -> str | None:
-    """Which limit of the sandbox an exception comes from: a key of ``grader/messages/containment.toml``
-    that the grader renders (with the job's limits) in the student's language, or None."""
+def limit_hit(exc: BaseException) -> protocol.Limit | None:
+    """Which limit of the sandbox an exception comes from (one of the protocol's closed set), or None.
+    The grader chooses the sentence, rendered with the job's limits in the student's language."""
     if not LIMITS:  # not in the sandbox (a student's self-check): no limit to explain
         return None
     number = exc.errno if isinstance(exc, OSError) else None
     filename = exc.filename if isinstance(exc, OSError) and isinstance(exc.filename, str) else ""
     if isinstance(exc, MemoryError):
-        return "containment.memory"
+        return protocol.Limit.MEMORY
     if isinstance(exc, ModuleNotFoundError) and str(exc.name or "").partition(".")[0] in HIDDEN_MODULES:
-        return "containment.hidden_module"
+        return protocol.Limit.HIDDEN_MODULE
     if isinstance(exc, BlockingIOError) and number == errno.EAGAIN:
-        return "containment.processes"
-    notes = {errno.EFBIG: "containment.file_size", errno.ENOSPC: "containment.tmp_space",
-             errno.EMFILE: "containment.open_files"}
-    if number in notes:
-        return notes[number]
+        return protocol.Limit.PROCESSES
+    by_errno = {errno.EFBIG: protocol.Limit.FILE_SIZE, errno.ENOSPC: protocol.Limit.TMP_SPACE,
+                errno.EMFILE: protocol.Limit.OPEN_FILES}
+    if number in by_errno:
+        return by_errno[number]
     if number in (errno.ENOENT, errno.EACCES, errno.EPERM, errno.EROFS) and os.path.isabs(filename) \
             and not filename.startswith(str(LIMITS.get("workdir")) + os.sep):
-        return "containment.outside_file"
+        return protocol.Limit.OUTSIDE_FILE
     return None
 
 
@@ -152,9 +152,9 @@ def describe_error(exc: BaseException, student_file: str | None) -> dict[str, An
     except BaseException:  # a hostile __str__ must not take the report down
         message = "<unprintable>"
     try:
-        note = limit_note(exc)
+        limit = limit_hit(exc)
     except BaseException:
-        note = None
+        limit = None
     frames = traceback.extract_tb(exc.__traceback__)
     own = [frame for frame in frames if student_file is not None and frame.filename == student_file]
     described = {
@@ -165,8 +165,8 @@ def describe_error(exc: BaseException, student_file: str | None) -> dict[str, An
             for frame in own[-protocol.MAX_FRAMES:]
         ],
     }
-    if note:
-        described["note"] = note
+    if limit is not None:
+        described["limit"] = limit.value
     return described
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import math
+from enum import StrEnum
 from typing import Any
 
 import numpy as np
@@ -25,6 +26,28 @@ MAX_ITEMS = 100_000
 MAX_FRAMES = 8  # the student's own traceback frames an error report keeps (child sends, engine re-checks)
 #: the zygote's answer to a job that names, by ``cases_key``, cases it does not hold (the launcher resends them)
 CASES_UNKNOWN = "cases_unknown"
+
+
+
+class Limit(StrEnum):
+    """The closed set of error kinds the sandbox side may report: which of its limits stopped something.
+
+    The child marks an exception a limit caused with ``"limit": <kind>`` (and the worker an answer it cut
+    short); the grader chooses the sentence for each kind (``grader/run/engine.py``) and drops anything
+    else sent there. The child never names a message.
+    """
+
+    MEMORY = "memory"  # MemoryError: the address-space limit
+    PROCESSES = "processes"  # fork/thread creation refused (EAGAIN)
+    FILE_SIZE = "file_size"  # EFBIG
+    TMP_SPACE = "tmp_space"  # ENOSPC in the private tmpfs
+    OPEN_FILES = "open_files"  # EMFILE
+    HIDDEN_MODULE = "hidden_module"  # an import of the grader's own packages
+    OUTSIDE_FILE = "outside_file"  # a path outside what the sandbox shows
+    TMP_FILES = "tmp_files"  # the worker: too many files in /tmp or /dev/shm
+    RESULTS = "results"  # the worker: too much sent back
+    WORKER_KILLED = "worker_killed"  # the grader: the worker itself was lost
+
 
 # --- frames: what the grader sends a worker --------------------------------------------------------------
 # Each message is a fixed-size header line then exactly ``length`` bytes of JSON. The header lets the worker
@@ -174,4 +197,5 @@ class Failed:
 # A path is a module-level name or "$var", followed by ".attr" or "[int]" parts: "$p.w", "$r[0].b".
 # Values are encoded with encode(); {"__ref__": name} and {"__rng__": seed} are allowed in inputs.
 # The child answers one JSON line per case: {"case": id, "outputs": {name: v}, "error": err|None,
-# "seconds": float}; err = {"op": i, "fn": path, "type": str, "message": str, "traceback": [...]}.
+# "seconds": float}; err = {"op": i, "fn": path, "type": str, "message": str, "traceback": [...],
+# "limit": Limit?}.

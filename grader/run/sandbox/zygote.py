@@ -373,7 +373,7 @@ def tmp_overused(config: dict[str, Any]) -> str | None:
         except OSError:
             continue
         if info.f_files and info.f_files - info.f_ffree > limit:
-            return "tmp_files"
+            return child.protocol.Limit.TMP_FILES.value
     return None
 
 
@@ -500,7 +500,7 @@ def run_job(job: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
             if limit:
                 break
         if collected.overflow:
-            limit = "results"
+            limit = child.protocol.Limit.RESULTS.value
             break
         # without a pidfd and with both pipes closed, only waitpid can tell: look again soon
         idle = POLL_SECONDS if selector.get_map() else 0.001
@@ -535,7 +535,7 @@ def run_job(job: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
             os.close(fd)
     wipe(config, job["workdir"])
     if collected.overflow:
-        limit = "results"
+        limit = child.protocol.Limit.RESULTS.value
     answer = {
         "timed_out": timed_out,
         "exit_code": os.waitstatus_to_exitcode(status),
