@@ -164,12 +164,12 @@ def test_leftovers_of_a_sigkill_mid_write_are_removed(tmp_path: Path) -> None:
 # --- the cache holds results, and reads its entries as untrusted ----------------------------------------
 
 def test_hand_edited_entries_are_graded_again_and_the_outputs_do_not_change(
-        reference: tuple[Path, Path, float], tmp_path: Path) -> None:
+        reference: tuple[Path, Path], tmp_path: Path) -> None:
     """DIR/.cache is writable by whoever owns DIR: an entry with a message key the catalogue lacks, one
     with wrong types, one that is a link to another student's entry, one that is a FIFO (reading it would
     block) and one far too big are all absent. Those students are graded again; the outputs stay
     byte for byte those of a clean run, and nothing injected reaches a report."""
-    submissions, expected, _ = reference
+    submissions, expected = reference
     out = tmp_path / "out"
     shutil.copytree(expected, out, symlinks=True)
     entries = {json.loads(path.read_text("utf-8"))["student_id"]: path
@@ -190,7 +190,7 @@ def test_hand_edited_entries_are_graded_again_and_the_outputs_do_not_change(
     entries["R0006"].unlink()
     os.mkfifo(entries["R0006"])
     edit("R0007", lambda entry: entry.update(output="x" * (MAX_ENTRY_BYTES + 1)))
-    done, _ = run(submissions, out)
+    done = run(submissions, out)
     assert done.returncode == 0, done.stderr
     assert counts(done.stderr) == (7, CLASS_SIZE - 7)
     assert tree(out) == tree(expected)
