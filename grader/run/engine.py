@@ -26,9 +26,9 @@ from grader.run.sandbox.launcher import TMP_MB
 
 Runner = Callable[[dict[str, Any]], dict[str, Any]]
 MAX_ATTEMPTS = 64
-#: What all the jobs of one submission may send back together (an honest one sends ~50 KB). One job may
+#: What all the jobs of one submission may send back together (an honest one sends far less). One job may
 #: send as much (the zygote's bound), so without this a file that crashes after each big answer made the
-#: grader hold up to MAX_ATTEMPTS of them: ~700 MB per student in flight.
+#: grader hold up to MAX_ATTEMPTS of them per student in flight (docs/benchmark.md).
 MAX_RESULT_BYTES = 16 * 2**20
 
 
@@ -178,7 +178,7 @@ def execute(plan: Plan, runner: Runner, module_name: str, source: str,
 
     ``definitions`` (the fallback when the file's top-level code fails) may be a function: it is then
     called only for a file whose loading failed, which the runner reports with ``needs_definitions``
-    before running any case (most files load, and extracting them costs ~1 ms). Its SyntaxError
+    before running any case (most files load, and then nothing is extracted). Its SyntaxError
     propagates to the caller. ``data_beside`` (notebooks) also puts the data next to the file, where a
     notebook run in Jupyter finds it.
     """

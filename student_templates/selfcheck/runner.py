@@ -8,12 +8,12 @@ the parent process. It uses the grader's own child-side code (``_vendor/child.py
 ``student-kit``) without its alarms: time limits are the parent's, so this runs the same on Windows, where
 there is no ``SIGALRM``.
 
-Why one process for several files: starting Python and importing numpy and pandas is most of what a
-rerun of ``uv run pytest`` costs (about 0.5 s of CPU per process, against a few milliseconds for the
-cases). After each file the process puts back what the file may have changed (folder, paths, modules
-it imported from the student's folder, warnings, numpy's error handling, the environment) and says
-whether it is as it was (``reusable``): a file that changed numpy, pandas, the builtins or left a thread
-running is followed by a fresh process, so each file still runs as in a process of its own.
+Why one process for several files: starting Python and importing numpy and pandas is most of what a rerun of
+``uv run pytest`` costs, far more than the cases themselves. After each file the process puts back what the
+file may have changed (folder, paths, modules it imported from the student's folder, warnings, numpy's error
+handling, the environment) and says whether it is as it was (``reusable``): a file that changed numpy, pandas,
+the builtins or left a thread running is followed by a fresh process, so each file still runs as in a process
+of its own.
 """
 
 from __future__ import annotations

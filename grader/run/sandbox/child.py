@@ -52,7 +52,7 @@ class CaseTimeout(BaseException):
 
 
 # --- paths and ops ----------------------------------------------------------------------------------
-@functools.lru_cache(maxsize=256)  # the plan's ~20 distinct paths are resolved ~270 times per student
+@functools.lru_cache(maxsize=256)  # the plan's few distinct paths are resolved many times per student
 def _split_path(path: str) -> tuple[str, tuple[tuple[str, str | int], ...]]:
     head = re.match(r"\$?[A-Za-z_][A-Za-z0-9_]*", path)
     if head is None:

@@ -317,7 +317,7 @@ def encode_job(job: dict[str, Any]) -> bytes:
 
 
 def cases_frame(job: dict[str, Any]) -> bytes:
-    """The plan's cases for a worker to keep (90 KB of JSON it would otherwise read for every student)."""
+    """The plan's cases for a worker to keep (JSON it would otherwise read again for every student)."""
     body = job["_cases_json"].encode()
     return frame_header("cases", job["cases_key"], len(body)) + body
 

@@ -9,7 +9,8 @@ private ``/tmp`` and ``/dev/shm`` are emptied, whatever permissions the child se
 the child created are removed. Only the standard library, numpy, pandas, matplotlib and the two
 sibling modules are imported here: never the grader package.
 
-Why a fork server: a fresh interpreter that imports numpy and pandas costs ~0.45 s, a fork ~4 ms.
+Why a fork server: a fork of a warm interpreter costs a small fraction of a fresh one that imports numpy
+and pandas (docs/benchmark.md).
 """
 
 from __future__ import annotations
@@ -44,13 +45,13 @@ PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
 PR_SET_NO_NEW_PRIVS = 38
 IPC_RMID = 0
-MAX_RESULT_BYTES = 16 * 1024 * 1024  # what one job may send back; a job's results are ~50 KB
+MAX_RESULT_BYTES = 16 * 1024 * 1024  # what one job may send back; an honest job's results are far less
 #: result bytes the answer carries as they are: printable ASCII and newlines (the child writes json.dumps'
 #: ASCII); anything else becomes "?", so that escaping cannot make an answer more than twice its bytes
 _RESULT_BYTES = bytes(range(256)).translate(
     bytes.maketrans(bytes(i for i in range(256) if not (32 <= i < 127 or i == 10)),
                     b"?" * (256 - 96)))
-RESULT_PIPE_BYTES = 1024 * 1024  # the default pipe-max-size; a job's results are ~50 KB
+RESULT_PIPE_BYTES = 1024 * 1024  # the default pipe-max-size; an honest job's results fit
 POLL_SECONDS = 0.05  # how often the watchdog looks at /tmp while the child runs
 SWEEP_SECONDS = 5.0
 LINUX = sys.platform.startswith("linux")
@@ -552,7 +553,7 @@ def run_job(job: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
 
 # --- without fork (Windows) ---------------------------------------------------------------------------
 def run_job_spawned(job: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
-    """One job in a fresh interpreter (``zygote.py CONFIG --child``): costs the imports (~0.5 s) but needs
+    """One job in a fresh interpreter (``zygote.py CONFIG --child``): costs the imports but needs
     neither fork nor select on pipes. Only the wall clock and the child's own limits apply; on Windows
     what the child starts is not killed (no sandbox there at all)."""
     job["workdir"] = os.path.join(config["own_tmp"], "job-" + secrets.token_hex(8))
