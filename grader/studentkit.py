@@ -6,8 +6,10 @@ The kit is built from ``student_templates/`` and carries, besides the templates,
 needs and nothing that computes an answer:
 
 - ``scripts/selfcheck/plan.json``: the grader's own cases for this seed (inputs and calls only) and its
-  tolerances; ``converge`` trains on a synthetic standardized data set made here (never the course data
-  standardized, which would be the answer of ``standardize``);
+  tolerances, for the kit's assignment and for each exercise graded as an assignment of its own
+  (``EXERCISE_ASSIGNMENTS``: exercise 3 is ``grade --assignment gradient_method``); ``converge`` trains on a
+  synthetic standardized data set made here (never the course data standardized, which would be the answer
+  of ``standardize``);
 - ``scripts/selfcheck/messages.json``: the grader's sentences for those checks, ja and en;
 - ``scripts/selfcheck/_vendor/``: the grader's child-side runner, plain-data protocol, definitions-only
   filter and comparison helpers, copied with their ``grader.*`` imports pointed at the kit. A vendored file
@@ -31,12 +33,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from grader.assignment import with_kit
+from grader.assignment import Assignment, with_kit
 from grader.checks.base import Check
+from grader.checks.gradient_method import Df, GradientDescent, _FitLineCheck
 from grader.checks.mse import MseBackward, MseForward
-from grader.checks.ops import call, ref
 from grader.checks.perceptron import BackwardStep, Forward
 from grader.checks.scaling import Normalize, Standardize
 from grader.checks.training import Converge, Gradcheck
@@ -72,13 +72,19 @@ IMPORT_REWRITES = {"from grader.i18n import": "from selfcheck.messages import",
                    "from grader.results import": "from selfcheck._vendor.results import"}
 #: modules a vendored file may import: the standard library, numpy and the kit itself
 ALLOWED_IMPORTS = frozenset(sys.stdlib_module_names) | {"numpy", "selfcheck", "protocol"}
+#: exercises graded as assignments of their own (``exercises`` in the [kit] table; suite -> its assignment):
+#: the kit's suite is that assignment's checks and cases, without ``load`` (the exercise is saved under the
+#: template's own name, so there is no file name to check, and its top-level code is the template's main guard)
+EXERCISE_ASSIGNMENTS = {str(name): Assignment.named(str(name)) for name in KIT.get("exercises", ())}
 SUITES = {KIT_ASSIGNMENT.id: None, "perceptron": ("forward", "grad_w", "grad_b", "grad_x", "update", "mse_forward",
                                         "mse_backward", "gradcheck", "converge"),
-          "gradient_method": ("df", "gradient_descent", "fit_line")}
-MESSAGE_PREFIXES = ("check.", "compare.", "common.", "convention.", "decode.fallback_encoding", "student.",
+          **{suite: tuple(check_id for check_id in exercise.check_ids if check_id != "load")
+             for suite, exercise in EXERCISE_ASSIGNMENTS.items()}}
+MESSAGE_PREFIXES = ("check.", "compare.", "common.", "convention.", "decode.fallback_encoding", "student.save_as",
                     "report.syntax_", "report.code_line", "check.traceback_cell",
                     "selfcheck.", "load.", "normalize.", "standardize.", "forward.", "grad_w.", "grad_b.",
-                    "grad_x.", "update.", "mse_forward.", "mse_backward.", "gradcheck.", "converge.")
+                    "grad_x.", "update.", "mse_forward.", "mse_backward.", "gradcheck.", "converge.",
+                    *(f"{check_id}." for suite in EXERCISE_ASSIGNMENTS for check_id in SUITES[suite]))
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 
 
@@ -136,57 +142,73 @@ def check_inputs(check: Check, cases: list[dict[str, Any]]) -> dict[str, Any]:
         return {check.case_id(f"{name}{suffix}"): {"x": problem["x"], "t": problem["t"], "lr": rate,
                                                    "iterations": check.iterations}
                 for name, rate in check.learning_rates().items() for suffix in ("", "_steps")}
+    if isinstance(check, Df):
+        return {cases[0]["id"]: {"xs": check.points()}}
+    if isinstance(check, GradientDescent):  # the derivative handed over (x - c or a x), x0, rate, steps
+        return {case["id"]: run for case, run in zip(cases, check.runs(), strict=True)}
+    if isinstance(check, _FitLineCheck):  # per data set (its cases are "<id>/<set>/<label>"): points and runs
+        return {check.case_id(index): {"x": data["x"], "y": data["y"], "lr": data["lr"],
+                                       "iterations": data["iterations"], "runs": check.labels(data)}
+                for index, data in enumerate(check.datasets())}
     raise KitError("kit.unknown_check", check=check.id)
 
 
-def gradient_method_suite() -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Exercise 3: df at a few points, gradient descent on (x - 1)², a line fit on noisy data."""
-    xs = [-2.0, 0.0, 1.0, 2.5, 10.0]
-    rng = np.random.default_rng([SEED, 3])
-    x = rng.uniform(0, 1, 50)
-    y = 2.5 * x - 0.7 + rng.normal(0, 0.1, 50)
-    cases = [
-        {"id": "df/0", "ops": [call("df", value, out=f"d{index}") for index, value in enumerate(xs)]},
-        {"id": "gradient_descent/0", "ops": [
-            call("__selfcheck_derivative__", save="derivative", label="df"),
-            call("gradient_descent", ref("derivative"), 3.0, 0.1, 100, out="result")]},
-        {"id": "fit_line/0", "ops": [call("fit_line", x, y, 0.5, 3000, out="result")]},
-    ]
-    inputs = {"df": {"df/0": {"xs": xs}}, "gradient_descent": {"gradient_descent/0": {"x0": 3.0, "lr": 0.1,
-                                                                                      "steps": 100}},
-              "fit_line": {"fit_line/0": {"x": x, "y": y, "steps": 3000}}}
-    return cases, inputs
+def suite_checks(assignment: Assignment, data_file: Path, seed: int) -> list[Check]:
+    """The assignment's checks as the kit runs them (``converge`` on the synthetic stand-in)."""
+    checks = assignment.build_checks(seed, {"data_file": str(data_file)})
+    return [KitConverge(check.id, {**check.params, "iterations": check.iterations}, seed)
+            if isinstance(check, Converge) else check for check in checks]
+
+
+def exercise_problem(assignment: Assignment) -> KitError | None:
+    """Why an exercise's assignment cannot share the kit's run settings (one set of limits for the plan)."""
+    if dict(assignment.limits) != dict(KIT_ASSIGNMENT.limits) \
+            or list(assignment.unavailable_libraries) != list(KIT_ASSIGNMENT.unavailable_libraries):
+        return KitError("kit.exercise_limits", assignment=assignment.id, kit=KIT_ASSIGNMENT.id)
+    return None
 
 
 def build_plan(data_file: Path = DEFAULT_DATA_PATH, seed: int = SEED) -> dict[str, Any]:
     """The kit's cases and inputs. ``converge`` keeps the grader's number of steps for ``data_file`` (the
-    data the kit ships), so that a ``train`` that stops early fails with the same count in both."""
+    data the kit ships), so that a ``train`` that stops early fails with the same count in both. An
+    exercise's suite is its own assignment's checks (check ids are unique across the kit's suites)."""
     assignment = KIT_ASSIGNMENT
-    checks = assignment.build_checks(seed, {"data_file": str(data_file)})
-    kit_checks = [KitConverge(check.id, {**check.params, "iterations": check.iterations}, seed)
-                  if isinstance(check, Converge) else check for check in checks]
-    cases_by_check = {check.id: check.cases() for check in kit_checks}
-    inputs = {check.id: check_inputs(check, cases_by_check[check.id]) for check in kit_checks}
+    checks = suite_checks(assignment, data_file, seed)
+    params = {spec.id: spec.params for spec in assignment.checks}
+    for suite, exercise in EXERCISE_ASSIGNMENTS.items():
+        problem = exercise_problem(exercise)
+        if problem is not None:
+            raise problem
+        chosen = [check for check in suite_checks(exercise, data_file, seed) if check.id in SUITES[suite]]
+        clash = sorted({check.id for check in chosen} & {check.id for check in checks})
+        if clash:
+            raise KitError("kit.check_clash", assignment=exercise.id, checks=", ".join(clash))
+        checks += chosen
+        params.update({spec.id: spec.params for spec in exercise.checks if spec.id in SUITES[suite]})
+    cases_by_check = {check.id: check.cases() for check in checks}
+    inputs = {check.id: check_inputs(check, cases_by_check[check.id]) for check in checks}
     suites: dict[str, Any] = {}
     for suite, ids in SUITES.items():
-        if suite == "gradient_method":
-            continue
-        chosen = list(ids) if ids else [check.id for check in kit_checks]
-        suites[suite] = {"checks": chosen, "cases": [case for check_id in chosen for case in cases_by_check[check_id]]}
-    exercise3_cases, exercise3_inputs = gradient_method_suite()
-    suites["gradient_method"] = {"checks": list(SUITES["gradient_method"]), "cases": exercise3_cases}
-    inputs.update(exercise3_inputs)
-    params = {spec.id: {key: value for key, value in spec.params.items() if isinstance(value, int | float)}
-              for spec in assignment.checks}
+        chosen_ids = list(ids) if ids else list(assignment.check_ids)
+        suites[suite] = {"checks": chosen_ids,
+                         "cases": [case for check_id in chosen_ids for case in cases_by_check[check_id]]}
+    numeric = {check_id: {key: value for key, value in values.items() if isinstance(value, int | float)}
+               for check_id, values in params.items()}
     return {"seed": seed, "limits": dict(assignment.limits), "suites": suites, "inputs": encode_tree(inputs),
-            "params": params, "unavailable_libraries": list(assignment.unavailable_libraries)}
+            "params": numeric, "unavailable_libraries": list(assignment.unavailable_libraries)}
 
 
 # --- messages.json and _vendor/ ------------------------------------------------------------------------
 def kit_messages() -> dict[str, dict[str, str]]:
-    catalogue = KIT_ASSIGNMENT.catalogue()
-    return {key: {lang: catalogue.text(key, lang) for lang in LANGUAGES} for key in catalogue.keys()
-            if key.startswith(MESSAGE_PREFIXES)}
+    """The sentences the self-check says: the kit assignment's catalogue, then each exercise assignment's
+    own keys (its checks' messages) that the kit assignment does not define."""
+    messages: dict[str, dict[str, str]] = {}
+    catalogues = [KIT_ASSIGNMENT.catalogue(), *(exercise.catalogue() for exercise in EXERCISE_ASSIGNMENTS.values())]
+    for catalogue in catalogues:
+        for key in catalogue.keys():
+            if key.startswith(MESSAGE_PREFIXES) and key not in messages:
+                messages[key] = {lang: catalogue.text(key, lang) for lang in LANGUAGES}
+    return messages
 
 
 def vendored_source(relative: str) -> str:

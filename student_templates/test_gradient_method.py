@@ -1,5 +1,6 @@
-"""演習3 (gradient_method.py) の自己チェック。
-Self-check of exercise 3: the derivative, gradient descent on f(x) = (x - 1)^2, and a line fit."""
+"""演習3 (gradient_method.py) の自己チェック。テスト名は採点 (grade --assignment gradient_method) のチェック ID と
+同じです。
+Self-check of exercise 3; each test is named after a check id of ``grade --assignment gradient_method``."""
 
 from pathlib import Path
 
@@ -17,3 +18,7 @@ def test_gradient_descent(verify):
 
 def test_fit_line(verify):
     verify(TARGET, SUITE, "fit_line")
+
+
+def test_fit_line_losses(verify):
+    verify(TARGET, SUITE, "fit_line_losses")

@@ -210,7 +210,7 @@ class _UnnamedFiles:
 
 
 class OwnerRoster(Protocol):
-    """What discovery needs of a roster to know whose a Moodle folder is (``lms.RosterIndex``)."""
+    """What discovery needs of a roster to know whose a Moodle folder is (``grader.intake.roster.RosterIndex``)."""
 
     def owner_id(self, owner: MoodleOwner) -> str | None:
         """The id of the participant who owns the folder, when the roster knows them."""
@@ -504,8 +504,11 @@ def _open_students_zip(path: Path, parts: tuple[str, ...], depth: int, scratch: 
     except DiscoveryError as exc:
         if exc.message.key == "discover.zip_too_large":
             raise  # the whole class's budget: a zip bomb
+        # named as the student's folder shows it, never by discovery's copy in the scratch folder (a
+        # random path of the grader's: in the summary it differed on every run)
+        shown = Message(exc.message.key, {**exc.message.params, "path": "/".join(parts)})
         warnings.append(Message("discover.nested_zip_unusable", {"source": "/".join(parts),
-                                                                 "reason": _render_en(exc.message)}))
+                                                                 "reason": _render_en(shown)}))
         ignored.append("/".join(parts))
         return
     if not found:
@@ -651,6 +654,8 @@ def _folder_budget(limits: _ZipLimits, shown: Sequence[str], source: str,
     None, with a warning naming ``source``, when that folder has spent it all."""
     owner = moodle_owner(shown)
     key = owner[2] if owner is not None else "/".join(shown[:-1])
+    if owner is not None and key == "/".join(shown):  # an old flat download's file: its participant pays,
+        key = "/".join([*shown[:-1], f"{owner[0].name}_{owner[0].participant}\0"])  # not each file (NUL: in no name)
     budget = limits.folder_budgets.setdefault(key, [MAX_FOLDER_BYTES])
     if budget[0] <= 0:
         warnings.append(Message("discover.folder_too_large", {

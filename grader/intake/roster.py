@@ -108,7 +108,8 @@ def read_roster_entries(path: Path) -> Roster:
 
 
 class RosterIndex:
-    """Finds a roster entry by participant number, else by full name; an ambiguous name finds nothing."""
+    """Finds a roster entry by participant number, else by full name (only an entry without a number: one
+    with a number is that participant alone); an ambiguous name finds nothing."""
 
     def __init__(self, entries: Sequence[RosterEntry]) -> None:
         self.entries = list(entries)
@@ -141,8 +142,8 @@ class RosterIndex:
         if entry is not None:
             return entry, "lms.id_from_participant"
         entry = self.by_name.get(name_key(owner.name))
-        if entry is not None:
-            return entry, "lms.id_from_name"
+        if entry is not None and not entry.participant:  # an entry with a number is that participant only:
+            return entry, "lms.id_from_name"  # a namesake the roster lacks is not them
         return None
 
 

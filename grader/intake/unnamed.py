@@ -106,7 +106,10 @@ def _resolve(groups: dict[str, tuple[MoodleOwner, list[UnnamedFile]]], discovery
     index = RosterIndex(roster or [])
     taken = {submission.student_id for submission in discovery.submissions}
     chosen: dict[str, Submission] = {}
+    refused = _unverified_claims(groups, roster, index, names, findings)
     for folder in sorted(groups):
+        if folder in refused:
+            continue
         owner, members = groups[folder]
         named = [file for file in members if names.match(file.uploaded)]
         if named:  # an old flat download: ``<owner>_file_<prefix><id>.py`` carries the id after the prefix
@@ -161,6 +164,49 @@ def _resolve(groups: dict[str, tuple[MoodleOwner, list[UnnamedFile]]], discovery
         findings.explained.update(f.source for f in members)
     findings.submissions = [chosen[key] for key in sorted(chosen)]
     return findings
+
+
+def _unverified_claims(groups: dict[str, tuple[MoodleOwner, list[UnnamedFile]]], roster: Sequence[RosterEntry] | None,
+                       index: RosterIndex, names: SubmissionNames, findings: LmsFindings) -> set[str]:
+    """The flat files (``<owner>_file_<prefix><id>.py``) not to grade because the id in their names is
+    taken at its word (the roster does not know their owner) and is not one participant's alone: one
+    participant naming several ids, or one id named by several participants. The same rule as for files
+    in Moodle folders (``discover._bind_to_owners``); before it, whichever owner's name sorted first
+    took the id and the other's file was dropped as "already submitted"."""
+    claims: dict[str, dict[str, list[str]]] = {}  # participant -> id -> folders
+    owners: dict[str, MoodleOwner] = {}
+    for folder, (owner, members) in groups.items():
+        named = [file for file in members if names.match(file.uploaded)]
+        if not named or (roster is not None and index.resolve(owner) is not None):
+            continue
+        student_id = names.match(named[0].uploaded)[0]  # type: ignore[index]  # named: it matches
+        if roster is None or index.may_claim(owner, student_id):
+            claims.setdefault(owner.participant, {}).setdefault(student_id, []).append(folder)
+            owners[owner.participant] = owner
+    refused: set[str] = set()
+    by_id: dict[str, dict[str, list[str]]] = {}  # id -> participant -> folders
+    for participant in sorted(claims):
+        ids = claims[participant]
+        folders = sorted(folder for group in ids.values() for folder in group)
+        if len(ids) > 1:
+            owner = owners[participant]
+            findings.warnings.append(Message("discover.several_ids", {
+                "folder": f"{owner.name}_{participant}", "name": owner.name, "participant": participant,
+                "ids": ", ".join(sorted(ids)), "sources": ", ".join(folders)}))
+            refused.update(folders)
+        else:
+            student_id = next(iter(ids))
+            by_id.setdefault(student_id, {})[participant] = folders
+    for student_id in sorted(by_id):
+        if len(by_id[student_id]) > 1:
+            folders = sorted(folder for group in by_id[student_id].values() for folder in group)
+            findings.warnings.append(Message("discover.id_contested", {
+                "student_id": student_id, "participants": ", ".join(sorted(by_id[student_id])),
+                "sources": ", ".join(folders)}))
+            refused.update(folders)
+    for folder in refused:
+        findings.explained.update(file.source for file in groups[folder][1])
+    return refused
 
 
 def merge(discovery: Discovery, findings: LmsFindings) -> Discovery:

@@ -11,6 +11,10 @@ What each check compares with (the grader's tolerances, from ``plan.json``):
 - ``update``: ``w ← w − lr·g_w`` with the student's own ``g_w`` or the numerical one.
 - ``gradcheck``: central differences of the student's own loss against their own chain, as the grader.
 - ``converge``: ``train`` must reach the least-squares solution of the data it was given (lstsq).
+- ``df``, ``gradient_descent``, ``fit_line``, ``fit_line_losses`` (exercise 3, the checks of
+  ``grade --assignment gradient_method``): the template's formulas — f'(x) = 2(x − 1), x ← x − η·df(x) with
+  the derivative the case hands over, w, b ← w, b − η·∇E with ∇E by central differences of E, the
+  least-squares line (lstsq) and E at the student's own w, b.
 """
 
 from __future__ import annotations
@@ -32,7 +36,6 @@ from selfcheck._vendor.base import (
     describe_type,
     error_details,
     error_message,
-    first_error,
     judge_checks,
     load_verdict,
 )
@@ -560,88 +563,192 @@ class Load(KitCheck):
         return Judgement(load_verdict(evidence.get(LOAD_REPORT) or {}, self.hint()))
 
 
-# --- exercise 3 (gradient_method.py) --------------------------------------------------------------------
+# --- exercise 3 (gradient_method.py): the checks of grade --assignment gradient_method -------------------
 def scalar(value: Any) -> float | None:
-    """One number from what came back (a float, a 0-d or one-element array), or None."""
+    """One finite number from what came back (a float, a 0-d or one-element array), else None."""
     array = as_array(value)
-    return None if array is None or array.size != 1 else float(array.reshape(()))
+    if array is None or array.size != 1 or not np.all(np.isfinite(array)):
+        return None
+    return float(array.reshape(()))
+
+
+def close(obtained: float, expected: float, tolerance: Tolerance) -> bool:
+    return tolerance.close(np.asarray(obtained), np.asarray(expected))
 
 
 class Df(KitCheck):
-    """df(x) against central differences of f(x) = (x - 1)²."""
+    """``df(x)`` is the derivative the template prints, f'(x) = 2(x − 1), at the grader's points."""
 
     def judge(self, outcomes: Mapping[str, CaseOutcome]) -> Verdict:
         mine = self.mine(outcomes)
-        error = first_error(mine)
+        error = self.stopped(mine)
         if error:
             return error
-        data = self.data(mine[0])
-        for index, x in enumerate(data["xs"]):
-            obtained = scalar(mine[0].get(f"d{index}"))
-            expected = float(central_difference(lambda v: float(((v - 1) ** 2).sum()), np.array([x]))[0])
-            if obtained is None or not np.isclose(obtained, expected, rtol=1e-8, atol=1e-8):
-                shown = describe_type(mine[0].get(f"d{index}")) if obtained is None else fmt(obtained)
-                return Verdict.fail(Message("student.df_wrong", {"x": x, "obtained": shown, "expected": fmt(expected)}))
-        return Verdict.ok()
+        tolerance = Tolerance(self.params.get("rtol", 1e-12), self.params.get("atol", 1e-12))
+        points = self.data(mine[0])["xs"]
+        for index, x in enumerate(points):
+            value = mine[0].get(f"d{index}")
+            obtained, expected = scalar(value), 2 * (x - 1)
+            if obtained is None or not close(obtained, expected, tolerance):
+                shown = describe_type(value) if obtained is None else fmt(obtained)
+                return Verdict.fail(Message("df.wrong", {"x": fmt(x), "obtained": shown, "expected": fmt(expected)}),
+                                    hint=self.hint())
+        return Verdict.ok(Message("check.passed_examples", {"count": len(points)}))
 
 
 class GradientDescent(KitCheck):
+    """The history is x0 and every x ← x − η·df(x) (the template's update), where df is the derivative the
+    case hands over (x ↦ x − c or x ↦ a·x, as in grade), never the student's own ``df``."""
+
+    @staticmethod
+    def updates(run: Mapping[str, Any]) -> list[float]:
+        """x0, then the template's update with the handed-over derivative, ``iterations`` times."""
+        constant = np.float64(run["constant"])
+        slope = (lambda x: x - constant) if run["kind"] == "shift" else (lambda x: constant * x)
+        x, history = np.float64(run["x0"]), [float(run["x0"])]
+        for _ in range(int(run["iterations"])):
+            x = x - run["lr"] * slope(x)
+            history.append(float(x))
+        return history
+
     def judge(self, outcomes: Mapping[str, CaseOutcome]) -> Verdict:
         mine = self.mine(outcomes)
-        error = first_error(mine)
+        error = self.stopped(mine)
         if error:
             return error
-        data = self.data(mine[0])
-        x0, rate, steps = data["x0"], data["lr"], int(data["steps"])
-        result = mine[0].get("result")
-        if not (isinstance(result, tuple) and len(result) == 2):
-            return Verdict.fail(Message("student.gd_return", {"obtained": describe_type(result)}))
-        x_final, history = scalar(result[0]), as_array(result[1])
-        if history is None or history.ndim != 1 or len(history) != steps + 1 or not np.isclose(history[0], x0):
+        tolerance = Tolerance(self.params.get("rtol", 1e-10), self.params.get("atol", 1e-12))
+        for outcome in mine:
+            run = self.data(outcome)
+            handed = f"x - {fmt(run['constant'])}" if run["kind"] == "shift" else f"{fmt(run['constant'])} * x"
+            setting = Message("gradient_descent.setting", {"df": handed, "x0": fmt(run["x0"]), "lr": fmt(run["lr"]),
+                                                           "iterations": run["iterations"]})
+            problem = self.problem(outcome.get("result"), self.updates(run), tolerance)
+            if problem is not None:
+                return Verdict.fail(problem, [setting], self.hint())
+        return Verdict.ok(Message("check.passed_examples", {"count": len(mine)}))
+
+    @staticmethod
+    def problem(result: Any, wanted: list[float], tolerance: Tolerance) -> Message | None:
+        if not (isinstance(result, tuple | list) and len(result) == 2):
+            return Message("gradient_descent.return", {"obtained": describe_type(result)})
+        history = as_array(result[1])
+        if history is None or history.ndim != 1 or len(history) != len(wanted):
             count = "-" if history is None or history.ndim != 1 else len(history)
-            return Verdict.fail(Message("student.gd_history", {"obtained": count, "expected": steps + 1}))
-        first = x0 - rate * 2 * (x0 - 1)  # one step of x ← x − η f'(x) from x0
-        if not np.isclose(history[1], first, rtol=1e-12):
-            return Verdict.fail(Message("student.gd_step", {"obtained": fmt(history[1]), "expected": fmt(first)}))
-        if x_final is None or not np.isclose(x_final, history[-1]) or abs(x_final - 1) > 1e-6:
-            shown = describe_type(result[0]) if x_final is None else fmt(x_final)
-            return Verdict.fail(Message("student.gd_converge", {"obtained": shown}))
-        return Verdict.ok()
+            return Message("gradient_descent.length", {"obtained": count, "expected": len(wanted)})
+        for step, (obtained, expected) in enumerate(zip(history, wanted, strict=True)):
+            if not (np.isfinite(obtained) and close(float(obtained), expected, tolerance)):
+                return Message("gradient_descent.step" if step else "gradient_descent.first",
+                               {"step": step, "obtained": fmt(float(obtained)), "expected": fmt(expected)})
+        last = scalar(result[0])
+        if last is None or not close(last, wanted[-1], tolerance):
+            shown = describe_type(result[0]) if last is None else fmt(last)
+            return Message("gradient_descent.final", {"obtained": shown, "expected": fmt(wanted[-1])})
+        return None
 
 
-class FitLine(KitCheck):
+class _FitLine(KitCheck):
+    """``fit_line`` and ``fit_line_losses``: per data set of ``plan.json`` (its points, rate and runs of 1, 2,
+    3 and, for ``fit_line``, many steps from w = b = 0), what each run returned as ``(w, b, losses)``."""
+
+    def runs(self, outcomes: Mapping[str, CaseOutcome]) -> tuple[list[dict[str, Any]], Message | None]:
+        read = []
+        for set_id, data in plan.inputs(self.id).items():
+            results: dict[int | str, tuple[float, float, np.ndarray]] = {}
+            for label, steps in data["runs"]:
+                result = outcomes[f"{set_id}/{label}"].get("result")
+                if not (isinstance(result, tuple | list) and len(result) == 3):
+                    return [], Message("fit_line.return", {"obtained": describe_type(result)})
+                w, b, losses = scalar(result[0]), scalar(result[1]), as_array(result[2])
+                if w is None or b is None:
+                    shown = ", ".join(describe_type(item) for item in result[:2])
+                    return [], Message("fit_line.parameters_unreadable", {"obtained": shown})
+                if losses is None or losses.ndim != 1 or len(losses) != steps:
+                    count = "-" if losses is None or losses.ndim != 1 else len(losses)
+                    return [], Message("fit_line.losses_length", {"obtained": count, "expected": steps})
+                results[label] = (w, b, losses)
+            read.append({**data, "results": results})
+        return read, None
+
+    def tolerance(self) -> Tolerance:
+        return Tolerance(self.params.get("rtol", 1e-9), self.params.get("atol", 1e-12))
+
     def judge(self, outcomes: Mapping[str, CaseOutcome]) -> Verdict:
-        mine = self.mine(outcomes)
-        error = first_error(mine)
+        error = self.stopped(self.mine(outcomes))
         if error:
             return error
-        data = self.data(mine[0])
-        x, y, steps = data["x"], data["y"], int(data["steps"])
-        result = mine[0].get("result")
-        if not (isinstance(result, tuple) and len(result) == 3):
-            return Verdict.fail(Message("student.fit_return", {"obtained": describe_type(result)}))
-        w, b, losses = scalar(result[0]), scalar(result[1]), as_array(result[2])
-        if losses is None or losses.ndim != 1 or len(losses) != steps:
-            count = "-" if losses is None or losses.ndim != 1 else len(losses)
-            return Verdict.fail(Message("student.fit_losses", {"obtained": count, "expected": steps}))
-        first_loss = slides_loss(np.zeros_like(y), y)  # w = b = 0 before the first update
-        if not np.isclose(losses[0], first_loss, rtol=1e-9):
-            return Verdict.fail(Message("student.fit_first_loss", {"obtained": fmt(losses[0]),
-                                                                   "expected": fmt(first_loss)}))
+        runs, unreadable = self.runs(outcomes)
+        if unreadable is not None:
+            return Verdict.fail(unreadable, hint=self.hint())
+        for run in runs:
+            problem = self.problem(run)
+            if problem is not None:
+                setting = Message("fit_line.setting", {"n": len(run["x"]), "lr": fmt(run["lr"])})
+                return Verdict.fail(problem, [setting], self.hint())
+        return Verdict.ok(Message("check.passed_examples", {"count": len(runs)}))
+
+    def problem(self, run: Mapping[str, Any]) -> Message | None:
+        raise NotImplementedError
+
+
+def line_loss(x: np.ndarray, y: np.ndarray, w: float, b: float) -> float:
+    """E = (1/n) Σ (w x_i + b − y_i)², the template's loss."""
+    return float(np.mean((w * x + b - y) ** 2))
+
+
+def template_updates(x: np.ndarray, y: np.ndarray, lr: float, steps: int) -> list[tuple[float, float]]:
+    """(w, b) after 1..steps of the template's update from w = b = 0, with the gradient of its loss E taken
+    by central differences (exact for a quadratic: a step of 1 keeps rounding far below the tolerance)."""
+    w, b, points = 0.0, 0.0, []
+    for _ in range(steps):
+        grad_w = (line_loss(x, y, w + 1, b) - line_loss(x, y, w - 1, b)) / 2
+        grad_b = (line_loss(x, y, w, b + 1) - line_loss(x, y, w, b - 1)) / 2
+        w, b = w - lr * grad_w, b - lr * grad_b
+        points.append((w, b))
+    return points
+
+
+class FitLine(_FitLine):
+    """w, b after 1, 2, 3 steps are the template's update from w = b = 0; the long run ends on the
+    least-squares line (lstsq, within ``converge_atol``)."""
+
+    def problem(self, run: Mapping[str, Any]) -> Message | None:
+        x, y, results = run["x"], run["y"], run["results"]
+        counted = sorted(label for label in results if isinstance(label, int))
+        for steps, (w_expected, b_expected) in zip(counted, template_updates(x, y, run["lr"], max(counted)),
+                                                   strict=True):
+            w, b = results[steps][:2]
+            if not (close(w, w_expected, self.tolerance()) and close(b, b_expected, self.tolerance())):
+                return Message("fit_line.step", {"steps": steps, "w": fmt(w), "b": fmt(b),
+                                                 "w_expected": fmt(w_expected), "b_expected": fmt(b_expected)})
         (w_ls, b_ls), *_ = np.linalg.lstsq(np.column_stack([x, np.ones_like(x)]), y, rcond=None)
-        if w is None or b is None or not (np.isclose(w, w_ls, atol=1e-4) and np.isclose(b, b_ls, atol=1e-4)):
-            shown = [describe_type(item) if number is None else fmt(number)
-                     for item, number in zip(result[:2], (w, b), strict=True)]
-            return Verdict.fail(Message("student.fit_wrong", {"w": shown[0], "b": shown[1], "w_ls": fmt(w_ls),
-                                                              "b_ls": fmt(b_ls)}))
-        return Verdict.ok()
+        w, b = results["long"][:2]
+        line = Tolerance(0.0, float(self.params.get("converge_atol", 1e-6)))
+        if not (close(w, float(w_ls), line) and close(b, float(b_ls), line)):
+            return Message("fit_line.not_converged", {"iterations": run["iterations"], "w": fmt(w), "b": fmt(b),
+                                                      "w_ls": fmt(float(w_ls)), "b_ls": fmt(float(b_ls))})
+        return None
+
+
+class FitLineLosses(_FitLine):
+    """The losses of the 3-step run are E before each update, at the student's own w, b (w = b = 0, then the
+    1- and 2-step runs' ends): a wrong gradient is ``fit_line``'s failure, not this one's."""
+
+    def problem(self, run: Mapping[str, Any]) -> Message | None:
+        x, y, results = run["x"], run["y"], run["results"]
+        before = [(0.0, 0.0), results[1][:2], results[2][:2]]
+        for step, ((w, b), obtained) in enumerate(zip(before, results[3][2], strict=True)):
+            expected = line_loss(x, y, w, b)
+            if not (np.isfinite(obtained) and close(float(obtained), expected, self.tolerance())):
+                return Message("fit_line_losses.wrong", {"step": step + 1, "obtained": fmt(float(obtained)),
+                                                         "expected": fmt(expected)})
+        return None
 
 
 JUDGES: dict[str, type[KitCheck]] = {
     "load": Load, "normalize": Normalize, "standardize": Standardize, "forward": Forward, "grad_w": GradW,
     "grad_b": GradB, "grad_x": GradX, "update": Update, "mse_forward": MseForward, "mse_backward": MseBackward,
     "gradcheck": Gradcheck, "converge": Converge, "df": Df, "gradient_descent": GradientDescent,
-    "fit_line": FitLine,
+    "fit_line": FitLine, "fit_line_losses": FitLineLosses,
 }
 
 

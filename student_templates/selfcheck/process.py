@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import signal
 import subprocess
 import sys
 import threading
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 RUNNER = Path(__file__).with_name("runner.py")
+EXIT_SECONDS = 5.0  # from a process closing its output to its exit code
 
 
 class Child:
@@ -27,6 +29,7 @@ class Child:
         self.process = subprocess.Popen([sys.executable, "-X", "utf8", str(RUNNER)], stdin=subprocess.PIPE,
                                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=environment)
         self.lines: queue.Queue[bytes | None] = queue.Queue()
+        self.closed = threading.Event()  # the process closed its output: it is ending (killed, crashed, exited)
         threading.Thread(target=self._read, daemon=True).start()
 
     def send(self, job: dict[str, Any]) -> None:
@@ -41,6 +44,7 @@ class Child:
         assert self.process.stdout is not None
         for line in self.process.stdout:
             self.lines.put(line)
+        self.closed.set()
         self.lines.put(None)
 
     def next_line(self, seconds: float) -> dict[str, Any] | str | None:
@@ -59,11 +63,22 @@ class Child:
 
     def stop(self) -> str:
         """Kill the process; describe how it ended (exit code, or timeout)."""
+        if self.closed.is_set():  # its output closed as it died: let it finish dying, it did not hang
+            try:
+                self.process.wait(timeout=EXIT_SECONDS)
+            except subprocess.TimeoutExpired:
+                pass
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait()
             return "timeout"
-        return f"exit code {self.process.returncode}"
+        code = self.process.returncode
+        if code < 0:  # killed by a signal (POSIX): named as grade's report names it
+            try:
+                return signal.Signals(-code).name
+            except ValueError:
+                return f"signal {-code}"
+        return f"exit code {code}"
 
     def close(self) -> None:
         """End an idle process: at the end of its input it exits."""
