@@ -42,7 +42,7 @@ BOOTSTRAP = ("import os, sys; hasattr(os, 'nice') and os.nice(19); sys.path.inse
              "from grader.copydetect.copycheck import main; sys.exit(main(sys.argv[2:]))")
 
 
-#: One file's decoding and fingerprinting; past it the file is left out and named (a real one takes ms).
+#: One file's decoding and fingerprinting, in CPU seconds; past it the file is left out and named.
 FILE_SECONDS = 10.0
 #: How long the grader waits for copy detection once grading is done: this, plus WAIT_PER_FILE per file.
 WAIT_SECONDS = 60.0
@@ -59,7 +59,10 @@ class Overtime(Exception):
 
 @contextlib.contextmanager
 def time_limit(seconds: float | None) -> Iterator[None]:
-    """Raise :class:`Overtime` in the block after ``seconds`` (only in a main thread; elsewhere no limit)."""
+    """Raise :class:`Overtime` in the block after ``seconds`` of this process's CPU time (only in a main
+    thread; elsewhere no limit). CPU time, not the clock: copy detection runs at the lowest priority, so on
+    a busy machine a file that needs a moment of CPU can wait many seconds for it, and a clock budget would
+    leave out different files on every run (and a resumed run would not write the same summary)."""
     if seconds is None or threading.current_thread() is not threading.main_thread() or \
             not hasattr(signal, "setitimer"):
         yield
@@ -68,13 +71,13 @@ def time_limit(seconds: float | None) -> Iterator[None]:
     def expire(signum: int, frame: object) -> None:
         raise Overtime(f"more than {seconds:g} s")
 
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    previous = signal.signal(signal.SIGPROF, expire)
+    signal.setitimer(signal.ITIMER_PROF, seconds)
     try:
         yield
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        signal.signal(signal.SIGPROF, previous)
 
 
 def each_source(entries: Sequence[Mapping[str, str]], skipped: list[tuple[str, str]] | None = None,
