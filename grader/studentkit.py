@@ -63,7 +63,7 @@ VENDORED = {"protocol.py": "grader/run/sandbox/protocol.py", "child.py": "grader
             "definitions.py": "grader/intake/definitions.py", "base.py": "grader/checks/base.py",
             "compare.py": "grader/checks/compare.py", "failures.py": "grader/checks/failures.py",
             "descent.py": "grader/checks/descent.py", "cells.py": "grader/intake/cells.py",
-            "results.py": "grader/results.py"}
+            "results.py": "grader/results.py", "line_fit.py": "grader/checks/line_fit.py"}
 IMPORT_REWRITES = {"from grader.i18n import": "from selfcheck.messages import",
                    "from grader.run.sandbox.protocol import": "from selfcheck._vendor.protocol import",
                    "from grader.run.sandbox import protocol": "from selfcheck._vendor import protocol",

@@ -27,7 +27,8 @@ from test_student_kit import NO_POSIX, run_selfcheck
 
 from grader import studentkit
 from grader.assignment import Assignment
-from grader.checks.gradient_method import Df, FitLine, FitLineLosses, GradientDescent, mean_loss, slides_steps
+from grader.checks.gradient_method import Df, FitLine, FitLineLosses, GradientDescent, slides_steps
+from grader.checks.line_fit import line_loss
 from grader.cli import main as grade_main
 from grader.run.sandbox import protocol
 from grader.studentkit import KIT_NAME, SEED, KitError, build
@@ -120,7 +121,7 @@ def grader_answers() -> list[float]:
             for data in check.datasets():
                 steps = slides_steps(data["x"], data["y"], data["lr"], 3)
                 answers += [value for point in steps for value in point]
-                answers += [mean_loss(data["x"], data["y"], w, b) for w, b in steps]
+                answers += [line_loss(data["x"], data["y"], w, b) for w, b in steps]
                 design = np.column_stack([data["x"], np.ones_like(data["x"])])
                 answers += [float(value) for value in np.linalg.lstsq(design, data["y"], rcond=None)[0]]
     return answers

@@ -20,8 +20,17 @@ from typing import Any
 
 import numpy as np
 
-from grader.checks.base import CaseOutcome, Check, as_array, describe_type
+from grader.checks.base import CaseOutcome, Check, describe_type
 from grader.checks.compare import Tolerance, fmt
+from grader.checks.line_fit import (
+    close,
+    descent_setting,
+    history_problem,
+    judge_runs,
+    losses_problem,
+    read_runs,
+    scalar,
+)
 from grader.checks.ops import call, let, ref
 from grader.i18n import Message
 from grader.results import Verdict
@@ -29,18 +38,6 @@ from grader.run.sandbox.protocol import encode
 
 #: The step counts whose parameters are read: the k-step run gives the model after k updates.
 STEPS = (1, 2, 3)
-
-
-def scalar(value: Any) -> float | None:
-    """One finite number from what came back (a float, a 0-d or one-element array), else None."""
-    array = as_array(value)
-    if array is None or array.size != 1 or not np.all(np.isfinite(array)):
-        return None
-    return float(array.reshape(()))
-
-
-def close(obtained: float, expected: float, tolerance: Tolerance) -> bool:
-    return tolerance.close(np.asarray(obtained), np.asarray(expected))
 
 
 class Df(Check):
@@ -118,31 +115,10 @@ class GradientDescent(Check):
         tolerance = Tolerance(self.params.get("rtol", 1e-10), self.params.get("atol", 1e-12))
         runs = self.runs()
         for outcome, run in zip(mine, runs, strict=True):
-            setting = Message("gradient_descent.setting", {
-                "df": f"x - {fmt(run['constant'])}" if run["kind"] == "shift" else f"{fmt(run['constant'])} * x",
-                "x0": fmt(run["x0"]), "lr": fmt(run["lr"]), "iterations": run["iterations"]})
-            problem = self.problem(outcome.get("result"), run, tolerance)
+            problem = history_problem(outcome.get("result"), self.expected_history(run), tolerance)
             if problem is not None:
-                return Verdict.fail(problem, [setting], self.hint())
+                return Verdict.fail(problem, [descent_setting(run)], self.hint())
         return Verdict.ok(Message("check.passed_examples", {"count": len(runs)}))
-
-    def problem(self, result: Any, run: Mapping[str, Any], tolerance: Tolerance) -> Message | None:
-        if not (isinstance(result, tuple | list) and len(result) == 2):
-            return Message("gradient_descent.return", {"obtained": describe_type(result)})
-        expected = self.expected_history(run)
-        history = as_array(result[1])
-        if history is None or history.ndim != 1 or len(history) != len(expected):
-            count = "-" if history is None or history.ndim != 1 else len(history)
-            return Message("gradient_descent.length", {"obtained": count, "expected": len(expected)})
-        for step, (obtained, wanted) in enumerate(zip(history, expected, strict=True)):
-            if not (np.isfinite(obtained) and close(float(obtained), wanted, tolerance)):
-                return Message("gradient_descent.step" if step else "gradient_descent.first",
-                               {"step": step, "obtained": fmt(float(obtained)), "expected": fmt(wanted)})
-        final = scalar(result[0])
-        if final is None or not close(final, expected[-1], tolerance):
-            shown = describe_type(result[0]) if final is None else fmt(final)
-            return Message("gradient_descent.final", {"obtained": shown, "expected": fmt(expected[-1])})
-        return None
 
 
 class _FitLineCheck(Check):
@@ -179,23 +155,9 @@ class _FitLineCheck(Check):
 
     def runs(self, outcomes: Mapping[str, CaseOutcome]) -> tuple[list[dict[str, Any]], Message | None]:
         """Per data set: its inputs and what each run returned as ``(w, b, losses)``; or why not readable."""
-        read = []
-        for index, data in enumerate(self.datasets()):
-            results: dict[int | str, tuple[float, float, np.ndarray]] = {}
-            for label, steps in self.labels(data):
-                result = outcomes[self.case_id(f"{index}/{label}")].get("result")
-                if not (isinstance(result, tuple | list) and len(result) == 3):
-                    return [], Message("fit_line.return", {"obtained": describe_type(result)})
-                w, b, losses = scalar(result[0]), scalar(result[1]), as_array(result[2])
-                if w is None or b is None:
-                    shown = ", ".join(describe_type(item) for item in result[:2])
-                    return [], Message("fit_line.parameters_unreadable", {"obtained": shown})
-                if losses is None or losses.ndim != 1 or len(losses) != steps:
-                    count = "-" if losses is None or losses.ndim != 1 else len(losses)
-                    return [], Message("fit_line.losses_length", {"obtained": count, "expected": steps})
-                results[label] = (w, b, losses)
-            read.append({**data, "results": results})
-        return read, None
+        sets = [(data, [(label, steps, self.case_id(f"{index}/{label}")) for label, steps in self.labels(data)])
+                for index, data in enumerate(self.datasets())]
+        return read_runs(sets, outcomes)
 
     def tolerance(self) -> Tolerance:
         return Tolerance(self.params.get("rtol", 1e-9), self.params.get("atol", 1e-12))
@@ -204,22 +166,10 @@ class _FitLineCheck(Check):
         error = self.stopped(self.mine(outcomes))
         if error:
             return error
-        runs, unreadable = self.runs(outcomes)
-        if unreadable is not None:
-            return Verdict.fail(unreadable, hint=self.hint())
-        for run in runs:
-            problem = self.problem(run)
-            if problem is not None:
-                setting = Message("fit_line.setting", {"n": len(run["x"]), "lr": fmt(run["lr"])})
-                return Verdict.fail(problem, [setting], self.hint())
-        return Verdict.ok(Message("check.passed_examples", {"count": len(runs)}))
+        return judge_runs(self.runs(outcomes), self.problem, self.hint())
 
     def problem(self, run: Mapping[str, Any]) -> Message | None:
         raise NotImplementedError
-
-
-def mean_loss(x: np.ndarray, y: np.ndarray, w: float, b: float) -> float:
-    return float(np.mean((w * x + b - y) ** 2))
 
 
 def slides_steps(x: np.ndarray, y: np.ndarray, lr: float, steps: int) -> list[tuple[float, float]]:
@@ -260,14 +210,4 @@ class FitLineLosses(_FitLineCheck):
     long_run = False
 
     def problem(self, run: Mapping[str, Any]) -> Message | None:
-        x, y, results = run["x"], run["y"], run["results"]
-        tolerance = self.tolerance()
-        # the model before the updates of the 3-step run: w = b = 0, then the 1- and 2-step runs' ends
-        before = [(0.0, 0.0), results[1][:2], results[2][:2]]
-        reported = results[3][2]
-        for step, ((w, b), obtained) in enumerate(zip(before, reported, strict=True)):
-            expected = mean_loss(x, y, w, b)
-            if not (np.isfinite(obtained) and close(float(obtained), expected, tolerance)):
-                return Message("fit_line_losses.wrong", {"step": step + 1, "obtained": fmt(float(obtained)),
-                                                         "expected": fmt(expected)})
-        return None
+        return losses_problem(run, self.tolerance())

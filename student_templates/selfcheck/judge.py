@@ -43,6 +43,16 @@ from selfcheck._vendor.cells import cite_checks
 from selfcheck._vendor.compare import Tolerance, explain, first_match, fmt, matches
 from selfcheck._vendor.descent import CONVENTION, step_problems
 from selfcheck._vendor.failures import relate, syntax_error_verdicts
+from selfcheck._vendor.line_fit import (
+    close,
+    descent_setting,
+    history_problem,
+    judge_runs,
+    line_loss,
+    losses_problem,
+    read_runs,
+    scalar,
+)
 from selfcheck._vendor.protocol import Failed
 from selfcheck.messages import Message
 from selfcheck.result import Result
@@ -564,18 +574,6 @@ class Load(KitCheck):
 
 
 # --- exercise 3 (gradient_method.py): the checks of grade --assignment gradient_method -------------------
-def scalar(value: Any) -> float | None:
-    """One finite number from what came back (a float, a 0-d or one-element array), else None."""
-    array = as_array(value)
-    if array is None or array.size != 1 or not np.all(np.isfinite(array)):
-        return None
-    return float(array.reshape(()))
-
-
-def close(obtained: float, expected: float, tolerance: Tolerance) -> bool:
-    return tolerance.close(np.asarray(obtained), np.asarray(expected))
-
-
 class Df(KitCheck):
     """``df(x)`` is the derivative the template prints, f'(x) = 2(x − 1), at the grader's points."""
 
@@ -619,31 +617,10 @@ class GradientDescent(KitCheck):
         tolerance = Tolerance(self.params.get("rtol", 1e-10), self.params.get("atol", 1e-12))
         for outcome in mine:
             run = self.data(outcome)
-            handed = f"x - {fmt(run['constant'])}" if run["kind"] == "shift" else f"{fmt(run['constant'])} * x"
-            setting = Message("gradient_descent.setting", {"df": handed, "x0": fmt(run["x0"]), "lr": fmt(run["lr"]),
-                                                           "iterations": run["iterations"]})
-            problem = self.problem(outcome.get("result"), self.updates(run), tolerance)
+            problem = history_problem(outcome.get("result"), self.updates(run), tolerance)
             if problem is not None:
-                return Verdict.fail(problem, [setting], self.hint())
+                return Verdict.fail(problem, [descent_setting(run)], self.hint())
         return Verdict.ok(Message("check.passed_examples", {"count": len(mine)}))
-
-    @staticmethod
-    def problem(result: Any, wanted: list[float], tolerance: Tolerance) -> Message | None:
-        if not (isinstance(result, tuple | list) and len(result) == 2):
-            return Message("gradient_descent.return", {"obtained": describe_type(result)})
-        history = as_array(result[1])
-        if history is None or history.ndim != 1 or len(history) != len(wanted):
-            count = "-" if history is None or history.ndim != 1 else len(history)
-            return Message("gradient_descent.length", {"obtained": count, "expected": len(wanted)})
-        for step, (obtained, expected) in enumerate(zip(history, wanted, strict=True)):
-            if not (np.isfinite(obtained) and close(float(obtained), expected, tolerance)):
-                return Message("gradient_descent.step" if step else "gradient_descent.first",
-                               {"step": step, "obtained": fmt(float(obtained)), "expected": fmt(expected)})
-        last = scalar(result[0])
-        if last is None or not close(last, wanted[-1], tolerance):
-            shown = describe_type(result[0]) if last is None else fmt(last)
-            return Message("gradient_descent.final", {"obtained": shown, "expected": fmt(wanted[-1])})
-        return None
 
 
 class _FitLine(KitCheck):
@@ -651,23 +628,9 @@ class _FitLine(KitCheck):
     3 and, for ``fit_line``, many steps from w = b = 0), what each run returned as ``(w, b, losses)``."""
 
     def runs(self, outcomes: Mapping[str, CaseOutcome]) -> tuple[list[dict[str, Any]], Message | None]:
-        read = []
-        for set_id, data in plan.inputs(self.id).items():
-            results: dict[int | str, tuple[float, float, np.ndarray]] = {}
-            for label, steps in data["runs"]:
-                result = outcomes[f"{set_id}/{label}"].get("result")
-                if not (isinstance(result, tuple | list) and len(result) == 3):
-                    return [], Message("fit_line.return", {"obtained": describe_type(result)})
-                w, b, losses = scalar(result[0]), scalar(result[1]), as_array(result[2])
-                if w is None or b is None:
-                    shown = ", ".join(describe_type(item) for item in result[:2])
-                    return [], Message("fit_line.parameters_unreadable", {"obtained": shown})
-                if losses is None or losses.ndim != 1 or len(losses) != steps:
-                    count = "-" if losses is None or losses.ndim != 1 else len(losses)
-                    return [], Message("fit_line.losses_length", {"obtained": count, "expected": steps})
-                results[label] = (w, b, losses)
-            read.append({**data, "results": results})
-        return read, None
+        sets = [(data, [(label, steps, f"{set_id}/{label}") for label, steps in data["runs"]])
+                for set_id, data in plan.inputs(self.id).items()]
+        return read_runs(sets, outcomes)
 
     def tolerance(self) -> Tolerance:
         return Tolerance(self.params.get("rtol", 1e-9), self.params.get("atol", 1e-12))
@@ -676,23 +639,10 @@ class _FitLine(KitCheck):
         error = self.stopped(self.mine(outcomes))
         if error:
             return error
-        runs, unreadable = self.runs(outcomes)
-        if unreadable is not None:
-            return Verdict.fail(unreadable, hint=self.hint())
-        for run in runs:
-            problem = self.problem(run)
-            if problem is not None:
-                setting = Message("fit_line.setting", {"n": len(run["x"]), "lr": fmt(run["lr"])})
-                return Verdict.fail(problem, [setting], self.hint())
-        return Verdict.ok(Message("check.passed_examples", {"count": len(runs)}))
+        return judge_runs(self.runs(outcomes), self.problem, self.hint())
 
     def problem(self, run: Mapping[str, Any]) -> Message | None:
         raise NotImplementedError
-
-
-def line_loss(x: np.ndarray, y: np.ndarray, w: float, b: float) -> float:
-    """E = (1/n) Σ (w x_i + b − y_i)², the template's loss."""
-    return float(np.mean((w * x + b - y) ** 2))
 
 
 def template_updates(x: np.ndarray, y: np.ndarray, lr: float, steps: int) -> list[tuple[float, float]]:
@@ -734,14 +684,7 @@ class FitLineLosses(_FitLine):
     1- and 2-step runs' ends): a wrong gradient is ``fit_line``'s failure, not this one's."""
 
     def problem(self, run: Mapping[str, Any]) -> Message | None:
-        x, y, results = run["x"], run["y"], run["results"]
-        before = [(0.0, 0.0), results[1][:2], results[2][:2]]
-        for step, ((w, b), obtained) in enumerate(zip(before, results[3][2], strict=True)):
-            expected = line_loss(x, y, w, b)
-            if not (np.isfinite(obtained) and close(float(obtained), expected, self.tolerance())):
-                return Message("fit_line_losses.wrong", {"step": step + 1, "obtained": fmt(float(obtained)),
-                                                         "expected": fmt(expected)})
-        return None
+        return losses_problem(run, self.tolerance())
 
 
 JUDGES: dict[str, type[KitCheck]] = {

@@ -1,0 +1,115 @@
+"""The answer-free half of the gradient-method checks (演習3): reading what ``gradient_descent`` and
+``fit_line`` returned and saying what is wrong with it, given what was wanted.
+
+Shared by the grader's checks (``grader/checks/gradient_method.py``, which compute what is wanted from the
+slides' loop) and the student kit's self-check (which vendors this module and computes what is wanted from
+the template's formulas): the two read the same returns and say the same sentences. Nothing here knows an
+answer: every expected value comes in as an argument.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from grader.checks.base import CaseOutcome, as_array, describe_type
+from grader.checks.compare import Tolerance, fmt
+from grader.i18n import Message
+from grader.results import Verdict
+
+#: ``(label, steps, case id)`` of one run of ``fit_line`` on one data set.
+Run = tuple[int | str, int, str]
+
+
+def scalar(value: Any) -> float | None:
+    """One finite number from what came back (a float, a 0-d or one-element array), else None."""
+    array = as_array(value)
+    if array is None or array.size != 1 or not np.all(np.isfinite(array)):
+        return None
+    return float(array.reshape(()))
+
+
+def close(obtained: float, expected: float, tolerance: Tolerance) -> bool:
+    return tolerance.close(np.asarray(obtained), np.asarray(expected))
+
+
+def line_loss(x: np.ndarray, y: np.ndarray, w: float, b: float) -> float:
+    """E = (1/n) Σ (w x_i + b − y_i)², the loss the template defines."""
+    return float(np.mean((w * x + b - y) ** 2))
+
+
+def descent_setting(run: Mapping[str, Any]) -> Message:
+    """The detail line saying what ``gradient_descent`` was called with (the derivative handed over)."""
+    handed = f"x - {fmt(run['constant'])}" if run["kind"] == "shift" else f"{fmt(run['constant'])} * x"
+    return Message("gradient_descent.setting", {"df": handed, "x0": fmt(run["x0"]), "lr": fmt(run["lr"]),
+                                                "iterations": run["iterations"]})
+
+
+def history_problem(result: Any, wanted: Sequence[float], tolerance: Tolerance) -> Message | None:
+    """What is wrong with ``(x, history)`` from ``gradient_descent``, given the wanted history; None if nothing."""
+    if not (isinstance(result, tuple | list) and len(result) == 2):
+        return Message("gradient_descent.return", {"obtained": describe_type(result)})
+    history = as_array(result[1])
+    if history is None or history.ndim != 1 or len(history) != len(wanted):
+        count = "-" if history is None or history.ndim != 1 else len(history)
+        return Message("gradient_descent.length", {"obtained": count, "expected": len(wanted)})
+    for step, (obtained, expected) in enumerate(zip(history, wanted, strict=True)):
+        if not (np.isfinite(obtained) and close(float(obtained), expected, tolerance)):
+            return Message("gradient_descent.step" if step else "gradient_descent.first",
+                           {"step": step, "obtained": fmt(float(obtained)), "expected": fmt(expected)})
+    final = scalar(result[0])
+    if final is None or not close(final, wanted[-1], tolerance):
+        shown = describe_type(result[0]) if final is None else fmt(final)
+        return Message("gradient_descent.final", {"obtained": shown, "expected": fmt(wanted[-1])})
+    return None
+
+
+def read_runs(sets: Sequence[tuple[Mapping[str, Any], Sequence[Run]]],
+              outcomes: Mapping[str, CaseOutcome]) -> tuple[list[dict[str, Any]], Message | None]:
+    """Per data set: its inputs and what each run returned as ``(w, b, losses)``; or why not readable."""
+    read = []
+    for data, runs in sets:
+        results: dict[int | str, tuple[float, float, np.ndarray]] = {}
+        for label, steps, case_id in runs:
+            result = outcomes[case_id].get("result")
+            if not (isinstance(result, tuple | list) and len(result) == 3):
+                return [], Message("fit_line.return", {"obtained": describe_type(result)})
+            w, b, losses = scalar(result[0]), scalar(result[1]), as_array(result[2])
+            if w is None or b is None:
+                shown = ", ".join(describe_type(item) for item in result[:2])
+                return [], Message("fit_line.parameters_unreadable", {"obtained": shown})
+            if losses is None or losses.ndim != 1 or len(losses) != steps:
+                count = "-" if losses is None or losses.ndim != 1 else len(losses)
+                return [], Message("fit_line.losses_length", {"obtained": count, "expected": steps})
+            results[label] = (w, b, losses)
+        read.append({**data, "results": results})
+    return read, None
+
+
+def judge_runs(read: tuple[list[dict[str, Any]], Message | None],
+               problem: Callable[[Mapping[str, Any]], Message | None], hint: Message) -> Verdict:
+    """The verdict of a ``fit_line`` check: the first data set with a problem, with its setting."""
+    runs, unreadable = read
+    if unreadable is not None:
+        return Verdict.fail(unreadable, hint=hint)
+    for run in runs:
+        found = problem(run)
+        if found is not None:
+            setting = Message("fit_line.setting", {"n": len(run["x"]), "lr": fmt(run["lr"])})
+            return Verdict.fail(found, [setting], hint)
+    return Verdict.ok(Message("check.passed_examples", {"count": len(runs)}))
+
+
+def losses_problem(run: Mapping[str, Any], tolerance: Tolerance) -> Message | None:
+    """The 3-step run's losses must be E before each update at the student's own w, b (w = b = 0, then the
+    1- and 2-step runs' ends): a wrong gradient is ``fit_line``'s failure, not this one's."""
+    x, y, results = run["x"], run["y"], run["results"]
+    before = [(0.0, 0.0), results[1][:2], results[2][:2]]
+    for step, ((w, b), obtained) in enumerate(zip(before, results[3][2], strict=True)):
+        expected = line_loss(x, y, w, b)
+        if not (np.isfinite(obtained) and close(float(obtained), expected, tolerance)):
+            return Message("fit_line_losses.wrong", {"step": step + 1, "obtained": fmt(float(obtained)),
+                                                     "expected": fmt(expected)})
+    return None
