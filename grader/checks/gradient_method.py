@@ -25,6 +25,7 @@ from grader.checks.compare import Tolerance, fmt
 from grader.checks.line_fit import (
     close,
     descent_setting,
+    fit_problem,
     history_problem,
     judge_runs,
     losses_problem,
@@ -187,20 +188,8 @@ class FitLine(_FitLineCheck):
     least-squares line (``converge_atol``)."""
 
     def problem(self, run: Mapping[str, Any]) -> Message | None:
-        x, y, results = run["x"], run["y"], run["results"]
-        tolerance = self.tolerance()
-        for steps, (w_expected, b_expected) in zip(STEPS, slides_steps(x, y, run["lr"], max(STEPS)), strict=True):
-            w, b = results[steps][:2]
-            if not (close(w, w_expected, tolerance) and close(b, b_expected, tolerance)):
-                return Message("fit_line.step", {"steps": steps, "w": fmt(w), "b": fmt(b),
-                                                 "w_expected": fmt(w_expected), "b_expected": fmt(b_expected)})
-        (w_ls, b_ls), *_ = np.linalg.lstsq(np.column_stack([x, np.ones_like(x)]), y, rcond=None)
-        w, b = results["long"][:2]
-        line = Tolerance(0.0, float(self.params.get("converge_atol", 1e-6)))
-        if not (close(w, float(w_ls), line) and close(b, float(b_ls), line)):
-            return Message("fit_line.not_converged", {"iterations": run["iterations"], "w": fmt(w), "b": fmt(b),
-                                                      "w_ls": fmt(float(w_ls)), "b_ls": fmt(float(b_ls))})
-        return None
+        wanted = slides_steps(run["x"], run["y"], run["lr"], max(STEPS))
+        return fit_problem(run, wanted, self.tolerance(), float(self.params.get("converge_atol", 1e-6)))
 
 
 class FitLineLosses(_FitLineCheck):

@@ -102,6 +102,25 @@ def judge_runs(read: tuple[list[dict[str, Any]], Message | None],
     return Verdict.ok(Message("check.passed_examples", {"count": len(runs)}))
 
 
+def fit_problem(run: Mapping[str, Any], wanted: Sequence[tuple[float, float]], tolerance: Tolerance,
+                converge_atol: float) -> Message | None:
+    """What is wrong with ``fit_line``'s runs: w, b after 1, 2, ... steps against ``wanted`` (the update as the
+    caller computes it), and the long run against the least-squares line (within ``converge_atol``)."""
+    x, y, results = run["x"], run["y"], run["results"]
+    for steps, (w_expected, b_expected) in enumerate(wanted, 1):
+        w, b = results[steps][:2]
+        if not (close(w, w_expected, tolerance) and close(b, b_expected, tolerance)):
+            return Message("fit_line.step", {"steps": steps, "w": fmt(w), "b": fmt(b),
+                                             "w_expected": fmt(w_expected), "b_expected": fmt(b_expected)})
+    (w_ls, b_ls), *_ = np.linalg.lstsq(np.column_stack([x, np.ones_like(x)]), y, rcond=None)
+    w, b = results["long"][:2]
+    line = Tolerance(0.0, converge_atol)
+    if not (close(w, float(w_ls), line) and close(b, float(b_ls), line)):
+        return Message("fit_line.not_converged", {"iterations": run["iterations"], "w": fmt(w), "b": fmt(b),
+                                                  "w_ls": fmt(float(w_ls)), "b_ls": fmt(float(b_ls))})
+    return None
+
+
 def losses_problem(run: Mapping[str, Any], tolerance: Tolerance) -> Message | None:
     """The 3-step run's losses must be E before each update at the student's own w, b (w = b = 0, then the
     1- and 2-step runs' ends): a wrong gradient is ``fit_line``'s failure, not this one's."""

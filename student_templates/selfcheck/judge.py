@@ -46,6 +46,7 @@ from selfcheck._vendor.failures import relate, syntax_error_verdicts
 from selfcheck._vendor.line_fit import (
     close,
     descent_setting,
+    fit_problem,
     history_problem,
     judge_runs,
     line_loss,
@@ -662,21 +663,9 @@ class FitLine(_FitLine):
     least-squares line (lstsq, within ``converge_atol``)."""
 
     def problem(self, run: Mapping[str, Any]) -> Message | None:
-        x, y, results = run["x"], run["y"], run["results"]
-        counted = sorted(label for label in results if isinstance(label, int))
-        for steps, (w_expected, b_expected) in zip(counted, template_updates(x, y, run["lr"], max(counted)),
-                                                   strict=True):
-            w, b = results[steps][:2]
-            if not (close(w, w_expected, self.tolerance()) and close(b, b_expected, self.tolerance())):
-                return Message("fit_line.step", {"steps": steps, "w": fmt(w), "b": fmt(b),
-                                                 "w_expected": fmt(w_expected), "b_expected": fmt(b_expected)})
-        (w_ls, b_ls), *_ = np.linalg.lstsq(np.column_stack([x, np.ones_like(x)]), y, rcond=None)
-        w, b = results["long"][:2]
-        line = Tolerance(0.0, float(self.params.get("converge_atol", 1e-6)))
-        if not (close(w, float(w_ls), line) and close(b, float(b_ls), line)):
-            return Message("fit_line.not_converged", {"iterations": run["iterations"], "w": fmt(w), "b": fmt(b),
-                                                      "w_ls": fmt(float(w_ls)), "b_ls": fmt(float(b_ls))})
-        return None
+        counted = sorted(label for label in run["results"] if isinstance(label, int))
+        wanted = template_updates(run["x"], run["y"], run["lr"], max(counted))
+        return fit_problem(run, wanted, self.tolerance(), float(self.params.get("converge_atol", 1e-6)))
 
 
 class FitLineLosses(_FitLine):
