@@ -20,17 +20,16 @@ from typing import Any
 
 import numpy as np
 
-from grader.checks.base import CaseOutcome, Check, describe_type
-from grader.checks.compare import Tolerance, fmt
+from grader.checks.base import CaseOutcome, Check
+from grader.checks.compare import Tolerance
 from grader.checks.line_fit import (
-    close,
     descent_setting,
+    df_problem,
     fit_problem,
     history_problem,
     judge_runs,
     losses_problem,
     read_runs,
-    scalar,
 )
 from grader.checks.ops import call, let, ref
 from grader.i18n import Message
@@ -59,13 +58,9 @@ class Df(Check):
             return error
         tolerance = Tolerance(self.params.get("rtol", 1e-12), self.params.get("atol", 1e-12))
         points = self.points()
-        for index, x in enumerate(points):
-            value = mine[0].get(f"d{index}")
-            obtained, expected = scalar(value), 2 * (x - 1)
-            if obtained is None or not close(obtained, expected, tolerance):
-                shown = describe_type(value) if obtained is None else fmt(obtained)
-                return Verdict.fail(Message("df.wrong", {"x": fmt(x), "obtained": shown, "expected": fmt(expected)}),
-                                    hint=self.hint())
+        problem = df_problem(mine[0], points, [2 * (x - 1) for x in points], tolerance)
+        if problem is not None:
+            return Verdict.fail(problem, hint=self.hint())
         return Verdict.ok(Message("check.passed_examples", {"count": len(points)}))
 
 

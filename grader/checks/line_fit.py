@@ -40,6 +40,18 @@ def line_loss(x: np.ndarray, y: np.ndarray, w: float, b: float) -> float:
     return float(np.mean((w * x + b - y) ** 2))
 
 
+def df_problem(outcome: CaseOutcome, points: Sequence[float], wanted: Sequence[float],
+               tolerance: Tolerance) -> Message | None:
+    """What is wrong with ``df`` at ``points`` (``d0``, ``d1``, ... of the case), given the wanted values."""
+    for index, (x, expected) in enumerate(zip(points, wanted, strict=True)):
+        value = outcome.get(f"d{index}")
+        obtained = scalar(value)
+        if obtained is None or not close(obtained, expected, tolerance):
+            shown = describe_type(value) if obtained is None else fmt(obtained)
+            return Message("df.wrong", {"x": fmt(x), "obtained": shown, "expected": fmt(expected)})
+    return None
+
+
 def descent_setting(run: Mapping[str, Any]) -> Message:
     """The detail line saying what ``gradient_descent`` was called with (the derivative handed over)."""
     handed = f"x - {fmt(run['constant'])}" if run["kind"] == "shift" else f"{fmt(run['constant'])} * x"

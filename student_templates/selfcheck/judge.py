@@ -44,15 +44,14 @@ from selfcheck._vendor.compare import Tolerance, explain, first_match, fmt, matc
 from selfcheck._vendor.descent import CONVENTION, step_problems
 from selfcheck._vendor.failures import relate, syntax_error_verdicts
 from selfcheck._vendor.line_fit import (
-    close,
     descent_setting,
+    df_problem,
     fit_problem,
     history_problem,
     judge_runs,
     line_loss,
     losses_problem,
     read_runs,
-    scalar,
 )
 from selfcheck._vendor.protocol import Failed
 from selfcheck.messages import Message
@@ -585,13 +584,9 @@ class Df(KitCheck):
             return error
         tolerance = Tolerance(self.params.get("rtol", 1e-12), self.params.get("atol", 1e-12))
         points = self.data(mine[0])["xs"]
-        for index, x in enumerate(points):
-            value = mine[0].get(f"d{index}")
-            obtained, expected = scalar(value), 2 * (x - 1)
-            if obtained is None or not close(obtained, expected, tolerance):
-                shown = describe_type(value) if obtained is None else fmt(obtained)
-                return Verdict.fail(Message("df.wrong", {"x": fmt(x), "obtained": shown, "expected": fmt(expected)}),
-                                    hint=self.hint())
+        problem = df_problem(mine[0], points, [2 * (x - 1) for x in points], tolerance)
+        if problem is not None:
+            return Verdict.fail(problem, hint=self.hint())
         return Verdict.ok(Message("check.passed_examples", {"count": len(points)}))
 
 
