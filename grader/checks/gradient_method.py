@@ -20,27 +20,17 @@ from typing import Any
 
 import numpy as np
 
-from grader.checks.base import CaseOutcome, Check
-from grader.checks.compare import Tolerance
-from grader.checks.line_fit import (
-    descent_setting,
-    df_problem,
-    fit_problem,
-    history_problem,
-    judge_runs,
-    losses_problem,
-    read_runs,
-)
+from grader.checks.base import CaseOutcome
+from grader.checks.line_fit import DescentJudging, DfJudging, FitLineJudging, fit_problem, losses_problem, read_runs
 from grader.checks.ops import call, let, ref
 from grader.i18n import Message
-from grader.results import Verdict
 from grader.run.sandbox.protocol import encode
 
 #: The step counts whose parameters are read: the k-step run gives the model after k updates.
 STEPS = (1, 2, 3)
 
 
-class Df(Check):
+class Df(DfJudging):
     """``df(x)`` equals ``2(x − 1)`` at fixed and drawn points."""
 
     def points(self) -> list[float]:
@@ -51,20 +41,11 @@ class Df(Check):
         return [{"id": self.case_id(0), "ops": [call("df", x, out=f"d{index}")
                                                for index, x in enumerate(self.points())]}]
 
-    def judge(self, outcomes: Mapping[str, CaseOutcome]) -> Verdict:
-        mine = self.mine(outcomes)
-        error = self.stopped(mine)
-        if error:
-            return error
-        tolerance = Tolerance(self.params.get("rtol", 1e-12), self.params.get("atol", 1e-12))
-        points = self.points()
-        problem = df_problem(mine[0], points, [2 * (x - 1) for x in points], tolerance)
-        if problem is not None:
-            return Verdict.fail(problem, hint=self.hint())
-        return Verdict.ok(Message("check.passed_examples", {"count": len(points)}))
+    def df_points(self, outcome: CaseOutcome) -> list[float]:
+        return self.points()
 
 
-class GradientDescent(Check):
+class GradientDescent(DescentJudging):
     """``gradient_descent(df, x0, η, n)`` returns ``(x, history)``: ``history`` is x0 and every
     ``x ← x − η·df(x)``, n + 1 entries, and ``x`` its last. ``runs`` in the assignment file: one
     ``{derivative = "shift" | "scale", learning_rate, iterations}`` per case; x0, c and a are drawn."""
@@ -92,8 +73,10 @@ class GradientDescent(Check):
             ]})
         return cases
 
-    @staticmethod
-    def expected_history(run: Mapping[str, Any]) -> list[float]:
+    def descent_runs(self, outcomes: Mapping[str, CaseOutcome]) -> list[tuple[CaseOutcome, Mapping[str, Any]]]:
+        return list(zip(self.mine(outcomes), self.runs(), strict=True))
+
+    def wanted_history(self, run: Mapping[str, Any]) -> list[float]:
         """The slides' loop with the derivative the case hands over."""
         x, history = np.float64(run["x0"]), [float(run["x0"])]
         constant = np.float64(run["constant"])
@@ -103,21 +86,8 @@ class GradientDescent(Check):
             history.append(float(x))
         return history
 
-    def judge(self, outcomes: Mapping[str, CaseOutcome]) -> Verdict:
-        mine = self.mine(outcomes)
-        error = self.stopped(mine)
-        if error:
-            return error
-        tolerance = Tolerance(self.params.get("rtol", 1e-10), self.params.get("atol", 1e-12))
-        runs = self.runs()
-        for outcome, run in zip(mine, runs, strict=True):
-            problem = history_problem(outcome.get("result"), self.expected_history(run), tolerance)
-            if problem is not None:
-                return Verdict.fail(problem, [descent_setting(run)], self.hint())
-        return Verdict.ok(Message("check.passed_examples", {"count": len(runs)}))
 
-
-class _FitLineCheck(Check):
+class _FitLineCheck(FitLineJudging):
     """Cases shared by ``fit_line`` and ``fit_line_losses``: per data set (``datasets`` in the assignment
     file: ``{points, low, high, learning_rate}``, and ``iterations`` for a long run), ``fit_line`` run for
     1, 2 and 3 steps (and for ``iterations`` steps) on points drawn around a line."""
@@ -149,23 +119,10 @@ class _FitLineCheck(Check):
                     call("fit_line", data["x"], data["y"], data["lr"], steps, out="result")]})
         return cases
 
-    def runs(self, outcomes: Mapping[str, CaseOutcome]) -> tuple[list[dict[str, Any]], Message | None]:
-        """Per data set: its inputs and what each run returned as ``(w, b, losses)``; or why not readable."""
+    def fit_runs(self, outcomes: Mapping[str, CaseOutcome]) -> tuple[list[dict[str, Any]], Message | None]:
         sets = [(data, [(label, steps, self.case_id(f"{index}/{label}")) for label, steps in self.labels(data)])
                 for index, data in enumerate(self.datasets())]
         return read_runs(sets, outcomes)
-
-    def tolerance(self) -> Tolerance:
-        return Tolerance(self.params.get("rtol", 1e-9), self.params.get("atol", 1e-12))
-
-    def judge(self, outcomes: Mapping[str, CaseOutcome]) -> Verdict:
-        error = self.stopped(self.mine(outcomes))
-        if error:
-            return error
-        return judge_runs(self.runs(outcomes), self.problem, self.hint())
-
-    def problem(self, run: Mapping[str, Any]) -> Message | None:
-        raise NotImplementedError
 
 
 def slides_steps(x: np.ndarray, y: np.ndarray, lr: float, steps: int) -> list[tuple[float, float]]:
@@ -184,7 +141,7 @@ class FitLine(_FitLineCheck):
 
     def problem(self, run: Mapping[str, Any]) -> Message | None:
         wanted = slides_steps(run["x"], run["y"], run["lr"], max(STEPS))
-        return fit_problem(run, wanted, self.tolerance(), float(self.params.get("converge_atol", 1e-6)))
+        return fit_problem(run, wanted, self.tolerance(), self.converge_atol())
 
 
 class FitLineLosses(_FitLineCheck):

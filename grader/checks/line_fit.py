@@ -1,20 +1,21 @@
-"""The answer-free half of the gradient-method checks (演習3): reading what ``gradient_descent`` and
+"""The judging half of the gradient-method checks (演習3): reading what ``df``, ``gradient_descent`` and
 ``fit_line`` returned and saying what is wrong with it, given what was wanted.
 
 Shared by the grader's checks (``grader/checks/gradient_method.py``, which compute what is wanted from the
 slides' loop) and the student kit's self-check (which vendors this module and computes what is wanted from
-the template's formulas): the two read the same returns and say the same sentences. Nothing here knows an
-answer: every expected value comes in as an argument.
+the template's formulas): the two judge alike and say the same sentences. The only expected values here are
+the ones the template itself states (f'(x) = 2(x − 1), the loss E and numpy's least squares); the update
+loops a student must write stay on each side, as the subclasses' ``wanted_history`` and ``wanted_steps``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from grader.checks.base import CaseOutcome, as_array, describe_type
+from grader.checks.base import CaseOutcome, Check, as_array, describe_type
 from grader.checks.compare import Tolerance, fmt
 from grader.i18n import Message
 from grader.results import Verdict
@@ -40,16 +41,27 @@ def line_loss(x: np.ndarray, y: np.ndarray, w: float, b: float) -> float:
     return float(np.mean((w * x + b - y) ** 2))
 
 
-def df_problem(outcome: CaseOutcome, points: Sequence[float], wanted: Sequence[float],
-               tolerance: Tolerance) -> Message | None:
-    """What is wrong with ``df`` at ``points`` (``d0``, ``d1``, ... of the case), given the wanted values."""
-    for index, (x, expected) in enumerate(zip(points, wanted, strict=True)):
-        value = outcome.get(f"d{index}")
-        obtained = scalar(value)
-        if obtained is None or not close(obtained, expected, tolerance):
-            shown = describe_type(value) if obtained is None else fmt(obtained)
-            return Message("df.wrong", {"x": fmt(x), "obtained": shown, "expected": fmt(expected)})
-    return None
+class DfJudging(Check):
+    """``df(x)`` equals f'(x) = 2(x − 1) at the points of the case (``d0``, ``d1``, ...)."""
+
+    def df_points(self, outcome: CaseOutcome) -> Sequence[float]:
+        raise NotImplementedError
+
+    def judge(self, outcomes: Mapping[str, CaseOutcome]) -> Verdict:
+        mine = self.mine(outcomes)
+        error = self.stopped(mine)
+        if error:
+            return error
+        tolerance = Tolerance(self.params.get("rtol", 1e-12), self.params.get("atol", 1e-12))
+        points = self.df_points(mine[0])
+        for index, x in enumerate(points):
+            value, expected = mine[0].get(f"d{index}"), 2 * (x - 1)
+            obtained = scalar(value)
+            if obtained is None or not close(obtained, expected, tolerance):
+                shown = describe_type(value) if obtained is None else fmt(obtained)
+                return Verdict.fail(Message("df.wrong", {"x": fmt(x), "obtained": shown, "expected": fmt(expected)}),
+                                    hint=self.hint())
+        return Verdict.ok(Message("check.passed_examples", {"count": len(points)}))
 
 
 def descent_setting(run: Mapping[str, Any]) -> Message:
@@ -78,6 +90,29 @@ def history_problem(result: Any, wanted: Sequence[float], tolerance: Tolerance) 
     return None
 
 
+class DescentJudging(Check):
+    """``gradient_descent``'s history against ``wanted_history(run)`` for each case's run (its derivative handed
+    over, x0, rate, iterations)."""
+
+    def descent_runs(self, outcomes: Mapping[str, CaseOutcome]) -> list[tuple[CaseOutcome, Mapping[str, Any]]]:
+        raise NotImplementedError
+
+    def wanted_history(self, run: Mapping[str, Any]) -> list[float]:
+        raise NotImplementedError
+
+    def judge(self, outcomes: Mapping[str, CaseOutcome]) -> Verdict:
+        error = self.stopped(self.mine(outcomes))
+        if error:
+            return error
+        tolerance = Tolerance(self.params.get("rtol", 1e-10), self.params.get("atol", 1e-12))
+        runs = self.descent_runs(outcomes)
+        for outcome, run in runs:
+            problem = history_problem(outcome.get("result"), self.wanted_history(run), tolerance)
+            if problem is not None:
+                return Verdict.fail(problem, [descent_setting(run)], self.hint())
+        return Verdict.ok(Message("check.passed_examples", {"count": len(runs)}))
+
+
 def read_runs(sets: Sequence[tuple[Mapping[str, Any], Sequence[Run]]],
               outcomes: Mapping[str, CaseOutcome]) -> tuple[list[dict[str, Any]], Message | None]:
     """Per data set: its inputs and what each run returned as ``(w, b, losses)``; or why not readable."""
@@ -100,18 +135,35 @@ def read_runs(sets: Sequence[tuple[Mapping[str, Any], Sequence[Run]]],
     return read, None
 
 
-def judge_runs(read: tuple[list[dict[str, Any]], Message | None],
-               problem: Callable[[Mapping[str, Any]], Message | None], hint: Message) -> Verdict:
-    """The verdict of a ``fit_line`` check: the first data set with a problem, with its setting."""
-    runs, unreadable = read
-    if unreadable is not None:
-        return Verdict.fail(unreadable, hint=hint)
-    for run in runs:
-        found = problem(run)
-        if found is not None:
-            setting = Message("fit_line.setting", {"n": len(run["x"]), "lr": fmt(run["lr"])})
-            return Verdict.fail(found, [setting], hint)
-    return Verdict.ok(Message("check.passed_examples", {"count": len(runs)}))
+class FitLineJudging(Check):
+    """``fit_line``'s runs per data set (``fit_runs``, read with :func:`read_runs`), the first data set with a
+    ``problem`` failing the check with its setting."""
+
+    def fit_runs(self, outcomes: Mapping[str, CaseOutcome]) -> tuple[list[dict[str, Any]], Message | None]:
+        raise NotImplementedError
+
+    def problem(self, run: Mapping[str, Any]) -> Message | None:
+        raise NotImplementedError
+
+    def tolerance(self) -> Tolerance:
+        return Tolerance(self.params.get("rtol", 1e-9), self.params.get("atol", 1e-12))
+
+    def judge(self, outcomes: Mapping[str, CaseOutcome]) -> Verdict:
+        error = self.stopped(self.mine(outcomes))
+        if error:
+            return error
+        runs, unreadable = self.fit_runs(outcomes)
+        if unreadable is not None:
+            return Verdict.fail(unreadable, hint=self.hint())
+        for run in runs:
+            found = self.problem(run)
+            if found is not None:
+                setting = Message("fit_line.setting", {"n": len(run["x"]), "lr": fmt(run["lr"])})
+                return Verdict.fail(found, [setting], self.hint())
+        return Verdict.ok(Message("check.passed_examples", {"count": len(runs)}))
+
+    def converge_atol(self) -> float:
+        return float(self.params.get("converge_atol", 1e-6))
 
 
 def fit_problem(run: Mapping[str, Any], wanted: Sequence[tuple[float, float]], tolerance: Tolerance,

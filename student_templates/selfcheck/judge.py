@@ -44,11 +44,10 @@ from selfcheck._vendor.compare import Tolerance, explain, first_match, fmt, matc
 from selfcheck._vendor.descent import CONVENTION, step_problems
 from selfcheck._vendor.failures import relate, syntax_error_verdicts
 from selfcheck._vendor.line_fit import (
-    descent_setting,
-    df_problem,
+    DescentJudging,
+    DfJudging,
+    FitLineJudging,
     fit_problem,
-    history_problem,
-    judge_runs,
     line_loss,
     losses_problem,
     read_runs,
@@ -574,28 +573,21 @@ class Load(KitCheck):
 
 
 # --- exercise 3 (gradient_method.py): the checks of grade --assignment gradient_method -------------------
-class Df(KitCheck):
+class Df(DfJudging, KitCheck):
     """``df(x)`` is the derivative the template prints, f'(x) = 2(x − 1), at the grader's points."""
 
-    def judge(self, outcomes: Mapping[str, CaseOutcome]) -> Verdict:
-        mine = self.mine(outcomes)
-        error = self.stopped(mine)
-        if error:
-            return error
-        tolerance = Tolerance(self.params.get("rtol", 1e-12), self.params.get("atol", 1e-12))
-        points = self.data(mine[0])["xs"]
-        problem = df_problem(mine[0], points, [2 * (x - 1) for x in points], tolerance)
-        if problem is not None:
-            return Verdict.fail(problem, hint=self.hint())
-        return Verdict.ok(Message("check.passed_examples", {"count": len(points)}))
+    def df_points(self, outcome: CaseOutcome) -> list[float]:
+        return self.data(outcome)["xs"]
 
 
-class GradientDescent(KitCheck):
+class GradientDescent(DescentJudging, KitCheck):
     """The history is x0 and every x ← x − η·df(x) (the template's update), where df is the derivative the
     case hands over (x ↦ x − c or x ↦ a·x, as in grade), never the student's own ``df``."""
 
-    @staticmethod
-    def updates(run: Mapping[str, Any]) -> list[float]:
+    def descent_runs(self, outcomes: Mapping[str, CaseOutcome]) -> list[tuple[CaseOutcome, Mapping[str, Any]]]:
+        return [(outcome, self.data(outcome)) for outcome in self.mine(outcomes)]
+
+    def wanted_history(self, run: Mapping[str, Any]) -> list[float]:
         """x0, then the template's update with the handed-over derivative, ``iterations`` times."""
         constant = np.float64(run["constant"])
         slope = (lambda x: x - constant) if run["kind"] == "shift" else (lambda x: constant * x)
@@ -605,40 +597,15 @@ class GradientDescent(KitCheck):
             history.append(float(x))
         return history
 
-    def judge(self, outcomes: Mapping[str, CaseOutcome]) -> Verdict:
-        mine = self.mine(outcomes)
-        error = self.stopped(mine)
-        if error:
-            return error
-        tolerance = Tolerance(self.params.get("rtol", 1e-10), self.params.get("atol", 1e-12))
-        for outcome in mine:
-            run = self.data(outcome)
-            problem = history_problem(outcome.get("result"), self.updates(run), tolerance)
-            if problem is not None:
-                return Verdict.fail(problem, [descent_setting(run)], self.hint())
-        return Verdict.ok(Message("check.passed_examples", {"count": len(mine)}))
 
-
-class _FitLine(KitCheck):
+class _FitLine(FitLineJudging, KitCheck):
     """``fit_line`` and ``fit_line_losses``: per data set of ``plan.json`` (its points, rate and runs of 1, 2,
     3 and, for ``fit_line``, many steps from w = b = 0), what each run returned as ``(w, b, losses)``."""
 
-    def runs(self, outcomes: Mapping[str, CaseOutcome]) -> tuple[list[dict[str, Any]], Message | None]:
+    def fit_runs(self, outcomes: Mapping[str, CaseOutcome]) -> tuple[list[dict[str, Any]], Message | None]:
         sets = [(data, [(label, steps, f"{set_id}/{label}") for label, steps in data["runs"]])
                 for set_id, data in plan.inputs(self.id).items()]
         return read_runs(sets, outcomes)
-
-    def tolerance(self) -> Tolerance:
-        return Tolerance(self.params.get("rtol", 1e-9), self.params.get("atol", 1e-12))
-
-    def judge(self, outcomes: Mapping[str, CaseOutcome]) -> Verdict:
-        error = self.stopped(self.mine(outcomes))
-        if error:
-            return error
-        return judge_runs(self.runs(outcomes), self.problem, self.hint())
-
-    def problem(self, run: Mapping[str, Any]) -> Message | None:
-        raise NotImplementedError
 
 
 def template_updates(x: np.ndarray, y: np.ndarray, lr: float, steps: int) -> list[tuple[float, float]]:
@@ -660,7 +627,7 @@ class FitLine(_FitLine):
     def problem(self, run: Mapping[str, Any]) -> Message | None:
         counted = sorted(label for label in run["results"] if isinstance(label, int))
         wanted = template_updates(run["x"], run["y"], run["lr"], max(counted))
-        return fit_problem(run, wanted, self.tolerance(), float(self.params.get("converge_atol", 1e-6)))
+        return fit_problem(run, wanted, self.tolerance(), self.converge_atol())
 
 
 class FitLineLosses(_FitLine):
