@@ -15,7 +15,7 @@ import json
 import logging
 import re
 import warnings as py_warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -430,6 +430,15 @@ def _short(exc: object) -> str:
 
 
 __all__ = ["MESSAGE_KEYS", "DecodedSource", "decode_python_bytes", "decode_submission", "strip_ipython"]
+
+
+def read_ta_file(path: Path, error: Callable[[Message], Exception], key: str) -> bytes:
+    """The bytes of a file the TA names (roster, manual points, worksheet); ``error(Message(key, {path,
+    reason}))`` is raised, in the caller's words, when it cannot be read."""
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise error(Message(key, {"path": str(path), "reason": exc.strerror or str(exc)})) from exc
 
 
 def decode_table_text(raw: bytes) -> str | None:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.i18n import Catalogue, Message
-from grader.intake.decode import decode_table_text
+from grader.intake.decode import decode_table_text, read_ta_file
 from grader.intake.discover import normalize_student_id
 from grader.outputs.atomic import write_atomic
 from grader.results import ManualPoints
@@ -77,11 +77,7 @@ def read_manual(path: Path, max_points: float | None = None) -> ManualSheet:
     points, points above ``max_points`` and a student listed twice.
     """
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ManualError(Message("manual.unreadable", {"path": str(path),
-                                                        "reason": exc.strerror or str(exc)})) from exc
+    raw = read_ta_file(path, ManualError, "manual.unreadable")
     text = decode_table_text(raw)
     if text is None:
         raise ManualError(Message("manual.encoding", {"path": str(path)}))

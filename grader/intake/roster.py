@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.i18n import Message
-from grader.intake.decode import decode_table_text
+from grader.intake.decode import decode_table_text, read_ta_file
 from grader.intake.discover import (
     DiscoveryError,
     MoodleOwner,
@@ -70,11 +70,7 @@ def read_roster_entries(path: Path) -> Roster:
     column are optional and only used to find the owner of a file whose name lacks the id. An id that
     is not a valid file-name id is reported and skipped: it becomes a report's file name otherwise.
     """
-    try:
-        raw = Path(path).read_bytes()
-    except OSError as exc:
-        reason = exc.strerror or str(exc)
-        raise DiscoveryError(Message("discover.unreadable", {"path": str(path), "reason": reason})) from exc
+    raw = read_ta_file(path, DiscoveryError, "discover.unreadable")
     text = decode_table_text(raw)
     if text is None:
         raise DiscoveryError(Message("discover.roster_encoding", {"path": str(path)}))

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.i18n import Catalogue, Message
+from grader.intake.decode import read_ta_file
 from grader.intake.discover import moodle_owner
 from grader.intake.roster import RosterEntry, participant_key
 from grader.outputs import escape
@@ -115,11 +116,7 @@ class Worksheet:
 def read_worksheet(path: Path) -> Worksheet:
     """Read a worksheet (UTF-8 with or without BOM; CP932 as Excel saves it) or raise WorksheetError."""
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise WorksheetError(Message("worksheet.unreadable", {"path": str(path),
-                                                              "reason": exc.strerror or str(exc)})) from exc
+    raw = read_ta_file(path, WorksheetError, "worksheet.unreadable")
     bom = raw.startswith(codecs.BOM_UTF8)
     text = None
     for encoding in ("utf-8", "cp932"):
