@@ -69,8 +69,9 @@ def step_problems(points: Sequence[np.ndarray | None], step_losses: np.ndarray |
                    for model in alignments for power in (1.0, 0.5)):
             return [Message("converge.losses_made_up")]
         last = points[-1]
-        predicted = descent_excess(mean_loss, last, sum(rates) / len(rates), run_losses.size)  # type: ignore[arg-type]
-        return run_problems(steps, run_losses, rates, hessian_eigenvalues(mean_loss, last), predicted)  # type: ignore[arg-type]
+        hessian = hessian_matrix(mean_loss, last)  # type: ignore[arg-type]
+        predicted = descent_excess(mean_loss, hessian, last, sum(rates) / len(rates), run_losses.size)  # type: ignore[arg-type]
+        return run_problems(steps, run_losses, rates, np.linalg.eigvalsh(hessian), predicted)  # type: ignore[arg-type]
 
 
 def run_problems(step_losses: np.ndarray, run_losses: np.ndarray, rates: Sequence[float],
@@ -124,11 +125,11 @@ def excess_steps_off(losses: np.ndarray, low: float, high: float) -> int | None:
     return None
 
 
-def descent_excess(mean_loss: MeanLoss, start: np.ndarray, rate: float, count: int) -> np.ndarray:
+def descent_excess(mean_loss: MeanLoss, hessian: np.ndarray, start: np.ndarray, rate: float,
+                   count: int) -> np.ndarray:
     """The grader's own gradient descent from ``start`` at ``rate``: the excess of the mean loss over its
-    minimum at ``start`` and after each of ``count`` steps (the minimum found by one Newton step, exact
-    on this quadratic)."""
-    hessian = hessian_matrix(mean_loss, start)
+    minimum at ``start`` and after each of ``count`` steps (the minimum found by one Newton step with the
+    loss's ``hessian``, exact on this quadratic)."""
     optimum = start - np.linalg.lstsq(hessian, mean_loss(start)[1], rcond=None)[0]
     floor = mean_loss(optimum)[0]
     point, excess = start, []
@@ -172,11 +173,6 @@ def hessian_matrix(mean_loss: MeanLoss, point: np.ndarray) -> np.ndarray:
         columns.append((mean_loss(point + unit)[1] - mean_loss(point - unit)[1]) / 2.0)
     hessian = np.array(columns)
     return (hessian + hessian.T) / 2.0
-
-
-def hessian_eigenvalues(mean_loss: MeanLoss, point: np.ndarray) -> np.ndarray:
-    """The eigenvalues of the mean loss's Hessian around ``point``."""
-    return np.linalg.eigvalsh(hessian_matrix(mean_loss, point))
 
 
 def proportional(reported: list[float], model: list[float]) -> bool:
