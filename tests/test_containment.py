@@ -132,7 +132,6 @@ RESOURCE_CLASS = {
     "R0003": corpus.PRINT_200MB,
     "R0004": corpus.RECURSION,
     "R0005": corpus.SEGFAULT,
-    "R0006": corpus.HANG_IGNORING_ALARM,
     "R0007": corpus.EXIT_AT_IMPORT,
     "R0008": corpus.OS_EXIT_AT_IMPORT,
     "R0009": corpus.EXIT_IN_METHODS,
@@ -150,6 +149,17 @@ def resources(tmp_path_factory: pytest.TempPathFactory) -> Graded:
         pytest.skip("needs bubblewrap (the class includes a kill(-1))")
     scratch = tmp_path_factory.mktemp("resources")
     return grade(write_class(scratch / "class", RESOURCE_CLASS), scratch / "out", "--jobs", "2", "--timeout", "6")
+
+
+@pytest.fixture(scope="module")
+def hang_run(tmp_path_factory: pytest.TempPathFactory) -> Graded:
+    """The endless loop in a class of its own with a short time limit (it burns the CPU until it is stopped):
+    one worker, which the loop meets first; the correct student after it needs ~0.1 s of the 2."""
+    if not SANDBOX:
+        pytest.skip("needs bubblewrap")
+    scratch = tmp_path_factory.mktemp("hang")
+    folder = write_class(scratch / "class", {"R0006": corpus.HANG_IGNORING_ALARM, "S0001": corpus.CORRECT})
+    return grade(folder, scratch / "out", "--jobs", "1", "--timeout", "2")
 
 
 @needs_sandbox
@@ -197,11 +207,11 @@ def test_segfault_at_import_loses_only_load(resources: Graded) -> None:
 
 
 @needs_sandbox
-def test_endless_loop_that_ignores_the_alarm_is_stopped_by_the_wall_clock(resources: Graded) -> None:
-    report = resources.reports["R0006"]
-    assert report["status"] == "graded" and "load" in resources.failed("R0006")
-    assert "time limit" in resources.message("R0006", "load")
-    resources.assert_unharmed("S0001")
+def test_endless_loop_that_ignores_the_alarm_is_stopped_by_the_wall_clock(hang_run: Graded) -> None:
+    report = hang_run.reports["R0006"]
+    assert report["status"] == "graded" and "load" in hang_run.failed("R0006")
+    assert "time limit" in hang_run.message("R0006", "load")
+    hang_run.assert_unharmed("S0001")
 
 
 @needs_sandbox
@@ -431,11 +441,27 @@ NEXT_CLASS = {"A1": corpus.DAEMON, "A2": corpus.victim(), "B1": corpus.PLANTER, 
 
 
 @pytest.fixture(scope="module")
-def next_run(tmp_path_factory: pytest.TempPathFactory) -> Graded:
+def one_worker_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Graded, str]:
+    """One class graded in this order by one worker (--jobs 1): NEXT_CLASS, then D1 (a victim after a
+    victim: see test_a_grader_started_with_sigint_ignored_hands_on_a_fresh_signal_state), then the issue-10
+    class (G1-G9, each attack followed by the students it would harm); the grader is started with SIGINT
+    ignored, so every victim also checks that the student's code starts with a fresh signal state.
+    Returns the graded class and the secret of G1's memory."""
     if not SANDBOX:
         pytest.skip("needs bubblewrap (the daemon kills every process of its uid)")
-    scratch = tmp_path_factory.mktemp("next")
-    return grade(write_class(scratch / "class", NEXT_CLASS), scratch / "out", "--jobs", "1", "--timeout", "8")
+    scratch = tmp_path_factory.mktemp("one-worker")
+    secret = os.urandom(12).hex()
+    folder = write_class(scratch / "class", {**NEXT_CLASS, "D1": corpus.victim(), **issue10_class("G", secret)})
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        return grade(folder, scratch / "out", "--jobs", "1", "--timeout", "10"), secret
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@pytest.fixture(scope="module")
+def next_run(one_worker_run: tuple[Graded, str]) -> Graded:
+    return one_worker_run[0]
 
 
 @needs_sandbox
@@ -448,16 +474,11 @@ def test_next_student_on_the_same_worker_is_unaffected(next_run: Graded, hostile
 
 
 @needs_sandbox
-def test_a_grader_started_with_sigint_ignored_hands_on_a_fresh_signal_state(tmp_path: Path) -> None:
+def test_a_grader_started_with_sigint_ignored_hands_on_a_fresh_signal_state(next_run: Graded) -> None:
     """A TA who runs ``grade`` under nohup or as ``grade ... &`` from a script starts it with SIGINT
     ignored; the student's code must still start as a fresh ``python`` does (the victim's probe fails its
-    own load when it finds a signal ignored)."""
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        graded = grade(write_class(tmp_path / "class", {"D1": corpus.victim()}), tmp_path / "out", "--jobs", "1")
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    assert not graded.failed("D1"), graded.message("D1", "load")
+    own load when it finds a signal ignored). one_worker_run is graded so; D1 follows a victim, not an attack."""
+    assert not next_run.failed("D1"), next_run.message("D1", "load")
 
 
 @ONE_AT_A_TIME
@@ -515,13 +536,9 @@ def assert_flood_costs_only_its_author(graded: Graded, prefix: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def issue10_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Graded, str]:
-    if not SANDBOX:
-        pytest.skip("needs bubblewrap")
-    scratch = tmp_path_factory.mktemp("issue10")
-    secret = os.urandom(12).hex()
-    folder = write_class(scratch / "class", issue10_class("G", secret))
-    return grade(folder, scratch / "out", "--jobs", "1", "--timeout", "10"), secret
+def issue10_run(one_worker_run: tuple[Graded, str]) -> tuple[Graded, str]:
+    """The issue-10 class is graded after NEXT_CLASS and D1, by the same worker (one_worker_run)."""
+    return one_worker_run
 
 
 @needs_sandbox
@@ -644,7 +661,7 @@ os.wait()
 ''')
     folder = write_class(tmp_path / "class", {"S0001": corpus.CORRECT, "N0001": corpus.BORROW_IMPORT,
                                               "N0002": daemon})
-    graded = grade(folder, tmp_path / "out", "--jobs", "2", "--timeout", "8", "--no-sandbox")
+    graded = grade(folder, tmp_path / "out", "--jobs", "1", "--timeout", "8", "--no-sandbox")
     warning = CATALOGUE.text("report.no_isolation", "en")
     assert all(warning in report["warnings"] for report in graded.reports.values())
     assert CATALOGUE.text("cli.no_isolation", "en") in capsys.readouterr().err
@@ -665,7 +682,7 @@ def test_without_fork_each_job_runs_in_a_fresh_interpreter(tmp_path: Path, monke
     monkeypatch.setattr(launcher, "FORK", False)
     folder = write_class(tmp_path / "class", {"S0001": corpus.CORRECT, "W0001": corpus.OS_EXIT_AT_IMPORT,
                                               "W0002": corpus.MEMORY})
-    graded = grade(folder, tmp_path / "out", "--jobs", "2", "--timeout", "20", "--no-sandbox")
+    graded = grade(folder, tmp_path / "out", "--jobs", "1", "--timeout", "20", "--no-sandbox")
     assert graded.failed("W0001") == {"load"} and "exit code 0" in graded.message("W0001", "load")
     assert graded.failed("W0002") == {"load", "normalize"}
     assert "1024 MiB" in graded.message("W0002", "normalize")
