@@ -561,25 +561,59 @@ def test_a_result_flood_costs_only_its_author(issue10_run: tuple[Graded, str]) -
     assert_flood_costs_only_its_author(issue10_run[0], "G")
 
 
-@needs_sandbox
-def test_result_floods_keep_the_graders_memory_bounded(tmp_path: Path) -> None:
-    """Three students each writing 31 MB of tiny lines into the result channel: the grader (whole process
-    tree, peak resident size as the kernel counts it) stays under a fixed bound."""
-    folder = write_class(tmp_path / "class", {"F0001": corpus.RESULT_FLOOD, "F0002": corpus.RESULT_FLOOD,
-                                              "F0003": corpus.RESULT_FLOOD, "S0001": corpus.CORRECT})
+@dataclass
+class MemoryRun:
+    """A class graded by ``grade`` as its own process, and that process's peak resident size (KiB)."""
+
+    reports: dict[str, dict]
+    peak_kb: int
+
+
+@pytest.fixture(scope="module")
+def memory_run(tmp_path_factory: pytest.TempPathFactory) -> MemoryRun:
+    """Two ways to make the grader hold what children send, in one class with two jobs: three students each
+    writing 31 MB of tiny lines into the result channel, and two whose child answers an 11 MB array and
+    crashes at every case (restarted up to 64 times). The peak resident size of the grader (whole process
+    tree, as the kernel counts it) is one figure for both: each attack alone went far past the bound before
+    it was fixed (3166 MiB and 984 MiB), the class with both peaks at ~265 MiB."""
+    if not SANDBOX:
+        pytest.skip("needs bubblewrap")
+    scratch = tmp_path_factory.mktemp("memory")
+    folder = write_class(scratch / "class", {"F0001": corpus.RESULT_FLOOD, "F0002": corpus.RESULT_FLOOD,
+                                             "F0003": corpus.RESULT_FLOOD, "H0001": corpus.HOARDER,
+                                             "H0002": corpus.HOARDER, "S0001": corpus.CORRECT})
     code = "import sys; from grader.cli import main; sys.exit(main(sys.argv[1:]))"
-    process = subprocess.Popen([sys.executable, "-c", code, str(folder), "--out", str(tmp_path / "out"),
+    process = subprocess.Popen([sys.executable, "-c", code, str(folder), "--out", str(scratch / "out"),
                                 "--jobs", "2", "--timeout", "20", "--lang", "en"], cwd=ROOT,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _, status, usage = os.wait4(process.pid, 0)
     process.returncode = os.waitstatus_to_exitcode(status)
     assert process.returncode == 0
-    assert usage.ru_maxrss < FLOOD_RSS_BOUND_KB, f"peak {usage.ru_maxrss // 1024} MiB"
-    reports = read_reports(tmp_path / "out")
+    return MemoryRun(read_reports(scratch / "out"), usage.ru_maxrss)
+
+
+@needs_sandbox
+def test_result_floods_keep_the_graders_memory_bounded(memory_run: MemoryRun) -> None:
+    """Three students each writing 31 MB of tiny lines into the result channel: the grader stays under a
+    fixed bound."""
+    assert memory_run.peak_kb < FLOOD_RSS_BOUND_KB, f"peak {memory_run.peak_kb // 1024} MiB"
+    reports = memory_run.reports
     assert reports["S0001"]["total"] == MAX and all(reports[f"F000{i}"]["status"] == "graded" for i in (1, 2, 3))
 
 
 FLOOD_RSS_BOUND_KB = 400 * 1024  # measured: 113 MiB with or without the floods (3166 MiB before the bound)
+
+
+@needs_sandbox
+def test_results_spread_over_restarts_keep_the_graders_memory_bounded(memory_run: MemoryRun) -> None:
+    """Results of one job within its bound, but spread over the restarts of one student (corpus.HOARDER):
+    the grader stays under a fixed bound, and the hoarder is told it sent far more data back."""
+    assert memory_run.peak_kb < HOARD_RSS_BOUND_KB, f"peak {memory_run.peak_kb // 1024} MiB"
+    assert memory_run.reports["S0001"]["total"] == MAX
+    assert "far more data back" in json.dumps(memory_run.reports["H0001"])
+
+
+HOARD_RSS_BOUND_KB = 400 * 1024  # measured: 262 MiB (984 MiB before the bound across restarts)
 
 
 # --- no isolation: grading still works, loudly ----------------------------------------------------------
