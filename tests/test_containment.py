@@ -436,7 +436,7 @@ def test_monkeypatching_numpy_builtins_and_json_fakes_nothing(files_run: FilesRu
 # --- 3 and 6: nothing of one submission reaches the next one on the same worker -----------------------
 #: graded in this order by one worker (--jobs 1): each hostile file is followed by a victim, a correct
 #: solution that fails its load check if it finds anything left behind (see corpus.victim)
-NEXT_CLASS = {"A1": corpus.DAEMON, "A2": corpus.victim(), "B1": corpus.PLANTER, "B2": corpus.victim(),
+NEXT_CLASS = {"A1": corpus.DAEMON, "A2": corpus.victim(settle=1.0), "B1": corpus.PLANTER, "B2": corpus.victim(),
               "C1": corpus.PATCHER, "C2": corpus.victim()}
 
 
@@ -869,7 +869,8 @@ def test_unprivileged_grader(tmp_path: Path) -> None:
         write_class(folder, {
             "S0001": corpus.CORRECT, "K0001": corpus.KILL_PARENT_AT_IMPORT, "K0002": corpus.KILL_EVERYTHING,
             "K0003": corpus.reader(readable), "K0004": corpus.writer({"home": str(home / "grades.csv")}),
-            "K0005": corpus.DAEMON, "K0006": corpus.victim(), "K0007": corpus.PLANTER, "K0008": corpus.victim(),
+            "K0005": corpus.DAEMON, "K0006": corpus.victim(settle=1.0), "K0007": corpus.PLANTER,
+            "K0008": corpus.victim(),
             **issue10_class("U", memory_secret),
         })
         for path in (base, *base.rglob("*")):

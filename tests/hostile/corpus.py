@@ -308,12 +308,13 @@ os.chdir("/tmp")
 ''')
 
 
-def victim() -> str:
+def victim(settle: float = 0.0) -> str:
     """A correct solution that first looks for anything an earlier submission left behind, and fails its
-    load check (naming what it found) when there is anything; otherwise it gets full marks."""
-    return correct_with('''
-import builtins as _builtins, json as _json, os as _os, signal as _signal, sys as _sys, time as _time
-_time.sleep(1.0)  # a leftover daemon of the previous submission would act now
+    load check (naming what it found) when there is anything; otherwise it gets full marks. After a
+    submission that leaves a daemon behind (DAEMON acts 0.3 s after its own grading), ``settle=1.0``: the
+    victim waits so that a surviving daemon would act while it looks."""
+    return correct_with(f"import time as _time\n_time.sleep({settle!r})  # a leftover daemon would act now\n" + '''
+import builtins as _builtins, json as _json, os as _os, signal as _signal, sys as _sys
 _found = []
 _own = _os.path.dirname(_os.path.dirname(_os.path.abspath(__file__)))
 _extra = [name for name in _os.listdir("/tmp") if _os.path.join("/tmp", name) != _own]
