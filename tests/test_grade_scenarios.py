@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import functools
 import io
 import json
 import pickle
@@ -333,15 +334,19 @@ import importlib, pickle, sys
 for name in sys.argv[2:]:
     importlib.import_module(name)
 from grader.checks.inputs import scaling_arrays
-sys.stdout.buffer.write(pickle.dumps(scaling_arrays(25, int(sys.argv[1]))))
+sys.stdout.buffer.write(pickle.dumps([scaling_arrays(25, int(seed)) for seed in sys.argv[1].split(",")]))
 """
+SEEDS = range(3)
 #: First-party modules a process may have imported before the plan is drawn (the CLI, pytest's collection).
 CONTEXTS = {"bare": [], "cli": ["grader.cli"], "suite": ["grader.cli", "reference.synthetic"]}
 
 
-def draw_in_subprocess(seed: int, imports: list[str]) -> list:
-    completed = subprocess.run([sys.executable, "-c", DRAW, str(seed), *imports], capture_output=True, check=True,
-                               cwd=ROOT, timeout=120)
+@functools.cache
+def draw_in_subprocess(imports: tuple[str, ...]) -> list[list]:
+    """The arrays drawn for each of SEEDS by a fresh process that imported ``imports`` first (one process
+    for all the seeds: a draw depends on its seed only, which test_drawn_inputs_do_not_depend_... checks)."""
+    completed = subprocess.run([sys.executable, "-c", DRAW, ",".join(map(str, SEEDS)), *imports],
+                               capture_output=True, check=True, cwd=ROOT, timeout=120)
     return pickle.loads(completed.stdout)
 
 
@@ -352,8 +357,8 @@ def test_drawn_scaling_inputs_are_well_defined(context: str) -> None:
     such as [[486.6, 0], [486.6, 1]] (the ramp that repairs a constant column was added to every column
     and made a good one constant) and [[486.6, -4.5e-187], [0, 0]] (the variance underflows to 0).
     Fixed in grader/checks/inputs.py (scaling_arrays)."""
-    for seed in range(3):
-        for x in draw_in_subprocess(seed, CONTEXTS[context]):
+    for seed, drawn in zip(SEEDS, draw_in_subprocess(tuple(CONTEXTS[context])), strict=True):
+        for x in drawn:
             with np.errstate(all="ignore"):
                 results = [normalize(x), standardize(x, ddof=0), standardize(x, ddof=1)]
             assert all(np.all(np.isfinite(result)) for result in results), (seed, x)
@@ -365,10 +370,11 @@ def test_drawn_inputs_do_not_depend_on_which_modules_are_imported() -> None:
     hypothesis (>= 6.131) the draws mixed in constants from the source of every first-party module in
     sys.modules, so the TA's grader and a student's self-check tried different arrays. The inputs are
     now drawn with numpy's seeded generator (grader/checks/inputs.py)."""
-    bare = draw_in_subprocess(0, [])
-    other = draw_in_subprocess(0, ["grader.run.sandbox.launcher"])
-    assert len(bare) == len(other)
-    assert all(a.shape == b.shape and np.array_equal(a, b) for a, b in zip(bare, other, strict=True))
+    bare = draw_in_subprocess(())
+    other = draw_in_subprocess(("grader.run.sandbox.launcher",))
+    for drawn_bare, drawn_other in zip(bare, other, strict=True):  # each seed
+        assert len(drawn_bare) == len(drawn_other)
+        assert all(a.shape == b.shape and np.array_equal(a, b) for a, b in zip(drawn_bare, drawn_other, strict=True))
 
 
 def test_examples_readme_shows_the_same_table() -> None:
