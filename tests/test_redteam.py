@@ -73,8 +73,9 @@ def normalize(x):
 ATTACKS.update({"C0001": CONTROLS, "C0002": CONTROLS})
 #: 600 KB of small functions whose top-level code fails: the definitions-only fallback would parse it
 #: in the grader's own process (an 8 MB one took 15 s holding the GIL, and 2 GB).
-ATTACKS["D0001"] = CORRECT + "".join(f"def f{index}(a, b=[1, 2]):\n    return [a + b for a in (1, 2)]\n"
-                                     for index in range(9_000)) + "raise SystemExit(1)\n"
+#: (Functions without a comprehension each: the same size costs the child's compiler 0.4 s instead of 3 s.)
+ATTACKS["D0001"] = CORRECT + "".join(f"def f{index}(a, b=[1, 2]):\n    return a + b[0]\n"
+                                     for index in range(14_000)) + "raise SystemExit(1)\n"
 #: Issue 15's result cache: everything a student chooses that becomes a message parameter (exception text
 #: with format fields, markup and a lone surrogate; class names; printed control characters; returned
 #: numpy scalars, huge ints, nan, tuples and dicts) must render the same when read back on a resumed run.
