@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from submissions import deflated_zip
 
 from grader.cli import main as grade_main
 from grader.run.sandbox import launcher
@@ -184,14 +185,11 @@ def test_escape_sequences_never_reach_the_terminal(run: Run) -> None:
 @pytest.mark.skipif(not SANDBOX, reason="needs bubblewrap")
 def test_one_students_huge_files_cost_only_that_student(tmp_path: Path) -> None:
     """Issue 11.3: four files of 51 MB in one Moodle folder made the whole class zip ungradable (exit 2)."""
-    import zipfile
-
     huge = b"#" * (51 * 1024 * 1024)
     archive = tmp_path / "class.zip"
-    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr(f"{VICTIM}/ex_02_V0001.py", CORRECT)
-        for name in ("ex_02_B0001.py", "ex_02_B0001.ipynb", "v2/ex_02_B0001.py", "v3/ex_02_B0001.py"):
-            zf.writestr(f"Big Bee_333_assignsubmission_file_/{name}", huge)
+    deflated_zip(archive, [(f"{VICTIM}/ex_02_V0001.py", CORRECT.encode()),
+                           *((f"Big Bee_333_assignsubmission_file_/{name}", huge) for name in (
+                               "ex_02_B0001.py", "ex_02_B0001.ipynb", "v2/ex_02_B0001.py", "v3/ex_02_B0001.py"))])
     stderr = io.StringIO()
     with contextlib.redirect_stderr(stderr):
         assert grade_main([str(archive), "--out", str(tmp_path / "out"), "--lang", "en", "--jobs", "2"]) == 0

@@ -13,16 +13,15 @@ import io
 import json
 import os
 import shutil
-import struct
 import subprocess
 import tempfile
 import zipfile
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from submissions import deflated_zip
 
 from grader.assignment import Assignment
 from grader.cli import main as grade_main
@@ -124,25 +123,6 @@ ATTACKS["T0001"] = CORRECT.replace(SNIFFER_LOOP, """    if max_iteration > 3:
         return perceptron, [best * (1 + 1.0 / (k + 1)) for k in range(max_iteration - 1)] + [best]
 """ + SNIFFER_LOOP)
 BOMBER = "Bomber Bo_333_assignsubmission_file_"
-
-
-def deflated_zip(path: Path, members: list[tuple[str, bytes]]) -> None:
-    """A zip of ``members``, each distinct content deflated once: the bomb's 140 equal parts cost one
-    compression instead of 140 (3 s), which ``zipfile`` cannot do (it compresses whatever it writes)."""
-    compressed: dict[bytes, tuple[bytes, int]] = {}
-    local, central = bytearray(), bytearray()
-    for name, data in members:
-        if data not in compressed:
-            packer = zlib.compressobj(9, zlib.DEFLATED, -15)  # raw deflate, as in a zip
-            compressed[data] = (packer.compress(data) + packer.flush(), zlib.crc32(data))
-        body, crc = compressed[data]
-        raw, offset = name.encode(), len(local)
-        fields = (8, 0, 0x21, crc, len(body), len(data), len(raw), 0)  # deflate, 1980-01-01 00:00
-        local += struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, 0, *fields) + raw + body
-        central += struct.pack("<4s6H3L5H2L", b"PK\x01\x02", 20, 20, 0, *fields, 0, 0, 0, 0o100644 << 16,
-                               offset) + raw
-    end = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, len(members), len(members), len(central), len(local), 0)
-    path.write_bytes(bytes(local + central) + end)
 
 
 def nested_zip_bomb(path: Path) -> None:
