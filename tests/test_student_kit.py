@@ -61,8 +61,12 @@ def kit(built: Path, tmp_path: Path) -> Path:
 
 def run_selfcheck(kit: Path, *extra: str, cwd: Path | None = None,
                   env: dict[str, str] | None = None) -> tuple[dict[str, str], str]:
-    """Outcome per test (``module::test[param]`` -> PASSED/FAILED/ERROR) and the whole output."""
+    """Outcome per test (``module::test[param]`` -> PASSED/FAILED/ERROR) and the whole output.
+
+    pytest's plugins installed in the project's environment (hypothesis, xdist, ...) are not loaded: the
+    kit's own environment has pytest alone, and loading them cost most of each run's start."""
     environment = {key: value for key, value in os.environ.items() if not key.startswith(("PYTEST", "EXGRADER"))}
+    environment["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     completed = subprocess.run([sys.executable, "-m", "pytest", "-rA", *extra], capture_output=True, text=True,
                                cwd=cwd or kit, env={**environment, **(env or {})}, timeout=600)
     outcomes = {}
@@ -423,10 +427,20 @@ for name in ("resource", "fcntl", "termios", "grader", "reference"):
     sys.modules.pop(name, None)
 """
 
+#: a train that hangs on its first call only (a file in ../outputs/ remembers it across the fresh processes the
+#: self-check starts after a hang): one hang proves the deadline as well as four, at a quarter of the wait;
+#: it blocks instead of spinning (the file's top-level loop below spins), so both kinds of hang are caught
 HANGING_TRAIN = """
+_train = train
+
+
 def train(x, t, learning_rate, max_iteration, rng):
-    while True:
-        pass
+    import pathlib, threading
+    marker = pathlib.Path("../outputs/train_hung")
+    if not marker.exists():
+        marker.touch()
+        threading.Event().wait()
+    return _train(x, t, learning_rate, max_iteration, rng)
 """
 
 
@@ -448,6 +462,7 @@ def test_the_selfcheck_needs_no_posix_api_and_not_the_project(kit: Path, tmp_pat
     assert failed == {ex02("converge", "ex_02_H0001.py"), ex02("load", "ex_02_H0002.py")}, output
     assert "train" in output and "時間" in output  # the hang is named as a time limit, not as a crash
     assert "トップレベルのコードが制限時間内に終わりませんでした" in output
+    assert (kit / "outputs" / "train_hung").is_file()  # the hang happened (in the first converge case)
 
 
 #: appended to a file: it notes which process ran it
