@@ -390,9 +390,12 @@ def test_the_selfcheck_agrees_with_grade_on_odd_forms(kit: Path, tmp_path: Path)
 @pytest.mark.skipif(shutil.which("uv") is None, reason="uv is not installed")
 def test_uv_run_pytest_works_in_a_kit_copied_away_and_says_nothing_about_bytecode(kit: Path) -> None:
     """As a student runs it: uv makes the kit's own environment from its pyproject (offline, from uv's cache
-    filled by the project's own set-up) and runs the self-check, from the root and from scripts/."""
+    filled by the project's own set-up) and runs the self-check, from the root and from scripts/. Python writes
+    its bytecode as on a student's machine (not so where PYTHONDONTWRITEBYTECODE is set: every run would then
+    compile numpy, pandas and matplotlib again)."""
     environment = {key: value for key, value in os.environ.items()
-                   if not key.startswith(("VIRTUAL_ENV", "UV_PROJECT", "UV_COMPILE", "PYTEST", "EXGRADER"))}
+                   if not key.startswith(("VIRTUAL_ENV", "UV_PROJECT", "UV_COMPILE", "PYTEST", "EXGRADER",
+                                          "PYTHONDONTWRITEBYTECODE"))}
     lock = subprocess.run(["uv", "lock", "--offline"], cwd=kit, capture_output=True, text=True, env=environment,
                           timeout=300)
     if lock.returncode != 0:
