@@ -307,40 +307,6 @@ def utf8(raw: bytes) -> bool:
 
 
 # --- self-check == grader --------------------------------------------------------------------------------
-def compare_with_grade(kit: Path, files: list[Path], graded: Path) -> tuple[list[str], list[str], str]:
-    """Run the kit on ``files`` (copied into its scripts/) and compare each check with grade's report in
-    ``graded``: verdicts that differ, first lines of failure messages that differ, and the kit's output."""
-    for path in files:
-        shutil.copy(path, kit / "scripts" / path.name)
-    outcomes, output = run_selfcheck(kit, "scripts/test_ex_02.py")
-    assert len(outcomes) == len(files) * len(CHECK_IDS), output
-    said = {f"{name}[{file}]": text.strip().splitlines()[0] for name, file, text in re.findall(
-        r"^_+ test_(\w+)\[(ex_02_\w+\.\w+)\] _+\n(.*?)(?=^_+ test_|^=+ )", output, re.S | re.M)}
-    verdicts, words = [], []
-    for path in files:
-        report = json.loads((graded / "reports" / f"{path.stem.removeprefix('ex_02_')}.json").read_text("utf-8"))
-        for check in report["checks"]:
-            kit_passed = outcomes.get(ex02(check["id"], path.name)) == "PASSED"
-            if kit_passed != check["passed"]:
-                verdicts.append(f"{path.name} {check['id']}: grade {check['passed']}, kit {kit_passed}")
-            first, ours = check["message"].splitlines()[0], said.get(f"{check['id']}[{path.name}]")
-            if not check["passed"] and ours != first:
-                words.append(f"{path.name} {check['id']}: grade {first!r}, kit {ours!r}")
-    return verdicts, words, output
-
-
-def test_the_selfcheck_agrees_with_grade_check_by_check(kit: Path, graded_example_class: Path) -> None:
-    """The example class (both conventions, each single bug, a notebook, Shift_JIS, top-level scripts, a
-    syntax error): the kit's verdict of every check of every file is grade's, and so is its first sentence."""
-    files = sorted(path for path in CLASS.rglob("ex_02_*") if path.is_file())
-    assert len(files) >= 20
-    verdicts, words, output = compare_with_grade(kit, files, graded_example_class)
-    assert not verdicts, "\n".join(verdicts) + "\n" + output
-    assert not words, "\n".join(words)
-    shift_jis = [path.name for path in files if not utf8(path.read_bytes())]
-    assert shift_jis and all(f"python {name} の実行が SyntaxError" in output for name in shift_jis)
-
-
 #: correct or wrong in ways the example class does not show: the properties must still agree with the values
 ODD_FORMS = {
     "V0001": ("    return (x - x_min) / (x_max - x_min)",
@@ -356,12 +322,15 @@ ODD_FORMS = {
     # a zero g_w leaves w where it was: no update rule is shown, so update fails too (issue 11.5)
     "V0010": ("        self.g_w = self.x.T @ g / k", "        self.g_w = np.zeros_like(self.w)"),
 }
+#: the notebooks of the odd forms: one that reads the data beside it, one with a syntax error in cell 3
+NOTEBOOKS = ("N0001", "N0002")
+#: red team T0001: honest steps for 1-3 iterations, the closed form with made-up losses for the long run
+SNIFFER = "T0001"
 
 
-def test_the_selfcheck_agrees_with_grade_on_odd_forms(kit: Path, tmp_path: Path) -> None:
+def write_odd_forms(folder: Path) -> None:
+    """The odd forms of the correct solution, and two notebooks."""
     source = (SOLUTIONS / "ex_02_S0001.py").read_text(encoding="utf-8")
-    folder = tmp_path / "odd"
-    folder.mkdir()
     for student_id, (old, new) in ODD_FORMS.items():
         assert source.count(old) == 1
         (folder / f"ex_02_{student_id}.py").write_text(source.replace(old, new), encoding="utf-8")
@@ -376,15 +345,94 @@ def test_the_selfcheck_agrees_with_grade_on_odd_forms(kit: Path, tmp_path: Path)
     broken = {**notebook, "cells": [{"cell_type": "markdown", "source": "# 課題", "metadata": {}},
                                     notebook["cells"][0], broken_cell]}
     (folder / "ex_02_N0002.ipynb").write_text(json.dumps(broken, ensure_ascii=False), encoding="utf-8")
-    assert grade_main([str(folder), "--out", str(tmp_path / "graded")]) == 0
-    notebook_report = json.loads((tmp_path / "graded" / "reports" / "N0001.json").read_text("utf-8"))
-    assert all(check["passed"] for check in notebook_report["checks"]), notebook_report
-    broken_report = json.loads((tmp_path / "graded" / "reports" / "N0002.json").read_text("utf-8"))
-    assert "セル 3" in broken_report["checks"][0]["message"].splitlines()[0], broken_report
-    verdicts, words, output = compare_with_grade(kit, sorted(folder.iterdir()), tmp_path / "graded")
-    assert not verdicts, "\n".join(verdicts) + "\n" + output
+
+
+@pytest.fixture(scope="module")
+def graded_odd_forms(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The odd forms, their notebooks and the step-count sniffer (red team T0001, whose only harm is to its own
+    converge) in one folder graded once: ``(folder, out)``."""
+    from test_redteam import ATTACKS
+
+    base = tmp_path_factory.mktemp("odd")
+    folder = base / "class"
+    folder.mkdir()
+    write_odd_forms(folder)
+    (folder / f"ex_02_{SNIFFER}.py").write_text(ATTACKS[SNIFFER], encoding="utf-8")
+    assert grade_main([str(folder), "--out", str(base / "graded")]) == 0
+    return folder, base / "graded"
+
+
+def example_class_files() -> list[Path]:
+    return sorted(path for path in CLASS.rglob("ex_02_*") if path.is_file())
+
+
+@pytest.fixture(scope="module")
+def compared(built: Path, graded_example_class: Path, graded_variants: tuple[Path, Path],
+             graded_odd_forms: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory,
+             ) -> tuple[Path, dict[str, str], str]:
+    """One self-check run over every file the tests below compare with grade (the example class, the verdict
+    variants, the odd forms and the sniffer): ``(kit, outcomes, output)``. The kit takes each file in turn
+    and judges it alone, so each test reads its own files' verdicts; one run instead of one per test saves
+    a pytest start and the child process's start (Python, numpy, pandas) for each."""
+    kit = Path(shutil.copytree(built, tmp_path_factory.mktemp("compared") / KIT_NAME))
+    files = [*example_class_files(), *sorted(graded_variants[0].iterdir()), *sorted(graded_odd_forms[0].iterdir())]
+    assert len({path.name for path in files}) == len(files)  # no file hides another
+    for path in files:
+        shutil.copy(path, kit / "scripts" / path.name)
+    outcomes, output = run_selfcheck(kit, "scripts/test_ex_02.py")
+    return kit, outcomes, output
+
+
+def compare_with_grade(compared: tuple[Path, dict[str, str], str], files: list[Path],
+                       graded: Path) -> tuple[list[str], list[str]]:
+    """Compare each check of ``files`` in the kit's run with grade's report in ``graded``: verdicts that
+    differ, and first lines of failure messages that differ."""
+    _, outcomes, output = compared
+    names = {path.name for path in files}
+    ran = {name for name in outcomes if re.search(r"\[(.+)\]$", name).group(1) in names}
+    assert ran == {ex02(check_id, name) for check_id in CHECK_IDS for name in names}, output[-3000:]
+    said = {f"{name}[{file}]": text.strip().splitlines()[0] for name, file, text in re.findall(
+        r"^_+ test_(\w+)\[(ex_02_\w+\.\w+)\] _+\n(.*?)(?=^_+ test_|^=+ )", output, re.S | re.M)}
+    verdicts, words = [], []
+    for path in files:
+        report = json.loads((graded / "reports" / f"{path.stem.removeprefix('ex_02_')}.json").read_text("utf-8"))
+        for check in report["checks"]:
+            kit_passed = outcomes.get(ex02(check["id"], path.name)) == "PASSED"
+            if kit_passed != check["passed"]:
+                verdicts.append(f"{path.name} {check['id']}: grade {check['passed']}, kit {kit_passed}")
+            first, ours = check["message"].splitlines()[0], said.get(f"{check['id']}[{path.name}]")
+            if not check["passed"] and ours != first:
+                words.append(f"{path.name} {check['id']}: grade {first!r}, kit {ours!r}")
+    return verdicts, words
+
+
+def test_the_selfcheck_agrees_with_grade_check_by_check(compared: tuple[Path, dict[str, str], str],
+                                                       graded_example_class: Path) -> None:
+    """The example class (both conventions, each single bug, a notebook, Shift_JIS, top-level scripts, a
+    syntax error): the kit's verdict of every check of every file is grade's, and so is its first sentence."""
+    files = example_class_files()
+    assert len(files) >= 20
+    verdicts, words = compare_with_grade(compared, files, graded_example_class)
+    output = compared[2]
+    assert not verdicts, "\n".join(verdicts) + "\n" + output[-3000:]
     assert not words, "\n".join(words)
-    assert not (kit / "scripts" / "advertising.csv").exists()  # the notebook ran in a private layout
+    shift_jis = [path.name for path in files if not utf8(path.read_bytes())]
+    assert shift_jis and all(f"python {name} の実行が SyntaxError" in output for name in shift_jis)
+
+
+def test_the_selfcheck_agrees_with_grade_on_odd_forms(compared: tuple[Path, dict[str, str], str],
+                                                     graded_odd_forms: tuple[Path, Path]) -> None:
+    folder, graded = graded_odd_forms
+    notebook_report = json.loads((graded / "reports" / "N0001.json").read_text("utf-8"))
+    assert all(check["passed"] for check in notebook_report["checks"]), notebook_report
+    broken_report = json.loads((graded / "reports" / "N0002.json").read_text("utf-8"))
+    assert "セル 3" in broken_report["checks"][0]["message"].splitlines()[0], broken_report
+    files = sorted(path for path in folder.iterdir() if path.stem.removeprefix("ex_02_") in {*ODD_FORMS, *NOTEBOOKS})
+    assert len(files) == len(ODD_FORMS) + len(NOTEBOOKS)
+    verdicts, words = compare_with_grade(compared, files, graded)
+    assert not verdicts, "\n".join(verdicts) + "\n" + compared[2][-3000:]
+    assert not words, "\n".join(words)
+    assert not (compared[0] / "scripts" / "advertising.csv").exists()  # the notebooks ran in a private layout
 
 
 @pytest.mark.skipif(shutil.which("uv") is None, reason="uv is not installed")
@@ -502,26 +550,23 @@ def test_files_share_one_process_and_still_run_as_in_a_fresh_one(kit: Path) -> N
     assert pids["ex_02_K0001"] == pids["ex_02_K0002"] != pids["ex_02_K0003"] == pids["ex_02_K0004"], pids
 
 
-def test_the_selfcheck_agrees_with_grade_on_the_verdict_variants(kit: Path, graded_variants: tuple[Path, Path]) -> None:
+def test_the_selfcheck_agrees_with_grade_on_the_verdict_variants(compared: tuple[Path, dict[str, str], str],
+                                                                graded_variants: tuple[Path, Path]) -> None:
     """Issue 16: the golden variants students really write (other libraries, bias shapes, per-axis losses,
     DataFrames, the correct-in-substance table) and the file without machine learning: the kit says what
     grade says, check by check (grade's reports: the variants graded once for the run, in conftest)."""
     folder, graded = graded_variants
-    verdicts, words, output = compare_with_grade(kit, sorted(folder.iterdir()), graded)
-    assert not verdicts, "\n".join(verdicts) + "\n" + output[-3000:]
+    verdicts, words = compare_with_grade(compared, sorted(folder.iterdir()), graded)
+    assert not verdicts, "\n".join(verdicts) + "\n" + compared[2][-3000:]
     assert not words, "\n".join(words)
 
 
-def test_the_selfcheck_fails_a_train_that_sniffs_the_step_count_as_grade_does(kit: Path, tmp_path: Path) -> None:
+def test_the_selfcheck_fails_a_train_that_sniffs_the_step_count_as_grade_does(
+        compared: tuple[Path, dict[str, str], str], graded_odd_forms: tuple[Path, Path]) -> None:
     """Red team T0001: honest steps for 1-3 iterations, the closed form with made-up losses for the long
     run. The kit's converge restates the grader's, so it fails the file with grade's sentence."""
-    from test_redteam import ATTACKS
-
-    folder = tmp_path / "sniffer"
-    folder.mkdir()
-    (folder / "ex_02_T0001.py").write_text(ATTACKS["T0001"], encoding="utf-8")
-    assert grade_main([str(folder), "--out", str(tmp_path / "graded"), "--jobs", "1"]) == 0
-    report = json.loads((tmp_path / "graded" / "reports" / "T0001.json").read_text("utf-8"))
+    folder, graded = graded_odd_forms
+    report = json.loads((graded / "reports" / f"{SNIFFER}.json").read_text("utf-8"))
     assert [check["id"] for check in report["checks"] if not check["passed"]] == ["converge"], report
-    verdicts, words, output = compare_with_grade(kit, [folder / "ex_02_T0001.py"], tmp_path / "graded")
-    assert not verdicts and not words, "\n".join([*verdicts, *words]) + "\n" + output[-3000:]
+    verdicts, words = compare_with_grade(compared, [folder / f"ex_02_{SNIFFER}.py"], graded)
+    assert not verdicts and not words, "\n".join([*verdicts, *words]) + "\n" + compared[2][-3000:]
