@@ -17,7 +17,7 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -42,6 +42,7 @@ from grader.outputs.report import points, scores_csv, write_student
 from grader.outputs.summary import summarize, to_html, to_markdown
 from grader.results import CheckResult, Status, SubmissionResult, Verdict
 from grader.run.engine import Plan, Runner, RunnerLost, execute, judge
+from grader.run.pools import run_lanes
 from grader.run.sandbox.launcher import Isolation, SandboxSettings, WorkerLost, WorkerPool
 
 
@@ -367,20 +368,14 @@ def _grade_pending(plan: Plan, settings: SandboxSettings, options: GradeOptions,
     cancelled, the workers are killed, and the threads still running give up their results.
     """
     stopping = threading.Event()
-    # One grading thread per worker: a thread never waits for a worker, so the time limit a submission's
-    # budget counts (engine.execute) is its own. (Two per worker gained nothing beyond the noise and let one
-    # student's slow job eat into another's budget: docs/benchmark.md.)
-    executor = ThreadPoolExecutor(max_workers=max(1, options.jobs))
-    with WorkerPool(settings, max(1, options.jobs), scratch / "workers") as pool:
-        runner = sandbox_runner(pool, stopping)
+    with run_lanes(settings, max(1, options.jobs), scratch / "workers") as lanes:
+        runner = sandbox_runner(lanes.pool, stopping)
         try:
             futures: list[tuple[Submission, Future[SubmissionResult]]] = [
-                (submission, executor.submit(grade_submission, plan, submission, runner, extra))
+                (submission, lanes.threads.submit(grade_submission, plan, submission, runner, extra))
                 for submission in pending]
             for submission, future in futures:
                 finish(submission, future.result(), False)
         except BaseException:
             stopping.set()
-            executor.shutdown(wait=False, cancel_futures=True)
             raise
-    executor.shutdown(wait=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import fcntl
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
@@ -14,6 +14,7 @@ import pytest
 from submissions import CLASS, ROSTER
 
 from grader.cli import main as grade_main
+from grader.run.pools import fresh_workers, kept_workers
 
 PROJECT_ROOT: Path = Path(__file__).resolve().parent.parent
 SHARED_DATA_DIR: Path = PROJECT_ROOT.parent / "shared" / "data"
@@ -61,6 +62,29 @@ def once_per_run(tmp_path_factory: pytest.TempPathFactory, name: str, make: Call
             make(folder)
             done.touch()
     return folder
+
+
+#: test modules about how workers start, restart and stop: their runs start and stop their own, as the CLI's do
+FRESH_WORKER_MODULES = {"test_containment", "test_worker_exchange"}
+
+
+@pytest.fixture(scope="session", autouse=True)
+@spread_across_workers
+def warm_workers() -> Iterator[None]:
+    """The many small classes the suite grades in its processes share warm sandbox workers (see
+    grader/run/pools.py): starting them, not grading, was most of the suite's CPU."""
+    with kept_workers():
+        yield
+
+
+@pytest.fixture(scope="module", autouse=True)
+@spread_across_workers
+def own_workers_where_workers_are_tested(request: pytest.FixtureRequest) -> Iterator[None]:
+    if request.module.__name__ in FRESH_WORKER_MODULES:
+        with fresh_workers():
+            yield
+    else:
+        yield
 
 
 @pytest.fixture(scope="session")

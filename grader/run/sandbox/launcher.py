@@ -30,6 +30,7 @@ from grader.run.sandbox.protocol import CASES_UNKNOWN, frame_header
 
 SANDBOX_DIR = Path(__file__).resolve().parent
 SANDBOX_FILES = ("protocol.py", "child.py", "zygote.py")
+FONT_LIST = "fontlist.json"  # matplotlib's font list for the zygote to start from (see font_list())
 INSIDE_DIR = "/exgrader"
 INSIDE_DATA_DIR = "/course/data"
 RUNTIME_DIR = "/exgrader-runtime"  # where runtime folders from under /tmp are bound (see inside())
@@ -282,6 +283,9 @@ def bwrap_command(settings: SandboxSettings, config: dict[str, Any], worker_inde
     command += parents(Path(INSIDE_DIR) / "x")
     for name in SANDBOX_FILES:
         command += ["--ro-bind", str(SANDBOX_DIR / name), f"{INSIDE_DIR}/{name}"]
+    if config.get("font_list"):
+        command += ["--ro-bind", config["font_list"], f"{INSIDE_DIR}/{FONT_LIST}"]
+        config["font_list"] = f"{INSIDE_DIR}/{FONT_LIST}"
     data = readable_copy(settings.data_file, config["scratch"], settings.data_name)
     command += [*parents(Path(INSIDE_DATA_DIR)), "--ro-bind", str(data), INSIDE_DATA_DIR]
     command += ["--remount-ro", "/", "--chdir", "/tmp", "--clearenv"]
@@ -293,6 +297,51 @@ def bwrap_command(settings: SandboxSettings, config: dict[str, Any], worker_inde
     no_site = ["-S"] if config["site_dirs"] else []
     command += ["--", python, "-I", "-B", *no_site, f"{INSIDE_DIR}/zygote.py", json.dumps(config)]
     return command
+
+
+def font_list(scratch: Path) -> Path | None:
+    """matplotlib's list of the fonts, as the grader's own matplotlib knows it, for the workers to start
+    from (written once into ``scratch``; None where it cannot be had).
+
+    Why: a zygote starts with an empty /tmp, so its matplotlib would otherwise scan every font file of the
+    machine again at each start (a quarter of a worker's start-up CPU). Only fonts a worker can see are
+    kept: matplotlib's own (named relative to its data folder) and those under /usr, not the TA's own
+    (their paths would tell student code where the TA's home is).
+    """
+    target = scratch / FONT_LIST
+    with _FONT_LIST_LOCK:  # the grading threads start their workers at once
+        if target.is_file():
+            return target
+        return _write_font_list(target)
+
+
+_FONT_LIST_LOCK = threading.Lock()
+
+
+def _write_font_list(target: Path) -> Path | None:
+    scratch = target.parent
+    try:
+        from matplotlib import font_manager
+
+        scratch.mkdir(parents=True, exist_ok=True)
+        font_manager.json_dump(font_manager.fontManager, str(target))
+        listed = json.loads(target.read_text(encoding="utf-8"))
+        for kind in ("ttflist", "afmlist"):
+            listed[kind] = [font for font in listed[kind]
+                            if not Path(font["fname"]).is_absolute() or Path(font["fname"]).is_relative_to("/usr")]
+        target.write_text(json.dumps(listed), encoding="utf-8")
+        target.chmod(0o644)
+        return target
+    except Exception:  # no usable matplotlib here: each worker builds its own list, as it would anyway
+        target.unlink(missing_ok=True)
+        return None
+
+
+def font_list_name() -> str:
+    """The file name matplotlib looks for in its cache folder (it carries the font manager's version)."""
+    from matplotlib import font_manager
+
+    return f"fontlist-v{font_manager.FontManager.__version__}.json"
 
 
 def readable_copy(data_file: Path | None, scratch: str, name: str) -> Path:
@@ -356,6 +405,9 @@ class Worker:
                                   "spawn": not FORK and not sandboxed}
         if sandboxed and self.settings.as_root:
             config["child_uid"] = CHILD_UID_BASE + self.index
+        fonts = font_list(self.scratch)
+        if fonts is not None:
+            config["font_list"], config["font_list_name"] = str(fonts), font_list_name()
         if sandboxed:
             command = bwrap_command(self.settings, config, self.index)
             found = self.settings.bwrap or find_bwrap()
