@@ -17,6 +17,7 @@ import subprocess
 import sys
 import textwrap
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +60,16 @@ def kit(built: Path, tmp_path: Path) -> Path:
     return Path(shutil.copytree(built, tmp_path / KIT_NAME))
 
 
+def outcomes_of(stdout: str) -> dict[str, str]:
+    """Outcome per test (``module::test[param]`` -> PASSED/FAILED/ERROR) in the output of ``pytest -rA``."""
+    outcomes = {}
+    for line in stdout.splitlines():
+        match = re.match(r"^(PASSED|FAILED|ERROR) (?:scripts/)?(\w+)\.py::(\S+)", line)
+        if match:
+            outcomes[f"{match.group(2)}::{match.group(3)}"] = match.group(1)
+    return outcomes
+
+
 def run_selfcheck(kit: Path, *extra: str, cwd: Path | None = None,
                   env: dict[str, str] | None = None) -> tuple[dict[str, str], str]:
     """Outcome per test (``module::test[param]`` -> PASSED/FAILED/ERROR) and the whole output.
@@ -69,12 +80,7 @@ def run_selfcheck(kit: Path, *extra: str, cwd: Path | None = None,
     environment["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     completed = subprocess.run([sys.executable, "-m", "pytest", "-rA", *extra], capture_output=True, text=True,
                                cwd=cwd or kit, env={**environment, **(env or {})}, timeout=600)
-    outcomes = {}
-    for line in completed.stdout.splitlines():
-        match = re.match(r"^(PASSED|FAILED|ERROR) (?:scripts/)?(\w+)\.py::(\S+)", line)
-        if match:
-            outcomes[f"{match.group(2)}::{match.group(3)}"] = match.group(1)
-    return outcomes, completed.stdout + completed.stderr
+    return outcomes_of(completed.stdout), completed.stdout + completed.stderr
 
 
 def shorten_limits(kit: Path, **limits: float) -> None:
@@ -224,20 +230,61 @@ def test_the_plan_carries_no_scaled_course_data(built: Path) -> None:
 
 
 # --- the self-check -----------------------------------------------------------------------------------
-def test_untouched_kit_fails_every_test_with_a_one_line_todo(kit: Path) -> None:
+@dataclass(frozen=True)
+class UntouchedRun:
+    lang: str
+    returncode: int
+    outcomes: dict[str, str]
+    output: str
+
+
+@pytest.fixture(scope="module")
+def untouched_runs(built: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[str | None, list[UntouchedRun]]:
+    """The untouched kit run from its root (in Japanese, the default) and from scripts/ (``--lang en``) as a
+    student runs it: ``uv run pytest``, in the kit's own environment that uv makes from its pyproject (offline,
+    from uv's cache filled by the project's own set-up). Where uv is missing or cannot resolve offline, with
+    ``python -m pytest`` instead, and the reason. Python writes its bytecode as on a student's machine (not so
+    where PYTHONDONTWRITEBYTECODE is set: every run would then compile numpy, pandas and matplotlib again)."""
+    kit = Path(shutil.copytree(built, tmp_path_factory.mktemp("untouched") / KIT_NAME))
+    environment = {key: value for key, value in os.environ.items()
+                   if not key.startswith(("VIRTUAL_ENV", "UV_PROJECT", "UV_COMPILE", "PYTEST", "EXGRADER",
+                                          "PYTHONDONTWRITEBYTECODE"))}
+    without_uv = "uv is not installed" if shutil.which("uv") is None else None
+    if without_uv is None:
+        lock = subprocess.run(["uv", "lock", "--offline"], cwd=kit, capture_output=True, text=True,
+                              env=environment, timeout=300)
+        if lock.returncode != 0:
+            without_uv = f"uv cannot resolve the kit's packages offline here: {lock.stderr.strip()[-300:]}"
+    runs = []
+    for cwd, lang in ((kit, "ja"), (kit / "scripts", "en")):
+        extra = ("--lang", lang) if lang != "ja" else ()
+        if without_uv is None:
+            completed = subprocess.run(["uv", "run", "--offline", "pytest", "-rA", *extra], cwd=cwd,
+                                       capture_output=True, text=True, env=environment, timeout=600)
+            runs.append(UntouchedRun(lang, completed.returncode, outcomes_of(completed.stdout),
+                                     completed.stdout + completed.stderr))
+        else:
+            runs.append(UntouchedRun(lang, -1, *run_selfcheck(kit, *extra, cwd=cwd)))
+    return without_uv, runs
+
+
+def test_untouched_kit_fails_every_test_with_a_one_line_todo(
+        untouched_runs: tuple[str | None, list[UntouchedRun]]) -> None:
     """From the kit's root in Japanese (the default), and from scripts/ in English (``--lang en``)."""
     todo = {"ja": "{name} が未実装です", "en": "{name} is not implemented yet"}
     save_as = {"ja": "ex_02_<学籍番号>.py", "en": "ex_02_<student id>.py"}
-    for cwd, lang in ((kit, "ja"), (kit / "scripts", "en")):
-        outcomes, output = run_selfcheck(kit, *(("--lang", lang) if lang != "ja" else ()), cwd=cwd)
+    _, runs = untouched_runs
+    assert [run.lang for run in runs] == ["ja", "en"]
+    for run in runs:
+        outcomes, output = run.outcomes, run.output
         assert {ex02(check_id, "ex_02_template.py") for check_id in CHECK_IDS} | EXERCISE_TESTS == set(outcomes)
         assert set(outcomes.values()) == {"FAILED"}, output
         assert "Traceback" not in output and "During handling" not in output and "NotImplementedError" not in output
         assert "ERROR" not in output and " error" not in output  # no collection error, no "1 error" in the summary
         for name in ("normalize", "standardize", "Perceptron.__init__", "MeanSquaredError.__init__", "train", "df",
                      "gradient_descent", "fit_line"):
-            assert todo[lang].format(name=name) in output
-        assert save_as[lang] in output  # test_load tells the student to save the file under their id
+            assert todo[run.lang].format(name=name) in output
+        assert save_as[run.lang] in output  # test_load tells the student to save the file under their id
 
 
 def test_correct_work_in_both_conventions_passes_everything(without_posix: tuple[Path, dict[str, str], str]) -> None:
@@ -434,25 +481,15 @@ def test_the_selfcheck_agrees_with_grade_on_odd_forms(compared: tuple[Path, dict
     assert not (compared[0] / "scripts" / "advertising.csv").exists()  # the notebooks ran in a private layout
 
 
-@pytest.mark.skipif(shutil.which("uv") is None, reason="uv is not installed")
-def test_uv_run_pytest_works_in_a_kit_copied_away_and_says_nothing_about_bytecode(kit: Path) -> None:
-    """As a student runs it: uv makes the kit's own environment from its pyproject (offline, from uv's cache
-    filled by the project's own set-up) and runs the self-check, from the root and from scripts/. Python writes
-    its bytecode as on a student's machine (not so where PYTHONDONTWRITEBYTECODE is set: every run would then
-    compile numpy, pandas and matplotlib again)."""
-    environment = {key: value for key, value in os.environ.items()
-                   if not key.startswith(("VIRTUAL_ENV", "UV_PROJECT", "UV_COMPILE", "PYTEST", "EXGRADER",
-                                          "PYTHONDONTWRITEBYTECODE"))}
-    lock = subprocess.run(["uv", "lock", "--offline"], cwd=kit, capture_output=True, text=True, env=environment,
-                          timeout=300)
-    if lock.returncode != 0:
-        pytest.skip(f"uv cannot resolve the kit's packages offline here: {lock.stderr.strip()[-300:]}")
-    for cwd in (kit, kit / "scripts"):
-        completed = subprocess.run(["uv", "run", "--offline", "pytest", "-q"], cwd=cwd, capture_output=True,
-                                   text=True, env=environment, timeout=600)
-        output = completed.stdout + completed.stderr
-        assert completed.returncode == 1 and f"{len(CHECK_IDS) + len(EXERCISE_TESTS)} failed" in output, output
-        assert "Bytecode compiled" not in output
+def test_uv_run_pytest_works_in_a_kit_copied_away_and_says_nothing_about_bytecode(
+        untouched_runs: tuple[str | None, list[UntouchedRun]]) -> None:
+    """As a student runs it, from the root and from scripts/: the untouched kit's runs above."""
+    without_uv, runs = untouched_runs
+    if without_uv is not None:
+        pytest.skip(without_uv)
+    for run in runs:
+        assert run.returncode == 1 and f"{len(CHECK_IDS) + len(EXERCISE_TESTS)} failed" in run.output, run.output
+        assert "Bytecode compiled" not in run.output
 
 
 # --- Windows and macOS -------------------------------------------------------------------------------------
