@@ -515,8 +515,9 @@ for name in ("resource", "fcntl", "termios", "grader", "reference"):
 """
 
 #: a train that hangs on its first call only (a file in ../outputs/ remembers it across the fresh processes the
-#: self-check starts after a hang): one hang proves the deadline as well as four, at a quarter of the wait;
-#: it blocks instead of spinning (the file's top-level loop below spins), so both kinds of hang are caught
+#: self-check starts after a hang): one hang proves the deadline as well as four, at a quarter of the wait.
+#: The hangs here block rather than spin: the deadline is the parent's either way (a pipe read with a
+#: timeout), and a spinning child would burn the whole wait in CPU
 HANGING_TRAIN = """
 _train = train
 
@@ -549,7 +550,7 @@ def without_posix(built: Path, tmp_path_factory: pytest.TempPathFactory) -> tupl
         shutil.copy(SOLUTIONS / name, kit / "scripts" / name)
     source = (SOLUTIONS / "ex_02_S0001.py").read_text(encoding="utf-8")
     (kit / "scripts" / "ex_02_H0001.py").write_text(source + HANGING_TRAIN, encoding="utf-8")
-    (kit / "scripts" / "ex_02_H0002.py").write_text(source + "\nwhile True:\n    pass\n", encoding="utf-8")
+    (kit / "scripts" / "ex_02_H0002.py").write_text(source + "\nimport time\n\ntime.sleep(3600)\n", encoding="utf-8")
     shorten_limits(kit, load_seconds=1, case_seconds=0.5)  # each hang still costs the slack on top
     outcomes, output = run_selfcheck(kit, env={"PYTHONPATH": str(shim)})
     return kit, outcomes, output
