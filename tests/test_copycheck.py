@@ -56,6 +56,18 @@ def test_the_background_process_finds_the_pairs_the_grader_would(tmp_path: Path)
     assert {(pair.a, pair.b) for pair in pairs} == {("C0003", "S0003")}  # the disguised copy, nothing else
 
 
+def test_one_file_has_nothing_to_compare_and_starts_no_process(tmp_path: Path) -> None:
+    one = submissions(tmp_path)[:1]
+    background = BackgroundPairs(one, templates(), 0.5, tmp_path / "copycheck", references())
+    assert background.process is None and not (tmp_path / "copycheck").exists()
+    assert background.pairs() == [] == compute(background.request)[0]
+    assert background.skipped == [] and not background.timed_out
+    two = BackgroundPairs(submissions(tmp_path / "two")[:2], templates(), 0.5, tmp_path / "two" / "copycheck",
+                          references())
+    assert two.process is not None
+    two.close()
+
+
 @pytest.mark.parametrize("command", [("/nonexistent/python",),  # cannot start
                                      (sys.executable, "-c", "import sys; sys.exit(3)"),  # fails
                                      (sys.executable, "-c", "import sys; open(sys.argv[2], 'w').write('[{')")])

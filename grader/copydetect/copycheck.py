@@ -137,6 +137,10 @@ class BackgroundPairs:
         self.timed_out = False
         env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
         self.process: subprocess.Popen[bytes] | None = None
+        #: fewer than two files: nothing to compare, so no process (its start-up would be all its work)
+        self.alone = len(submissions) < 2
+        if self.alone:
+            return
         try:  # whatever fails here, pairs() computes them in this process
             folder.mkdir(parents=True, exist_ok=True)
             request_path.write_text(json.dumps(self.request), encoding="utf-8")
@@ -150,6 +154,8 @@ class BackgroundPairs:
         """The flagged pairs; :attr:`skipped` names the files left out, :attr:`timed_out` says whether
         copy detection ran out of its budget (then no pairs: it is not run again here, where it would
         hold up the run the same way). Raises what :func:`similar_pairs` raises when it fails here too."""
+        if self.alone:
+            return []
         if self.process is not None:
             try:
                 code = self.process.wait(timeout=self.wait_seconds)
