@@ -563,6 +563,8 @@ def test_the_selfcheck_needs_no_posix_api_and_not_the_project(without_posix: tup
     failed = {name for name, outcome in outcomes.items() if outcome != "PASSED"}
     assert failed == {ex02("converge", "ex_02_H0001.py"), ex02("load", "ex_02_H0002.py")}, output
     assert "train" in output and "時間" in output  # the hang is named as a time limit, not as a crash
+    converge = re.search(r"^_+ test_converge\[ex_02_H0001\.py\] _+\n(.*?)(?=^_+ |^=+ )", output, re.S | re.M)
+    assert converge and "制限時間" in converge.group(1), output
     assert "トップレベルのコードが制限時間内に終わりませんでした" in output
     assert (kit / "outputs" / "train_hung").is_file()  # the hang happened (in the first converge case)
 
