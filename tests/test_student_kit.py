@@ -17,6 +17,7 @@ import subprocess
 import sys
 import textwrap
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -59,18 +60,27 @@ def kit(built: Path, tmp_path: Path) -> Path:
     return Path(shutil.copytree(built, tmp_path / KIT_NAME))
 
 
-def run_selfcheck(kit: Path, *extra: str, cwd: Path | None = None,
-                  env: dict[str, str] | None = None) -> tuple[dict[str, str], str]:
-    """Outcome per test (``module::test[param]`` -> PASSED/FAILED/ERROR) and the whole output."""
-    environment = {key: value for key, value in os.environ.items() if not key.startswith(("PYTEST", "EXGRADER"))}
-    completed = subprocess.run([sys.executable, "-m", "pytest", "-rA", *extra], capture_output=True, text=True,
-                               cwd=cwd or kit, env={**environment, **(env or {})}, timeout=600)
+def outcomes_of(stdout: str) -> dict[str, str]:
+    """Outcome per test (``module::test[param]`` -> PASSED/FAILED/ERROR) in the output of ``pytest -rA``."""
     outcomes = {}
-    for line in completed.stdout.splitlines():
+    for line in stdout.splitlines():
         match = re.match(r"^(PASSED|FAILED|ERROR) (?:scripts/)?(\w+)\.py::(\S+)", line)
         if match:
             outcomes[f"{match.group(2)}::{match.group(3)}"] = match.group(1)
-    return outcomes, completed.stdout + completed.stderr
+    return outcomes
+
+
+def run_selfcheck(kit: Path, *extra: str, cwd: Path | None = None,
+                  env: dict[str, str] | None = None) -> tuple[dict[str, str], str]:
+    """Outcome per test (``module::test[param]`` -> PASSED/FAILED/ERROR) and the whole output.
+
+    pytest's plugins installed in the project's environment (hypothesis, xdist, ...) are not loaded: the
+    kit's own environment has pytest alone, and loading them cost most of each run's start."""
+    environment = {key: value for key, value in os.environ.items() if not key.startswith(("PYTEST", "EXGRADER"))}
+    environment["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    completed = subprocess.run([sys.executable, "-m", "pytest", "-rA", *extra], capture_output=True, text=True,
+                               cwd=cwd or kit, env={**environment, **(env or {})}, timeout=600)
+    return outcomes_of(completed.stdout), completed.stdout + completed.stderr
 
 
 def shorten_limits(kit: Path, **limits: float) -> None:
@@ -220,31 +230,71 @@ def test_the_plan_carries_no_scaled_course_data(built: Path) -> None:
 
 
 # --- the self-check -----------------------------------------------------------------------------------
-def test_untouched_kit_fails_every_test_with_a_one_line_todo(kit: Path) -> None:
-    for cwd in (kit, kit / "scripts"):
-        outcomes, output = run_selfcheck(kit, cwd=cwd)
+@dataclass(frozen=True)
+class UntouchedRun:
+    lang: str
+    returncode: int
+    outcomes: dict[str, str]
+    output: str
+
+
+@pytest.fixture(scope="module")
+def untouched_runs(built: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[str | None, list[UntouchedRun]]:
+    """The untouched kit run from its root (in Japanese, the default) and from scripts/ (``--lang en``) as a
+    student runs it: ``uv run pytest``, in the kit's own environment that uv makes from its pyproject (offline,
+    from uv's cache filled by the project's own set-up). Where uv is missing or cannot resolve offline, with
+    ``python -m pytest`` instead, and the reason. Python writes its bytecode as on a student's machine (not so
+    where PYTHONDONTWRITEBYTECODE is set: every run would then compile numpy, pandas and matplotlib again)."""
+    kit = Path(shutil.copytree(built, tmp_path_factory.mktemp("untouched") / KIT_NAME))
+    environment = {key: value for key, value in os.environ.items()
+                   if not key.startswith(("VIRTUAL_ENV", "UV_PROJECT", "UV_COMPILE", "PYTEST", "EXGRADER",
+                                          "PYTHONDONTWRITEBYTECODE"))}
+    without_uv = "uv is not installed" if shutil.which("uv") is None else None
+    if without_uv is None:
+        lock = subprocess.run(["uv", "lock", "--offline"], cwd=kit, capture_output=True, text=True,
+                              env=environment, timeout=300)
+        if lock.returncode != 0:
+            without_uv = f"uv cannot resolve the kit's packages offline here: {lock.stderr.strip()[-300:]}"
+    runs = []
+    for cwd, lang in ((kit, "ja"), (kit / "scripts", "en")):
+        extra = ("--lang", lang) if lang != "ja" else ()
+        if without_uv is None:
+            completed = subprocess.run(["uv", "run", "--offline", "pytest", "-rA", *extra], cwd=cwd,
+                                       capture_output=True, text=True, env=environment, timeout=600)
+            runs.append(UntouchedRun(lang, completed.returncode, outcomes_of(completed.stdout),
+                                     completed.stdout + completed.stderr))
+        else:
+            runs.append(UntouchedRun(lang, -1, *run_selfcheck(kit, *extra, cwd=cwd)))
+    return without_uv, runs
+
+
+def test_untouched_kit_fails_every_test_with_a_one_line_todo(
+        untouched_runs: tuple[str | None, list[UntouchedRun]]) -> None:
+    """From the kit's root in Japanese (the default), and from scripts/ in English (``--lang en``)."""
+    todo = {"ja": "{name} が未実装です", "en": "{name} is not implemented yet"}
+    save_as = {"ja": "ex_02_<学籍番号>.py", "en": "ex_02_<student id>.py"}
+    _, runs = untouched_runs
+    assert [run.lang for run in runs] == ["ja", "en"]
+    for run in runs:
+        outcomes, output = run.outcomes, run.output
         assert {ex02(check_id, "ex_02_template.py") for check_id in CHECK_IDS} | EXERCISE_TESTS == set(outcomes)
         assert set(outcomes.values()) == {"FAILED"}, output
         assert "Traceback" not in output and "During handling" not in output and "NotImplementedError" not in output
         assert "ERROR" not in output and " error" not in output  # no collection error, no "1 error" in the summary
         for name in ("normalize", "standardize", "Perceptron.__init__", "MeanSquaredError.__init__", "train", "df",
                      "gradient_descent", "fit_line"):
-            assert f"{name} が未実装です" in output
-        assert "ex_02_<学籍番号>.py" in output  # test_load tells the student to save the file under their id
+            assert todo[run.lang].format(name=name) in output
+        assert save_as[run.lang] in output  # test_load tells the student to save the file under their id
 
 
-def test_english_messages(kit: Path) -> None:
-    _, output = run_selfcheck(kit, "--lang", "en", "-k", "normalize or test_df")
-    assert "normalize is not implemented yet" in output and "df is not implemented yet" in output
-
-
-def test_correct_work_in_both_conventions_passes_everything(kit: Path) -> None:
-    for name in ("ex_02_S0001.py", "ex_02_S0002.py", "perceptron.py", "gradient_method.py"):
-        shutil.copy(SOLUTIONS / name, kit / "scripts" / name)
-    outcomes, output = run_selfcheck(kit)
-    assert set(outcomes.values()) == {"PASSED"}, output
+def test_correct_work_in_both_conventions_passes_everything(without_posix: tuple[Path, dict[str, str], str]) -> None:
+    """The solutions of the assignment (the mean and the batch-sum convention) and of both exercises pass every
+    test (in the run without POSIX-only APIs below, beside the files that hang: each file is judged alone)."""
+    _, outcomes, output = without_posix
+    correct = {name: outcome for name, outcome in outcomes.items() if "H000" not in name}
+    assert set(correct.values()) == {"PASSED"}, output
     assert {ex02(check_id, f"ex_02_S000{n}.py") for check_id in CHECK_IDS for n in (1, 2)} | EXERCISE_TESTS \
-        == set(outcomes)
+        == set(correct)
 
 
 def fill(template: str, solution: str) -> str:
@@ -303,40 +353,6 @@ def utf8(raw: bytes) -> bool:
 
 
 # --- self-check == grader --------------------------------------------------------------------------------
-def compare_with_grade(kit: Path, files: list[Path], graded: Path) -> tuple[list[str], list[str], str]:
-    """Run the kit on ``files`` (copied into its scripts/) and compare each check with grade's report in
-    ``graded``: verdicts that differ, first lines of failure messages that differ, and the kit's output."""
-    for path in files:
-        shutil.copy(path, kit / "scripts" / path.name)
-    outcomes, output = run_selfcheck(kit, "scripts/test_ex_02.py")
-    assert len(outcomes) == len(files) * len(CHECK_IDS), output
-    said = {f"{name}[{file}]": text.strip().splitlines()[0] for name, file, text in re.findall(
-        r"^_+ test_(\w+)\[(ex_02_\w+\.\w+)\] _+\n(.*?)(?=^_+ test_|^=+ )", output, re.S | re.M)}
-    verdicts, words = [], []
-    for path in files:
-        report = json.loads((graded / "reports" / f"{path.stem.removeprefix('ex_02_')}.json").read_text("utf-8"))
-        for check in report["checks"]:
-            kit_passed = outcomes.get(ex02(check["id"], path.name)) == "PASSED"
-            if kit_passed != check["passed"]:
-                verdicts.append(f"{path.name} {check['id']}: grade {check['passed']}, kit {kit_passed}")
-            first, ours = check["message"].splitlines()[0], said.get(f"{check['id']}[{path.name}]")
-            if not check["passed"] and ours != first:
-                words.append(f"{path.name} {check['id']}: grade {first!r}, kit {ours!r}")
-    return verdicts, words, output
-
-
-def test_the_selfcheck_agrees_with_grade_check_by_check(kit: Path, graded_example_class: Path) -> None:
-    """The example class (both conventions, each single bug, a notebook, Shift_JIS, top-level scripts, a
-    syntax error): the kit's verdict of every check of every file is grade's, and so is its first sentence."""
-    files = sorted(path for path in CLASS.rglob("ex_02_*") if path.is_file())
-    assert len(files) >= 20
-    verdicts, words, output = compare_with_grade(kit, files, graded_example_class)
-    assert not verdicts, "\n".join(verdicts) + "\n" + output
-    assert not words, "\n".join(words)
-    shift_jis = [path.name for path in files if not utf8(path.read_bytes())]
-    assert shift_jis and all(f"python {name} の実行が SyntaxError" in output for name in shift_jis)
-
-
 #: correct or wrong in ways the example class does not show: the properties must still agree with the values
 ODD_FORMS = {
     "V0001": ("    return (x - x_min) / (x_max - x_min)",
@@ -352,12 +368,15 @@ ODD_FORMS = {
     # a zero g_w leaves w where it was: no update rule is shown, so update fails too (issue 11.5)
     "V0010": ("        self.g_w = self.x.T @ g / k", "        self.g_w = np.zeros_like(self.w)"),
 }
+#: the notebooks of the odd forms: one that reads the data beside it, one with a syntax error in cell 3
+NOTEBOOKS = ("N0001", "N0002")
+#: red team T0001: honest steps for 1-3 iterations, the closed form with made-up losses for the long run
+SNIFFER = "T0001"
 
 
-def test_the_selfcheck_agrees_with_grade_on_odd_forms(kit: Path, tmp_path: Path) -> None:
+def write_odd_forms(folder: Path) -> None:
+    """The odd forms of the correct solution, and two notebooks."""
     source = (SOLUTIONS / "ex_02_S0001.py").read_text(encoding="utf-8")
-    folder = tmp_path / "odd"
-    folder.mkdir()
     for student_id, (old, new) in ODD_FORMS.items():
         assert source.count(old) == 1
         (folder / f"ex_02_{student_id}.py").write_text(source.replace(old, new), encoding="utf-8")
@@ -372,33 +391,105 @@ def test_the_selfcheck_agrees_with_grade_on_odd_forms(kit: Path, tmp_path: Path)
     broken = {**notebook, "cells": [{"cell_type": "markdown", "source": "# 課題", "metadata": {}},
                                     notebook["cells"][0], broken_cell]}
     (folder / "ex_02_N0002.ipynb").write_text(json.dumps(broken, ensure_ascii=False), encoding="utf-8")
-    assert grade_main([str(folder), "--out", str(tmp_path / "graded")]) == 0
-    notebook_report = json.loads((tmp_path / "graded" / "reports" / "N0001.json").read_text("utf-8"))
-    assert all(check["passed"] for check in notebook_report["checks"]), notebook_report
-    broken_report = json.loads((tmp_path / "graded" / "reports" / "N0002.json").read_text("utf-8"))
-    assert "セル 3" in broken_report["checks"][0]["message"].splitlines()[0], broken_report
-    verdicts, words, output = compare_with_grade(kit, sorted(folder.iterdir()), tmp_path / "graded")
-    assert not verdicts, "\n".join(verdicts) + "\n" + output
+
+
+@pytest.fixture(scope="module")
+def graded_odd_forms(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The odd forms, their notebooks and the step-count sniffer (red team T0001, whose only harm is to its own
+    converge) in one folder graded once: ``(folder, out)``."""
+    from test_redteam import ATTACKS
+
+    base = tmp_path_factory.mktemp("odd")
+    folder = base / "class"
+    folder.mkdir()
+    write_odd_forms(folder)
+    (folder / f"ex_02_{SNIFFER}.py").write_text(ATTACKS[SNIFFER], encoding="utf-8")
+    assert grade_main([str(folder), "--out", str(base / "graded"), "--jobs", "2"]) == 0
+    return folder, base / "graded"
+
+
+def example_class_files() -> list[Path]:
+    return sorted(path for path in CLASS.rglob("ex_02_*") if path.is_file())
+
+
+@pytest.fixture(scope="module")
+def compared(built: Path, graded_example_class: Path, graded_variants: tuple[Path, Path],
+             graded_odd_forms: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory,
+             ) -> tuple[Path, dict[str, str], str]:
+    """One self-check run over every file the tests below compare with grade (the example class, the verdict
+    variants, the odd forms and the sniffer): ``(kit, outcomes, output)``. The kit takes each file in turn
+    and judges it alone, so each test reads its own files' verdicts; one run instead of one per test saves
+    a pytest start and the child process's start (Python, numpy, pandas) for each."""
+    kit = Path(shutil.copytree(built, tmp_path_factory.mktemp("compared") / KIT_NAME))
+    files = [*example_class_files(), *sorted(graded_variants[0].iterdir()), *sorted(graded_odd_forms[0].iterdir())]
+    assert len({path.name for path in files}) == len(files)  # no file hides another
+    for path in files:
+        shutil.copy(path, kit / "scripts" / path.name)
+    outcomes, output = run_selfcheck(kit, "scripts/test_ex_02.py")
+    return kit, outcomes, output
+
+
+def compare_with_grade(compared: tuple[Path, dict[str, str], str], files: list[Path],
+                       graded: Path) -> tuple[list[str], list[str]]:
+    """Compare each check of ``files`` in the kit's run with grade's report in ``graded``: verdicts that
+    differ, and first lines of failure messages that differ."""
+    _, outcomes, output = compared
+    names = {path.name for path in files}
+    ran = {name for name in outcomes if re.search(r"\[(.+)\]$", name).group(1) in names}
+    assert ran == {ex02(check_id, name) for check_id in CHECK_IDS for name in names}, output[-3000:]
+    said = {f"{name}[{file}]": text.strip().splitlines()[0] for name, file, text in re.findall(
+        r"^_+ test_(\w+)\[(ex_02_\w+\.\w+)\] _+\n(.*?)(?=^_+ test_|^=+ )", output, re.S | re.M)}
+    verdicts, words = [], []
+    for path in files:
+        report = json.loads((graded / "reports" / f"{path.stem.removeprefix('ex_02_')}.json").read_text("utf-8"))
+        for check in report["checks"]:
+            kit_passed = outcomes.get(ex02(check["id"], path.name)) == "PASSED"
+            if kit_passed != check["passed"]:
+                verdicts.append(f"{path.name} {check['id']}: grade {check['passed']}, kit {kit_passed}")
+            first, ours = check["message"].splitlines()[0], said.get(f"{check['id']}[{path.name}]")
+            if not check["passed"] and ours != first:
+                words.append(f"{path.name} {check['id']}: grade {first!r}, kit {ours!r}")
+    return verdicts, words
+
+
+def test_the_selfcheck_agrees_with_grade_check_by_check(compared: tuple[Path, dict[str, str], str],
+                                                       graded_example_class: Path) -> None:
+    """The example class (both conventions, each single bug, a notebook, Shift_JIS, top-level scripts, a
+    syntax error): the kit's verdict of every check of every file is grade's, and so is its first sentence."""
+    files = example_class_files()
+    assert len(files) >= 20
+    verdicts, words = compare_with_grade(compared, files, graded_example_class)
+    output = compared[2]
+    assert not verdicts, "\n".join(verdicts) + "\n" + output[-3000:]
     assert not words, "\n".join(words)
-    assert not (kit / "scripts" / "advertising.csv").exists()  # the notebook ran in a private layout
+    shift_jis = [path.name for path in files if not utf8(path.read_bytes())]
+    assert shift_jis and all(f"python {name} の実行が SyntaxError" in output for name in shift_jis)
 
 
-@pytest.mark.skipif(shutil.which("uv") is None, reason="uv is not installed")
-def test_uv_run_pytest_works_in_a_kit_copied_away_and_says_nothing_about_bytecode(kit: Path) -> None:
-    """As a student runs it: uv makes the kit's own environment from its pyproject (offline, from uv's cache
-    filled by the project's own set-up) and runs the self-check, from the root and from scripts/."""
-    environment = {key: value for key, value in os.environ.items()
-                   if not key.startswith(("VIRTUAL_ENV", "UV_PROJECT", "UV_COMPILE", "PYTEST", "EXGRADER"))}
-    lock = subprocess.run(["uv", "lock", "--offline"], cwd=kit, capture_output=True, text=True, env=environment,
-                          timeout=300)
-    if lock.returncode != 0:
-        pytest.skip(f"uv cannot resolve the kit's packages offline here: {lock.stderr.strip()[-300:]}")
-    for cwd in (kit, kit / "scripts"):
-        completed = subprocess.run(["uv", "run", "--offline", "pytest", "-q"], cwd=cwd, capture_output=True,
-                                   text=True, env=environment, timeout=600)
-        output = completed.stdout + completed.stderr
-        assert completed.returncode == 1 and f"{len(CHECK_IDS) + len(EXERCISE_TESTS)} failed" in output, output
-        assert "Bytecode compiled" not in output
+def test_the_selfcheck_agrees_with_grade_on_odd_forms(compared: tuple[Path, dict[str, str], str],
+                                                     graded_odd_forms: tuple[Path, Path]) -> None:
+    folder, graded = graded_odd_forms
+    notebook_report = json.loads((graded / "reports" / "N0001.json").read_text("utf-8"))
+    assert all(check["passed"] for check in notebook_report["checks"]), notebook_report
+    broken_report = json.loads((graded / "reports" / "N0002.json").read_text("utf-8"))
+    assert "セル 3" in broken_report["checks"][0]["message"].splitlines()[0], broken_report
+    files = sorted(path for path in folder.iterdir() if path.stem.removeprefix("ex_02_") in {*ODD_FORMS, *NOTEBOOKS})
+    assert len(files) == len(ODD_FORMS) + len(NOTEBOOKS)
+    verdicts, words = compare_with_grade(compared, files, graded)
+    assert not verdicts, "\n".join(verdicts) + "\n" + compared[2][-3000:]
+    assert not words, "\n".join(words)
+    assert not (compared[0] / "scripts" / "advertising.csv").exists()  # the notebooks ran in a private layout
+
+
+def test_uv_run_pytest_works_in_a_kit_copied_away_and_says_nothing_about_bytecode(
+        untouched_runs: tuple[str | None, list[UntouchedRun]]) -> None:
+    """As a student runs it, from the root and from scripts/: the untouched kit's runs above."""
+    without_uv, runs = untouched_runs
+    if without_uv is not None:
+        pytest.skip(without_uv)
+    for run in runs:
+        assert run.returncode == 1 and f"{len(CHECK_IDS) + len(EXERCISE_TESTS)} failed" in run.output, run.output
+        assert "Bytecode compiled" not in run.output
 
 
 # --- Windows and macOS -------------------------------------------------------------------------------------
@@ -423,31 +514,59 @@ for name in ("resource", "fcntl", "termios", "grader", "reference"):
     sys.modules.pop(name, None)
 """
 
+#: a train that hangs on its first call only (a file in ../outputs/ remembers it across the fresh processes the
+#: self-check starts after a hang): one hang proves the deadline as well as four, at a quarter of the wait.
+#: The hangs here block rather than spin: the deadline is the parent's either way (a pipe read with a
+#: timeout), and a spinning child would burn the whole wait in CPU
 HANGING_TRAIN = """
+_train = train
+
+
 def train(x, t, learning_rate, max_iteration, rng):
-    while True:
-        pass
+    import pathlib, threading
+    marker = pathlib.Path("../outputs/train_hung")
+    if not marker.exists():
+        marker.touch()
+        threading.Event().wait()
+    return _train(x, t, learning_rate, max_iteration, rng)
 """
 
 
-def test_the_selfcheck_needs_no_posix_api_and_not_the_project(kit: Path, tmp_path: Path) -> None:
-    shim = tmp_path / "shim"
+@pytest.fixture(scope="module")
+def without_posix(built: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str], str]:
+    """The whole kit run once in a Python without SIGALRM, fork, resource, fcntl or the project (as on Windows):
+    correct work in both conventions and the exercises' solutions, a file whose train hangs and one whose
+    top-level code hangs. ``(kit, outcomes, output)``."""
+    base = tmp_path_factory.mktemp("no_posix")
+    kit = Path(shutil.copytree(built, base / KIT_NAME))
+    shim = base / "shim"
     shim.mkdir()
     (shim / "sitecustomize.py").write_text(textwrap.dedent(NO_POSIX), encoding="utf-8")
     probe = subprocess.run([sys.executable, "-c", "import signal, os; print(hasattr(signal, 'SIGALRM'), "
                             "hasattr(os, 'fork')); import resource"], capture_output=True, text=True,
                            env={**os.environ, "PYTHONPATH": str(shim)})
     assert probe.stdout.split() == ["False", "False"] and "resource is not available" in probe.stderr
-    shutil.copy(SOLUTIONS / "ex_02_S0002.py", kit / "scripts" / "ex_02_S0002.py")
+    for name in ("ex_02_S0001.py", "ex_02_S0002.py", "perceptron.py", "gradient_method.py"):
+        shutil.copy(SOLUTIONS / name, kit / "scripts" / name)
     source = (SOLUTIONS / "ex_02_S0001.py").read_text(encoding="utf-8")
     (kit / "scripts" / "ex_02_H0001.py").write_text(source + HANGING_TRAIN, encoding="utf-8")
-    (kit / "scripts" / "ex_02_H0002.py").write_text(source + "\nwhile True:\n    pass\n", encoding="utf-8")
+    (kit / "scripts" / "ex_02_H0002.py").write_text(source + "\nimport time\n\ntime.sleep(3600)\n", encoding="utf-8")
     shorten_limits(kit, load_seconds=1, case_seconds=0.5)  # each hang still costs the slack on top
-    outcomes, output = run_selfcheck(kit, "scripts/test_ex_02.py", env={"PYTHONPATH": str(shim)})
+    outcomes, output = run_selfcheck(kit, env={"PYTHONPATH": str(shim)})
+    return kit, outcomes, output
+
+
+def test_the_selfcheck_needs_no_posix_api_and_not_the_project(without_posix: tuple[Path, dict[str, str], str]) -> None:
+    kit, outcomes, output = without_posix
+    assert {ex02("load", f"ex_02_{student_id}.py") for student_id in ("H0001", "H0002", "S0001", "S0002")} \
+        <= set(outcomes), output
     failed = {name for name, outcome in outcomes.items() if outcome != "PASSED"}
     assert failed == {ex02("converge", "ex_02_H0001.py"), ex02("load", "ex_02_H0002.py")}, output
     assert "train" in output and "時間" in output  # the hang is named as a time limit, not as a crash
+    converge = re.search(r"^_+ test_converge\[ex_02_H0001\.py\] _+\n(.*?)(?=^_+ |^=+ )", output, re.S | re.M)
+    assert converge and "制限時間" in converge.group(1), output
     assert "トップレベルのコードが制限時間内に終わりませんでした" in output
+    assert (kit / "outputs" / "train_hung").is_file()  # the hang happened (in the first converge case)
 
 
 #: appended to a file: it notes which process ran it
@@ -484,26 +603,23 @@ def test_files_share_one_process_and_still_run_as_in_a_fresh_one(kit: Path) -> N
     assert pids["ex_02_K0001"] == pids["ex_02_K0002"] != pids["ex_02_K0003"] == pids["ex_02_K0004"], pids
 
 
-def test_the_selfcheck_agrees_with_grade_on_the_verdict_variants(kit: Path, graded_variants: tuple[Path, Path]) -> None:
+def test_the_selfcheck_agrees_with_grade_on_the_verdict_variants(compared: tuple[Path, dict[str, str], str],
+                                                                graded_variants: tuple[Path, Path]) -> None:
     """Issue 16: the golden variants students really write (other libraries, bias shapes, per-axis losses,
     DataFrames, the correct-in-substance table) and the file without machine learning: the kit says what
     grade says, check by check (grade's reports: the variants graded once for the run, in conftest)."""
     folder, graded = graded_variants
-    verdicts, words, output = compare_with_grade(kit, sorted(folder.iterdir()), graded)
-    assert not verdicts, "\n".join(verdicts) + "\n" + output[-3000:]
+    verdicts, words = compare_with_grade(compared, sorted(folder.iterdir()), graded)
+    assert not verdicts, "\n".join(verdicts) + "\n" + compared[2][-3000:]
     assert not words, "\n".join(words)
 
 
-def test_the_selfcheck_fails_a_train_that_sniffs_the_step_count_as_grade_does(kit: Path, tmp_path: Path) -> None:
+def test_the_selfcheck_fails_a_train_that_sniffs_the_step_count_as_grade_does(
+        compared: tuple[Path, dict[str, str], str], graded_odd_forms: tuple[Path, Path]) -> None:
     """Red team T0001: honest steps for 1-3 iterations, the closed form with made-up losses for the long
     run. The kit's converge restates the grader's, so it fails the file with grade's sentence."""
-    from test_redteam import ATTACKS
-
-    folder = tmp_path / "sniffer"
-    folder.mkdir()
-    (folder / "ex_02_T0001.py").write_text(ATTACKS["T0001"], encoding="utf-8")
-    assert grade_main([str(folder), "--out", str(tmp_path / "graded"), "--jobs", "1"]) == 0
-    report = json.loads((tmp_path / "graded" / "reports" / "T0001.json").read_text("utf-8"))
+    folder, graded = graded_odd_forms
+    report = json.loads((graded / "reports" / f"{SNIFFER}.json").read_text("utf-8"))
     assert [check["id"] for check in report["checks"] if not check["passed"]] == ["converge"], report
-    verdicts, words, output = compare_with_grade(kit, [folder / "ex_02_T0001.py"], tmp_path / "graded")
-    assert not verdicts and not words, "\n".join([*verdicts, *words]) + "\n" + output[-3000:]
+    verdicts, words = compare_with_grade(compared, [folder / f"ex_02_{SNIFFER}.py"], graded)
+    assert not verdicts and not words, "\n".join([*verdicts, *words]) + "\n" + compared[2][-3000:]
