@@ -45,6 +45,12 @@ def references() -> list[str]:
     return [text for text in (read_template(path) for path in Assignment.default().references) if text is not None]
 
 
+@pytest.fixture(autouse=True)
+def every_class_gets_the_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests are about the background process: here every class of two files or more gets one."""
+    monkeypatch.setattr(copycheck, "IN_PROCESS_FILES", 2)
+
+
 def test_the_background_process_finds_the_pairs_the_grader_would(tmp_path: Path) -> None:
     background = BackgroundPairs(submissions(tmp_path), templates(), 0.5, tmp_path / "copycheck", references())
     assert background.process is not None
@@ -66,6 +72,17 @@ def test_one_file_has_nothing_to_compare_and_starts_no_process(tmp_path: Path) -
                           references())
     assert two.process is not None
     two.close()
+
+
+def test_a_class_smaller_than_a_process_start_is_compared_here_after_grading(tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    small = submissions(tmp_path)
+    monkeypatch.setattr(copycheck, "IN_PROCESS_FILES", len(small) + 1)
+    background = BackgroundPairs(small, templates(), 0.5, tmp_path / "copycheck", references())
+    assert background.process is None and not (tmp_path / "copycheck").exists()
+    pairs = background.pairs()
+    assert (pairs, background.skipped) == compute(background.request)
+    assert {(pair.a, pair.b) for pair in pairs} == {("C0003", "S0003")}  # the disguised copy, nothing else
 
 
 @pytest.mark.parametrize("command", [("/nonexistent/python",),  # cannot start

@@ -6,7 +6,9 @@ TA waited for once grading was done (single-threaded, one pass over every file).
 own process beside grading, it held the GIL that the grading threads need to answer their workers.
 In a process of its own at nice 19 it uses the CPU that grading leaves idle, and the grader only
 collects its answer. Should that process fail for any reason, the grader computes the pairs itself:
-a TA never loses copy detection to it.
+a TA never loses copy detection to it. A class of fewer than :data:`IN_PROCESS_FILES` files (a resubmission
+regraded on its own, a small group) is compared in the grader's process once grading is done: starting a
+process would cost more than comparing them.
 
 This process runs our code on the TA's files (it reads, decodes and tokenizes them; it runs nothing
 of them), so it needs no sandbox, but it must import nothing but our code and the installed libraries:
@@ -42,6 +44,9 @@ BOOTSTRAP = ("import os, sys; hasattr(os, 'nice') and os.nice(19); sys.path.inse
              "from grader.copydetect.copycheck import main; sys.exit(main(sys.argv[2:]))")
 
 
+#: Fewer files than this are compared in the grader's own process once grading is done: for them the
+#: process's start-up (Python, numpy, Pygments, the templates' windows) is more than the work itself.
+IN_PROCESS_FILES = 8
 #: One file's decoding and fingerprinting, in CPU seconds; past it the file is left out and named.
 FILE_SECONDS = 10.0
 #: How long the grader waits for copy detection once grading is done: this, plus WAIT_PER_FILE per file.
@@ -137,9 +142,8 @@ class BackgroundPairs:
         self.timed_out = False
         env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
         self.process: subprocess.Popen[bytes] | None = None
-        #: fewer than two files: nothing to compare, so no process (its start-up would be all its work)
-        self.alone = len(submissions) < 2
-        if self.alone:
+        self.alone = len(submissions) < 2  # nothing to compare
+        if len(submissions) < IN_PROCESS_FILES:  # pairs() compares them here, after grading
             return
         try:  # whatever fails here, pairs() computes them in this process
             folder.mkdir(parents=True, exist_ok=True)
@@ -156,6 +160,9 @@ class BackgroundPairs:
         hold up the run the same way). Raises what :func:`similar_pairs` raises when it fails here too."""
         if self.alone:
             return []
+        if self.process is None and len(self.request["submissions"]) < IN_PROCESS_FILES:
+            pairs, self.skipped = compute(self.request)
+            return pairs
         if self.process is not None:
             try:
                 code = self.process.wait(timeout=self.wait_seconds)

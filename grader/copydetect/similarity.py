@@ -31,8 +31,10 @@ only matches whole k-grams of template code, which misses the short hints above.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from itertools import pairwise
@@ -132,13 +134,21 @@ def template_material(source: str) -> list[list[str]]:
     return [code, stream("\n".join(hints))[0], *(stream(hint)[0] for hint in hints)]
 
 
-def template_windows(template_sources: Iterable[str], reference_sources: Iterable[str] = ()) -> set[int]:
+def template_windows(template_sources: Iterable[str], reference_sources: Iterable[str] = ()) -> frozenset[int]:
     """The hashes of every ``TEMPLATE_K`` window of the templates' material and of the reference
     solutions' code: what :func:`fingerprint` takes out of a submission as "told to write" or "the
-    canonical answer". A reference's comments and docstrings are not taken: no student saw them."""
+    canonical answer". A reference's comments and docstrings are not taken: no student saw them.
+
+    Kept for the next call with the same texts (lexing every hint line of a template is most of what
+    comparing a small class costs)."""
+    return _template_windows(tuple(template_sources), tuple(reference_sources))
+
+
+@functools.lru_cache(maxsize=4)
+def _template_windows(template_sources: tuple[str, ...], reference_sources: tuple[str, ...]) -> frozenset[int]:
     told = {value for text in template_sources for material in template_material(text)
             for value in windows(material, TEMPLATE_K)}
-    return told | {value for text in reference_sources for value in windows(stream(text)[0], TEMPLATE_K)}
+    return frozenset(told | {value for text in reference_sources for value in windows(stream(text)[0], TEMPLATE_K)})
 
 
 _NO_HASHES = np.empty(0, dtype=np.uint64)
@@ -176,7 +186,7 @@ def _window_hashes(encoded: Sequence[bytes], starts: Iterable[int], k: int) -> n
     return np.frombuffer(digest, dtype=">u8").astype(np.uint64)
 
 
-def fingerprint(student_id: str, source: str, template: set[int]) -> Fingerprint:
+def fingerprint(student_id: str, source: str, template: AbstractSet[int]) -> Fingerprint:
     texts, lines = stream(source[:MAX_SOURCE_CHARS])
     count = len(texts)
     own = np.ones(count, dtype=bool)
