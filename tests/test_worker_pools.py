@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from hostile import corpus
+from test_containment import alive, write_class
 
 from grader.assignment import Assignment
 from grader.cli import main as grade_main
@@ -26,23 +27,8 @@ FONT_PROBE = corpus.correct_with(
     " 'HOME' if any('/home/' in str(_f.fname) for _f in _fm.fontManager.ttflist) else 'NOHOME', flush=True)\n")
 
 
-def write_class(folder: Path, students: dict[str, str]) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    for student_id, source in students.items():
-        (folder / f"ex_02_{student_id}.py").write_text(source, encoding="utf-8")
-    return folder
-
-
 def reports(out: Path) -> dict[str, bytes]:
     return {path.name: path.read_bytes() for path in sorted((out / "reports").glob("*.json"))}
-
-
-def alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8")
-    except OSError:
-        return False
-    return stat.rpartition(")")[2].split()[0] != "Z"
 
 
 @pytest.fixture
