@@ -319,6 +319,19 @@ class FilesRun:
     listener: Listener
 
 
+#: files the grader binds into every sandbox: the font list each zygote of the run starts from, and the
+#: zygote's own code (a student who could change them would change the next zygote's start)
+SANDBOX_FILES_TO_WRITE = {"font_list": f"{launcher.INSIDE_DIR}/{launcher.FONT_LIST}",
+                          "sandbox_code": f"{launcher.INSIDE_DIR}/zygote.py"}
+
+
+def assert_sandbox_files_unwritable(outcome: dict[str, str]) -> None:
+    """Every attempt of corpus.writer on SANDBOX_FILES_TO_WRITE was made, and failed."""
+    attempts = {outcome[f"{label}_{attempt}"] for label in SANDBOX_FILES_TO_WRITE
+                for attempt in ("write", "append", "chmod", "new", "remove")}
+    assert attempts <= {"OSError", "PermissionError"}, outcome
+
+
 @pytest.fixture(scope="module")
 def files_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FilesRun]:
     if not SANDBOX:
@@ -348,7 +361,7 @@ def files_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FilesRun]:
     students = {
         "S0001": corpus.CORRECT,
         "F0001": corpus.reader(readable),
-        "F0002": corpus.writer({label: str(path) for label, path in files.items()}),
+        "F0002": corpus.writer({**{label: str(path) for label, path in files.items()}, **SANDBOX_FILES_TO_WRITE}),
         "F0003": corpus.network(listener.port, listener.abstract_name),
         "F0004": corpus.BORROW_IMPORT,
         "F0005": corpus.borrow_file(str(ROOT / "reference" / "perceptron.py")),
@@ -381,6 +394,7 @@ def test_submission_cannot_change_other_work_the_outputs_or_home(files_run: File
     graded = files_run.graded
     outcome = probed(graded, "F0002", "WRITE")
     assert not leaks(outcome), outcome
+    assert_sandbox_files_unwritable(outcome)
     reference_copy = files_run.canaries.files.pop("reference_copy")  # not written by the grader: compare it
     try:
         assert reference_copy.read_bytes() == files_run.canaries.original["reference_copy"]
@@ -868,7 +882,8 @@ def test_unprivileged_grader(tmp_path: Path) -> None:
         memory_secret = os.urandom(12).hex()
         write_class(folder, {
             "S0001": corpus.CORRECT, "K0001": corpus.KILL_PARENT_AT_IMPORT, "K0002": corpus.KILL_EVERYTHING,
-            "K0003": corpus.reader(readable), "K0004": corpus.writer({"home": str(home / "grades.csv")}),
+            "K0003": corpus.reader(readable), "K0004": corpus.writer({"home": str(home / "grades.csv"),
+                                                                 **SANDBOX_FILES_TO_WRITE}),
             "K0005": corpus.DAEMON, "K0006": corpus.victim(settle=1.0), "K0007": corpus.PLANTER,
             "K0008": corpus.victim(),
             **issue10_class("U", memory_secret),
@@ -891,6 +906,7 @@ def test_unprivileged_grader(tmp_path: Path) -> None:
         assert outcome["environ"] == "LookupError"  # bwrap's own pid 1 (same uid) has a clean environment
         outcome = probed(graded, "K0004", "WRITE")
         assert not leaks(outcome), outcome
+        assert_sandbox_files_unwritable(outcome)  # the same uid as the grader's files: only the binds hold
         assert (home / "grades.csv").read_text(encoding="utf-8") == secret + "\n"
         for path in (out / "reports").iterdir():
             assert secret not in path.read_text(encoding="utf-8")
