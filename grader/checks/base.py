@@ -23,6 +23,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 import numpy as np
 
+from grader.checks.compare import Tolerance
 from grader.i18n import Message
 from grader.results import Verdict
 from grader.run.sandbox.protocol import Failed, Opaque
@@ -117,6 +118,10 @@ class Check:
         if verdict is not None:
             verdict.hint = self.hint()
         return verdict
+
+    def file_tolerance(self, rtol: float, atol: float) -> Tolerance:
+        """How close a value must be: the assignment file's ``rtol`` and ``atol`` for this check, else these."""
+        return Tolerance(self.params.get("rtol", rtol), self.params.get("atol", atol))
 
     def case_id(self, label: str | int) -> str:
         return f"{self.id}/{label}"

@@ -52,7 +52,7 @@ class DfJudging(Check):
         error = self.stopped(mine)
         if error:
             return error
-        tolerance = Tolerance(self.params.get("rtol", 1e-12), self.params.get("atol", 1e-12))
+        tolerance = self.file_tolerance(1e-12, 1e-12)
         points = self.df_points(mine[0])
         for index, x in enumerate(points):
             value, expected = mine[0].get(f"d{index}"), 2 * (x - 1)
@@ -104,7 +104,7 @@ class DescentJudging(Check):
         error = self.stopped(self.mine(outcomes))
         if error:
             return error
-        tolerance = Tolerance(self.params.get("rtol", 1e-10), self.params.get("atol", 1e-12))
+        tolerance = self.file_tolerance(1e-10, 1e-12)
         runs = self.descent_runs(outcomes)
         for outcome, run in runs:
             problem = history_problem(outcome.get("result"), self.wanted_history(run), tolerance)
@@ -146,7 +146,7 @@ class FitLineJudging(Check):
         raise NotImplementedError
 
     def tolerance(self) -> Tolerance:
-        return Tolerance(self.params.get("rtol", 1e-9), self.params.get("atol", 1e-12))
+        return self.file_tolerance(1e-9, 1e-12)
 
     def judge(self, outcomes: Mapping[str, CaseOutcome]) -> Verdict:
         error = self.stopped(self.mine(outcomes))

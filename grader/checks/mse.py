@@ -54,7 +54,7 @@ class _MseCheck(Check):
         error = self.stopped(relevant)
         if error:
             return error
-        tolerance = Tolerance(self.params.get("rtol", 1e-9), self.params.get("atol", 1e-12))
+        tolerance = self.file_tolerance(1e-9, 1e-12)
         for outcome in mine:
             y, t = self.inputs[outcome.case_id]
             value = outcome.get(self.output)

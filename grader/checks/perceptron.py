@@ -61,7 +61,7 @@ class Forward(Check):
         error = self.stopped(mine)
         if error:
             return error
-        tolerance = Tolerance(self.params.get("rtol", 1e-9), self.params.get("atol", 1e-12))
+        tolerance = self.file_tolerance(1e-9, 1e-12)
         for outcome in mine:
             x, w, b = self.inputs[outcome.case_id]
             expected = x @ w + b
@@ -104,7 +104,7 @@ class BackwardStep(Check):
         return cases
 
     def tolerance(self) -> Tolerance:
-        return Tolerance(self.params.get("rtol", 1e-7), self.params.get("atol", 1e-10))
+        return self.file_tolerance(1e-7, 1e-10)
 
     def judge(self, outcomes: Mapping[str, CaseOutcome]) -> Verdict:
         mine = self.mine(outcomes)

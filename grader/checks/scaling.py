@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from grader.checks.base import CaseOutcome, Check, as_array, describe_type
-from grader.checks.compare import Tolerance, explain, first_match
+from grader.checks.compare import explain, first_match
 from grader.checks.inputs import fixed_scaling_arrays, scaling_arrays
 from grader.checks.ops import call, get, let, ref
 from grader.i18n import Message
@@ -54,7 +54,7 @@ class _ScalingCheck(Check):
         error = self.stopped(mine)
         if error:
             return error
-        tolerance = Tolerance(self.params.get("rtol", 1e-7), self.params.get("atol", 1e-9))
+        tolerance = self.file_tolerance(1e-7, 1e-9)
         forms: set[int] = set()
         for outcome in mine:
             x = self.inputs[outcome.case_id]

@@ -157,7 +157,7 @@ class Gradcheck(Check):
         fd = {"w": numerical[0].reshape(-1), "b": numerical[1].reshape(-1)}
         true = dict(zip(("w", "b"), (part.reshape(-1) for part in self.mean_loss_gradient()), strict=True))
         n = self.point.x.shape[0]
-        tolerance = Tolerance(self.params.get("rtol", 1e-5), self.params.get("atol", 1e-8))
+        tolerance = self.file_tolerance(1e-5, 1e-8)
         if all(np.all(np.abs(fd[name]) <= tolerance.atol) for name in fd):
             # a loss that does not move with w and b checks nothing, whatever the chain says
             return Verdict.fail(Message("gradcheck.constant_loss"), hint=self.hint()), None
@@ -342,7 +342,7 @@ class Converge(Check):
             return Verdict.fail(Message("converge.losses", {"iterations": iterations, "obtained": shown}),
                                 [context], self.hint())
         losses = losses.reshape(-1)
-        tolerance = Tolerance(self.params.get("rtol", 1e-4), self.params.get("atol", 1e-4))
+        tolerance = self.file_tolerance(1e-4, 1e-4)
         for name in ("w", "b"):
             obtained = as_array(outcome.get(name))
             expected = self.problem[name]

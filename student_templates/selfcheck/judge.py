@@ -187,7 +187,7 @@ class Forward(KitCheck):
         error = self.stopped(mine)
         if error:
             return error
-        tolerance = Tolerance(self.params.get("rtol", 1e-9), self.params.get("atol", 1e-12))
+        tolerance = self.file_tolerance(1e-9, 1e-12)
         for outcome in mine:
             data = self.data(outcome)
             x, w, b = data["x"], data["w"], data["b"]
@@ -202,7 +202,7 @@ class Forward(KitCheck):
 
 class _BackwardStep(KitCheck):
     def tolerance(self) -> Tolerance:
-        return Tolerance(self.params.get("rtol", 1e-7), self.params.get("atol", 1e-10))
+        return self.file_tolerance(1e-7, 1e-10)
 
     def judge(self, outcomes: Mapping[str, CaseOutcome]) -> Verdict:
         mine = self.mine(outcomes)
@@ -333,7 +333,7 @@ class _Mse(KitCheck):
         error = self.stopped(relevant)
         if error:
             return error
-        tolerance = Tolerance(self.params.get("rtol", 1e-9), self.params.get("atol", 1e-12))
+        tolerance = self.file_tolerance(1e-9, 1e-12)
         for outcome in mine:
             data = self.data(outcome)
             value = outcome.get(self.output)
@@ -419,7 +419,7 @@ class Gradcheck(KitCheck):
                                                                                 data["b"].ravel()]))[1]
         true = {"w": gradient[:size], "b": gradient[size:]}
         n = data["x"].shape[0]
-        tolerance = Tolerance(self.params.get("rtol", 1e-5), self.params.get("atol", 1e-8))
+        tolerance = self.file_tolerance(1e-5, 1e-8)
         if all(np.all(np.abs(fd[name]) <= tolerance.atol) for name in fd):
             return Verdict.fail(Message("gradcheck.constant_loss"), hint=self.hint()), None
         chain_factor = common_factor(parts, true, n, tolerance)
@@ -544,7 +544,7 @@ class Converge(KitCheck):
             return Verdict.fail(Message("converge.losses", {"iterations": iterations, "obtained": shown}),
                                 [context], self.hint())
         losses = losses.reshape(-1)
-        tolerance = Tolerance(self.params.get("rtol", 1e-4), self.params.get("atol", 1e-4))
+        tolerance = self.file_tolerance(1e-4, 1e-4)
         for name in ("w", "b"):
             obtained = as_array(outcome.get(name))
             expected = problem[name]
