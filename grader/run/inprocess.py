@@ -8,7 +8,6 @@ use it: the student kit's self-check runs their file in a child process of its o
 from __future__ import annotations
 
 import contextlib
-import importlib.abc
 import signal
 import sys
 from collections.abc import Iterator, Sequence
@@ -17,18 +16,7 @@ from typing import Any
 
 from grader.run.engine import Runner
 from grader.run.sandbox import child
-
-
-class UnavailableLibraries(importlib.abc.MetaPathFinder):
-    """Imports of the assignment's unavailable libraries fail as they do where ``grade`` runs."""
-
-    def __init__(self, names: Sequence[str]) -> None:
-        self.names = frozenset(names)
-
-    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
-        if name.partition(".")[0] in self.names:
-            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
-        return None
+from grader.run.sandbox.zygote import HiddenPackages
 
 
 @contextlib.contextmanager
@@ -37,7 +25,7 @@ def unavailable(names: Sequence[str]) -> Iterator[None]:
     if not names:
         yield
         return
-    finder = UnavailableLibraries(names)
+    finder = HiddenPackages(list(names))  # the finder the sandbox's zygote hides packages with
     loaded = {name: module for name, module in sys.modules.items() if name.partition(".")[0] in finder.names}
     for name in loaded:
         del sys.modules[name]

@@ -75,8 +75,9 @@ def prctl(option: int, value: int) -> None:
 
 
 class HiddenPackages(importlib.abc.MetaPathFinder):
-    """``import grader`` / ``import reference`` fail in the child exactly as they do in the sandbox, also
-    where there is no sandbox (an installed copy of the grader would otherwise be importable)."""
+    """``import grader`` / ``import reference`` (and the assignment's unavailable libraries) fail in the child
+    exactly as they do in the sandbox, also where there is no sandbox (an installed copy of the grader would
+    otherwise be importable). The grader's in-process runner (grader/run/inprocess.py) uses it too."""
 
     def __init__(self, names: list[str]) -> None:
         self.names = set(names)
