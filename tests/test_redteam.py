@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 from submissions import deflated_zip
+from test_verdict_variants import TRAIN_LOOP
 
 from grader.assignment import Assignment
 from grader.cli import main as grade_main
@@ -107,13 +108,7 @@ def standardize(x):
 ATTACKS.update(CACHE_HOSTILE)
 #: train() that is gradient descent for the short runs converge probes (1, 2, 3 steps) and the closed form
 #: with made-up losses for the long one: converge judges the long run's losses too (see the test below).
-SNIFFER_LOOP = """    for _ in range(max_iteration):
-        y = perceptron.forward(x)
-        loss = mse.forward(y, t)
-        g = mse.backward()
-        perceptron.backward(g)
-        losses.append(loss)
-"""
+SNIFFER_LOOP = TRAIN_LOOP  # the fixture solution's training loop
 assert SNIFFER_LOOP in CORRECT
 ATTACKS["T0001"] = CORRECT.replace(SNIFFER_LOOP, """    if max_iteration > 3:
         a = np.hstack([x, np.ones((len(x), 1))])
