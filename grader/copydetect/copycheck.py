@@ -142,7 +142,6 @@ class BackgroundPairs:
         self.timed_out = False
         env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
         self.process: subprocess.Popen[bytes] | None = None
-        self.alone = len(submissions) < 2  # nothing to compare
         if len(submissions) < IN_PROCESS_FILES:  # pairs() compares them here, after grading
             return
         try:  # whatever fails here, pairs() computes them in this process
@@ -158,11 +157,8 @@ class BackgroundPairs:
         """The flagged pairs; :attr:`skipped` names the files left out, :attr:`timed_out` says whether
         copy detection ran out of its budget (then no pairs: it is not run again here, where it would
         hold up the run the same way). Raises what :func:`similar_pairs` raises when it fails here too."""
-        if self.alone:
+        if len(self.request["submissions"]) < 2:  # nothing to compare
             return []
-        if self.process is None and len(self.request["submissions"]) < IN_PROCESS_FILES:
-            pairs, self.skipped = compute(self.request)
-            return pairs
         if self.process is not None:
             try:
                 code = self.process.wait(timeout=self.wait_seconds)
